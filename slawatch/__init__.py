@@ -1,0 +1,1 @@
+"""slawatch: SLA escalation engine."""

@@ -1,0 +1,26 @@
+"""The `slawatch` command: policy tools, the worker, the API, and the local stack."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="slawatch",
+    help="SLA escalation engine: every support ticket a durable Temporal workflow.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Sub-command groups live beside the code they drive; each module adds its own Typer app.
+    from slawatch.cli_policy import policy_app
+
+    app.add_typer(policy_app, name="policy")
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,255 @@
+"""Payloads shared by workflows, activities, the API and the CLI: one object in, one out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from policies.schema import Channel, Policy
+
+TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+def ticket_workflow_id(tenant: str, ticket_id: str) -> str:
+    return f"ticket-{tenant}-{ticket_id}"
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetKind(StrEnum):
+    RESPONSE = "response"
+    RESOLUTION = "resolution"
+
+
+class TargetState(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    MET = "met"
+    PAUSED = "paused"
+    NONE = "none"  # the class has no such target (CargoTASK states no resolution target)
+
+
+class TicketPhase(StrEnum):
+    OPEN = "open"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+# -- opening a ticket ------------------------------------------------------------------------
+
+
+class OpenTicketInput(Payload):
+    tenant: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    ticket_id: str = Field(pattern=TICKET_ID_PATTERN)
+    severity: str | None = None
+    category: str | None = None
+    channel: str | None = Field(default=None, max_length=64)
+    customer_ref: str | None = Field(default=None, max_length=256)
+    subject: str | None = Field(default=None, max_length=500)
+    language: str | None = Field(default=None, max_length=16)
+    opened_at: AwareDatetime | None = None
+
+
+class PolicySnapshotInput(Payload):
+    tenant: str
+    opened_at: datetime
+
+
+class TicketWorkflowInput(Payload):
+    ticket: OpenTicketInput
+    # Carried across continue-as-new so nothing is lost and the policy is never re-read.
+    state: TicketState | None = None
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+class FirstResponseInput(Payload):
+    at: AwareDatetime | None = None
+    by: str | None = Field(default=None, max_length=200)
+
+
+class ReclassifyInput(Payload):
+    severity: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class PauseInput(Payload):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class ResumeInput(Payload):
+    pass
+
+
+class ResolveInput(Payload):
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ReopenInput(Payload):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class CloseInput(Payload):
+    pass
+
+
+class AcknowledgeInput(Payload):
+    # Which breach; None acknowledges every breach still escalating.
+    breach_id: str | None = None
+    responder: str = Field(min_length=1, max_length=200)
+    channel: str = Field(min_length=1, max_length=32)
+
+
+class DeliveryStatusInput(Payload):
+    """A delivery outcome from a Twilio status callback, forwarded to the escalation."""
+
+    idempotency_key: str
+    status: str
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+class TargetStatus(Payload):
+    kind: TargetKind
+    state: TargetState
+    target: timedelta | None = None
+    due: datetime | None = None
+    business_time_left: timedelta | None = None
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+
+
+class SentNotification(Payload):
+    breach_id: str
+    key: str
+    channel: Channel
+    to: str
+    recipient: str
+    at: datetime
+    ok: bool
+    detail: str = ""
+
+
+class Acknowledgement(Payload):
+    breach_id: str
+    responder: str
+    channel: str
+    at: datetime
+
+
+class Breach(Payload):
+    breach_id: str
+    kind: TargetKind
+    at: datetime
+    severity: str
+    escalation_workflow_id: str
+    level: int = 0
+    outcome: str = "escalating"  # escalating | acknowledged | stopped | exhausted
+
+
+class HistoryEntry(Payload):
+    at: datetime
+    event: str
+    detail: str = ""
+
+
+class TicketStatus(Payload):
+    tenant: str
+    ticket_id: str
+    workflow_id: str
+    severity: str
+    category: str | None
+    phase: TicketPhase
+    opened_at: datetime
+    sla_state: str
+    response: TargetStatus
+    resolution: TargetStatus
+    escalation_level: int
+    breaches: list[Breach]
+    acknowledgements: list[Acknowledgement]
+    sent: list[SentNotification]
+    history: list[HistoryEntry]
+
+
+# -- escalation ------------------------------------------------------------------------------
+
+
+class Recipient(Payload):
+    """Someone a step pages: a responder or the emergency line (no customer data here)."""
+
+    id: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+class EscalationInput(Payload):
+    tenant: str
+    ticket_id: str
+    ticket_workflow_id: str
+    breach_id: str
+    kind: TargetKind
+    severity: str
+    policy: Policy
+    breached_at: datetime
+
+
+class EscalationResult(Payload):
+    outcome: str
+    acknowledged_by: str | None = None
+    level: int = 0
+
+
+class EscalationProgress(Payload):
+    breach_id: str
+    level: int
+    sent: list[SentNotification]
+
+
+class StopEscalationInput(Payload):
+    reason: str
+    responder: str | None = None
+    channel: str | None = None
+
+
+# -- notification activities -----------------------------------------------------------------
+
+
+class SendSmsInput(Payload):
+    to: str
+    body: str = Field(max_length=1600)
+    idempotency_key: str
+    status_callback: str | None = None
+
+
+class PlaceCallInput(Payload):
+    to: str
+    twiml: str
+    idempotency_key: str
+    status_callback: str | None = None
+
+
+class SendEmailInput(Payload):
+    to: list[str] = Field(min_length=1)
+    subject: str
+    body: str
+    idempotency_key: str
+
+
+class SendResult(Payload):
+    ok: bool
+    provider_id: str | None = None
+    detail: str = ""
+    # True when the ledger showed this key was already sent, so nothing went out again.
+    duplicate: bool = False
+
+
+TicketWorkflowInput.model_rebuild()

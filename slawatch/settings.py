@@ -1,0 +1,60 @@
+"""Process settings from the environment (prefix SLAWATCH_). Created only in entry points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Twilio's own format for account SIDs; the dev default satisfies it so the real client works
+# against the local stand-in.
+DEV_ACCOUNT_SID = "AC" + "0" * 32
+
+
+class Settings(BaseSettings):
+    """Everything slawatch reads from its environment. Secrets are SecretStr: never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="SLAWATCH_", extra="ignore")
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_ca: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    ticket_task_queue: str = "slawatch-tickets"
+    notify_task_queue: str = "slawatch-notify"
+    # Sends per second across the notification task queue (Twilio long codes: about 1/s).
+    notify_rate_per_second: float = 5.0
+
+    # Policies: the built-in seeds unless a directory of tenant files is given.
+    policy_dir: Path | None = None
+
+    # Notifications. "stand-in" talks to the local Twilio/SendGrid stand-ins on loopback;
+    # "live" to the real services (chosen automatically when real credentials are set).
+    notifier_mode: Literal["stand-in", "live"] = "stand-in"
+    twilio_account_sid: str = DEV_ACCOUNT_SID
+    twilio_auth_token: SecretStr = SecretStr("dev-auth-token")
+    twilio_base_url: str = "http://127.0.0.1:4010"
+    twilio_from_number: str = "+15005550006"
+    sendgrid_api_key: SecretStr = SecretStr("SG.dev-key")
+    sendgrid_base_url: str = "http://127.0.0.1:4020"
+    email_from: str = "slawatch@example.com"
+    # Where Twilio reaches our webhooks (status callbacks, voice TwiML, SMS replies).
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Intake API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # "token=tenant1,tenant2;token2=*": bearer tokens per intake system, scoped to tenants.
+    api_tokens: SecretStr = SecretStr("dev-token=*")
+
+    # Local stack
+    data_dir: Path = Path(".slawatch")
+
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: str = "INFO"
