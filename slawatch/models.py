@@ -61,6 +61,31 @@ class PolicySnapshotInput(Payload):
     opened_at: datetime
 
 
+class Interval(Payload):
+    start: datetime
+    end: datetime | None = None
+
+
+class TicketState(Payload):
+    """Everything a ticket workflow knows; carried across continue-as-new."""
+
+    policy: Policy
+    severity: str
+    phase: TicketPhase = TicketPhase.OPEN
+    opened_at: datetime
+    responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    # Waiting on customer and resolved-then-reopened: the resolution clock stands still.
+    pauses: list[Interval] = Field(default_factory=list)
+    # Highest warning percentage already sent, per target kind.
+    warned: dict[TargetKind, int] = Field(default_factory=dict)
+    breached_at: dict[TargetKind, datetime] = Field(default_factory=dict)
+    breaches: list[Breach] = Field(default_factory=list)
+    acknowledgements: list[Acknowledgement] = Field(default_factory=list)
+    sent: list[SentNotification] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+
 class TicketWorkflowInput(Payload):
     ticket: OpenTicketInput
     # Carried across continue-as-new so nothing is lost and the policy is never re-read.
@@ -225,16 +250,22 @@ class StopEscalationInput(Payload):
 
 class SendSmsInput(Payload):
     to: str
+    # Ticket reference and class only: never customer data (activities/messages.py builds it).
     body: str = Field(max_length=1600)
     idempotency_key: str
-    status_callback: str | None = None
+    # For the status callback URL the activity builds from settings.public_base_url.
+    ticket_workflow_id: str
+    breach_id: str
 
 
 class PlaceCallInput(Payload):
     to: str
-    twiml: str
+    ticket_ref: str
+    severity: str
     idempotency_key: str
-    status_callback: str | None = None
+    # The activity builds the TwiML (Gather action, status callback) from these and settings.
+    ticket_workflow_id: str
+    breach_id: str
 
 
 class SendEmailInput(Payload):
@@ -252,4 +283,5 @@ class SendResult(Payload):
     duplicate: bool = False
 
 
+TicketState.model_rebuild()
 TicketWorkflowInput.model_rebuild()
