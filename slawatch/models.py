@@ -16,6 +16,11 @@ def ticket_workflow_id(tenant: str, ticket_id: str) -> str:
     return f"ticket-{tenant}-{ticket_id}"
 
 
+def ticket_ref(tenant: str, ticket_id: str) -> str:
+    """The short reference people see in SMS and calls (and reply with: "ACK <ref>")."""
+    return f"{tenant}/{ticket_id}"
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -228,6 +233,7 @@ class EscalationInput(Payload):
 
 
 class EscalationResult(Payload):
+    breach_id: str
     outcome: str
     acknowledged_by: str | None = None
     level: int = 0
