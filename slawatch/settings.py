@@ -56,5 +56,8 @@ class Settings(BaseSettings):
     # Local stack
     data_dir: Path = Path(".slawatch")
 
+    # host:port for the Prometheus scrape endpoint (SDK and slawatch metrics); None = off.
+    metrics_bind_address: str | None = None
+
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
