@@ -13,6 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_ACCOUNT_SID = "AC" + "0" * 32
 
 
+def notify_queue_for(ticket_task_queue: str) -> str:
+    """The rate-limited notification queue that belongs to a ticket queue."""
+    return f"{ticket_task_queue}-notify"
+
+
 class Settings(BaseSettings):
     """Everything slawatch reads from its environment. Secrets are SecretStr: never logged."""
 
@@ -27,7 +32,6 @@ class Settings(BaseSettings):
     temporal_tls_server_ca: Path | None = None
     temporal_api_key: SecretStr | None = None
     ticket_task_queue: str = "slawatch-tickets"
-    notify_task_queue: str = "slawatch-notify"
     # Sends per second across the notification task queue (Twilio long codes: about 1/s).
     notify_rate_per_second: float = 5.0
 
@@ -58,6 +62,11 @@ class Settings(BaseSettings):
 
     # host:port for the Prometheus scrape endpoint (SDK and slawatch metrics); None = off.
     metrics_bind_address: str | None = None
+
+    @property
+    def notify_task_queue(self) -> str:
+        """Notification activities' queue: derived, because workflows derive it the same way."""
+        return notify_queue_for(self.ticket_task_queue)
 
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
