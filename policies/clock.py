@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from policies.schema import Calendar
 
-# A calendar whose next working day lies further than this is broken (every day closed).
+# A calendar with this many closed days in a row is broken (e.g. every working day listed as
+# closed); the limit counts closed days only, so long targets are never cut short.
 _MAX_DAYS_SCANNED = 3 * 366
 
 Window = tuple[datetime, datetime] | None
@@ -29,7 +30,7 @@ class BusinessClock:
     def __init__(self, calendar: Calendar) -> None:
         self.calendar = calendar
         self.zone = ZoneInfo(calendar.timezone)
-        self._working = {d.index for d in calendar.working_days}
+        self._working = {d.number for d in calendar.working_days}
         self._closed = set(calendar.closed_dates)
         self._holidays_by_year: dict[int, frozenset[date]] = {}
         self._windows: dict[date, Window] = {}
@@ -45,9 +46,12 @@ class BusinessClock:
             return start + target
         remaining = target
         day = start.astimezone(self.zone).date()
-        for _ in range(_MAX_DAYS_SCANNED):
+        closed_in_a_row = 0
+        while closed_in_a_row < _MAX_DAYS_SCANNED:
             window = self.window(day)
+            closed_in_a_row += 1
             if window is not None:
+                closed_in_a_row = 0
                 opens, closes = window
                 begin = max(opens, start)
                 if begin < closes:
@@ -92,9 +96,11 @@ class BusinessClock:
         raise ClockError(f"no working day within {_MAX_DAYS_SCANNED} days of {at.isoformat()}")
 
     def is_open(self, at: datetime) -> bool:
+        """Whether business time is running at `at`."""
         return self.next_open(at) == _utc(at)
 
     def is_working_day(self, day: date) -> bool:
+        """Whether a local date has working hours (a working weekday, not a holiday)."""
         if self.calendar.always_open:
             return True
         if day.weekday() not in self._working or day in self._closed:
@@ -158,6 +164,7 @@ _CLOCKS_MAX = 256
 
 
 def clock_for(calendar: Calendar) -> BusinessClock:
+    """The (cached) clock of a calendar object."""
     key = id(calendar)
     entry = _CLOCKS.get(key)
     if entry is not None and entry[0] is calendar:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.field}" if self.field else self.file
-        return f"{where}: {self.message}"
+        # One line per problem, whatever the underlying library put in its message.
+        return f"{where}: {' '.join(self.message.split())}"
 
 
 class PolicyError(Exception):
@@ -36,29 +38,58 @@ class PolicyError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's default loader keeps the last of two equal keys; a policy must reject that."""
+def _duplicate_keys(node: yaml.Node, path: str, source: str, seen: set[int]) -> list[Problem]:
+    # PyYAML keeps the last of two equal keys; a policy must reject that, naming where it is.
+    if id(node) in seen:  # an alias to a node already walked (or a recursive one)
+        return []
+    seen.add(id(node))
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+            child = f"{path}.{key}" if path else key
+            line = key_node.start_mark.line + 1
+            if key in first:
+                problems.append(
+                    Problem(
+                        source,
+                        child,
+                        f"duplicate key {key!r} (line {line}; first at line {first[key]})",
+                    )
+                )
+            else:
+                first[key] = line
+            problems.extend(_duplicate_keys(value_node, child, source, seen))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems.extend(_duplicate_keys(item, f"{path}[{i}]", source, seen))
+    return problems
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: dict[Any, Any] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {key!r} (line {key_node.start_mark.line + 1})",
-                key_node.start_mark,
-            )
-        seen[key] = True
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
-)
+def _load_yaml(text: str, source: str) -> Any:
+    loader: yaml.SafeLoader | None = None
+    try:
+        # Compose first and construct second, so duplicate keys are found with their paths.
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        duplicates = _duplicate_keys(node, "", source, set())
+        if duplicates:
+            raise PolicyError(duplicates)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError([Problem(source, where, f"malformed YAML: {problem}")]) from None
+    except ValueError as exc:
+        # YAML's own constructors raise plain ValueError, e.g. for a date like 2026-02-30.
+        raise PolicyError([Problem(source, "", f"malformed YAML: {exc}")]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -68,35 +99,42 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+# Validators that check several fields at once start their message with the field path
+# ("opens: ...", "ladders.x.steps[0].roles[1]: ..."); it belongs in the problem's field.
+_PATH_PREFIX = re.compile(r"^([A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])*): (.+)$", re.DOTALL)
+
+
+def _problem(source: str, loc: tuple[int | str, ...], message: str) -> Problem:
+    field = _field(loc)
+    match = _PATH_PREFIX.match(message)
+    if match:
+        inner, message = match.groups()
+        field = f"{field}.{inner}" if field else inner
+    return Problem(source, field, message)
+
+
 def parse_policy(text: str, source: str) -> Policy:
     """Parse and validate a policy file's text; `source` names it in errors."""
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError([Problem(source, where, f"malformed YAML: {problem}")]) from None
+    data = _load_yaml(text, source)
     if not isinstance(data, dict):
         raise PolicyError([Problem(source, "", "malformed policy: expected a mapping at the top")])
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems: list[Problem] = []
         for err in exc.errors(include_url=False):
             msg = err["msg"].removeprefix("Value error, ")
-            problems.extend(
-                Problem(source, _field(err["loc"]), part) for part in _split_cross_refs(msg)
-            )
+            problems.extend(_problem(source, err["loc"], part) for part in _split_cross_refs(msg))
         raise PolicyError(problems) from None
 
 
 def _split_cross_refs(msg: str) -> list[str]:
-    # Cross-reference errors come joined in one message; give each its own line.
-    return [m.strip() for m in msg.split("; ")] if "; " in msg else [msg]
+    # Policy's cross-reference check joins its errors with newlines; give each its own line.
+    return [m.strip() for m in msg.split("\n") if m.strip()]
 
 
 def load_policy_file(path: Path) -> Policy:
+    """Load and validate one policy file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -109,7 +147,9 @@ def load_policy_file(path: Path) -> Policy:
 def policy_path(name_or_path: str, policy_dir: Path | None = None) -> Path:
     """A tenant name looked up in the policy directory (built-in by default), or a file path."""
     candidate = Path(name_or_path)
-    if candidate.suffix in SUFFIXES or candidate.exists():
+    # Only a file counts as a path: a directory in the working directory that happens to share a
+    # tenant's name must not shadow the tenant.
+    if candidate.suffix in SUFFIXES or "/" in name_or_path or candidate.is_file():
         return candidate
     directory = policy_dir or BUILTIN_DIR
     for suffix in SUFFIXES:
@@ -123,10 +163,12 @@ def policy_path(name_or_path: str, policy_dir: Path | None = None) -> Path:
 
 
 def load_policy(name_or_path: str, policy_dir: Path | None = None) -> Policy:
+    """Load a policy by tenant name (from `policy_dir`) or by file path."""
     return load_policy_file(policy_path(name_or_path, policy_dir))
 
 
 def available_tenants(policy_dir: Path | None = None) -> list[str]:
+    """Tenant names of the policy files in a directory (the built-in one by default)."""
     directory = policy_dir or BUILTIN_DIR
     if not directory.is_dir():
         return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time, timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -43,7 +44,8 @@ class Weekday(StrEnum):
     SUN = "sun"
 
     @property
-    def index(self) -> int:
+    def number(self) -> int:
+        """Monday 0 to Sunday 6, as `date.weekday()` counts (`index` is str's own method)."""
         return list(Weekday).index(self)
 
 
@@ -68,7 +70,9 @@ def e164(value: str) -> str:
     try:
         parsed = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"invalid phone number {value!r}: {exc}") from None
+        # The library prefixes its messages with an error code: "(1) The string supplied ...".
+        reason = re.sub(r"^\(\d+\)\s*", "", str(exc)).rstrip(".")
+        raise ValueError(f"invalid phone number {value!r}: {reason}") from None
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"invalid phone number {value!r}: not a valid number in its country")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
@@ -117,10 +121,11 @@ class Calendar(Strict):
 
     @model_validator(mode="after")
     def _hours_make_sense(self) -> Calendar:
+        # Messages start with the field path inside the calendar; the loader appends it.
         if self.always_open:
             if self.working_days or self.opens or self.closes or self.holiday_country:
                 raise ValueError(
-                    "an always_open calendar takes no working_days, opens, closes "
+                    "always_open: an always-open calendar takes no working_days, opens, closes "
                     "or holiday_country"
                 )
             return self
@@ -128,12 +133,17 @@ class Calendar(Strict):
             raise ValueError("working_days: a working-hours calendar needs at least one day")
         if len(set(self.working_days)) != len(self.working_days):
             raise ValueError("working_days: a day is listed twice")
-        if self.opens is None or self.closes is None:
-            raise ValueError("opens/closes: a working-hours calendar needs both")
+        if self.opens is None:
+            raise ValueError("opens: required on a working-hours calendar")
+        if self.closes is None:
+            raise ValueError("closes: required on a working-hours calendar")
         if self.opens >= self.closes:
             raise ValueError(
-                f"opens ({self.opens:%H:%M}) must be before closes ({self.closes:%H:%M})"
+                f"opens: opening time {self.opens:%H:%M} must be before closing time "
+                f"{self.closes:%H:%M}"
             )
+        if self.holiday_subdivision is not None:
+            _check_subdivision(self.holiday_country, self.holiday_subdivision)
         return self
 
     @property
@@ -143,6 +153,19 @@ class Calendar(Strict):
             return timedelta(days=1)
         assert self.opens is not None and self.closes is not None
         return _seconds(self.closes) - _seconds(self.opens)
+
+
+def _check_subdivision(country: str | None, subdivision: str) -> None:
+    if country is None:
+        raise ValueError("holiday_subdivision: needs a holiday_country")
+    import holidays
+
+    known = holidays.list_supported_countries().get(country, [])
+    if subdivision not in known:
+        raise ValueError(
+            f"holiday_subdivision: unknown subdivision {subdivision!r} of {country} "
+            f"(known: {', '.join(known) or 'none'})"
+        )
 
 
 def _seconds(t: time) -> timedelta:
@@ -281,7 +304,7 @@ class Policy(Strict):
                     if person not in self.responders:
                         errors.append(f"{where}.people[{i}]: unknown responder {person!r}")
         if errors:
-            raise ValueError("; ".join(errors))
+            raise ValueError("\n".join(errors))
         return self
 
     def class_for(self, severity: str | None, category: str | None = None) -> str:
