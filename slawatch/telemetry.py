@@ -1,0 +1,88 @@
+"""Metrics: the SDK runtime's Prometheus endpoint, and slawatch's own series recorded on it.
+
+The record_* functions take a `temporalio.common.MetricMeter`: `workflow.metric_meter()` inside a
+workflow (it skips recording while replaying, so a replayed breach is not counted twice),
+`activity.metric_meter()` inside an activity, `runtime.metric_meter` elsewhere. Everything then
+lands on the one endpoint the runtime serves. No I/O at import: workflows import this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from temporalio.common import MetricMeter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+if TYPE_CHECKING:
+    from slawatch.settings import Settings
+
+BREACHES = "slawatch_breaches"
+NOTIFICATIONS = "slawatch_notifications"
+ACKNOWLEDGEMENTS = "slawatch_acknowledgements"
+PAGE_LAG = "slawatch_page_lag_seconds"
+
+# Breach-to-page lag spans "the timer fired and the SMS went out" (seconds) to "the ladder
+# reached its third step" (tens of minutes); the SDK's default buckets are for milliseconds.
+PAGE_LAG_BUCKETS: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def _parse_bind_address(value: str) -> str:
+    """Check host:port here so a typo names the setting instead of failing inside Core."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"SLAWATCH_METRICS_BIND_ADDRESS must be host:port (e.g. 0.0.0.0:9464), got {value!r}"
+        )
+    return value
+
+
+def runtime_for(settings: Settings) -> Runtime:
+    """A runtime serving Prometheus metrics on settings.metrics_bind_address, if one is set."""
+    if not settings.metrics_bind_address:
+        return Runtime.default()
+    address = _parse_bind_address(settings.metrics_bind_address)
+    prometheus = PrometheusConfig(
+        bind_address=address,
+        # OpenMetrics naming (`_total`, seconds) so the dashboard's queries read naturally.
+        counters_total_suffix=True,
+        durations_as_seconds=True,
+        histogram_bucket_overrides={PAGE_LAG: PAGE_LAG_BUCKETS},
+    )
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    except Exception as err:  # Core reports bind failures as a bare RuntimeError.
+        raise ValueError(
+            f"SLAWATCH_METRICS_BIND_ADDRESS {address!r}: cannot serve metrics there ({err})"
+        ) from err
+
+
+def record_breach(meter: MetricMeter, tenant: str, severity: str, kind: str) -> None:
+    """Count one missed SLA target; kind is "response" or "resolution"."""
+    meter.create_counter(BREACHES, "SLA targets breached").add(
+        1, {"tenant": tenant, "severity": severity, "kind": kind}
+    )
+
+
+def record_notification(meter: MetricMeter, tenant: str, channel: str, outcome: str) -> None:
+    """Count one notification attempt by channel (sms, voice, email) and outcome."""
+    meter.create_counter(NOTIFICATIONS, "Escalation notifications by channel and outcome").add(
+        1, {"tenant": tenant, "channel": channel, "outcome": outcome}
+    )
+
+
+def record_acknowledgement(meter: MetricMeter, tenant: str, channel: str) -> None:
+    """Count one acknowledgement of a breach (sms reply, voice key press, api)."""
+    meter.create_counter(ACKNOWLEDGEMENTS, "Breaches acknowledged by a person").add(
+        1, {"tenant": tenant, "channel": channel}
+    )
+
+
+def record_page_lag(meter: MetricMeter, tenant: str, channel: str, seconds: float) -> None:
+    """Observe the time from a breach to a page going out on channel."""
+    if seconds != seconds:  # NaN would poison the histogram's sum for good.
+        raise ValueError("page lag seconds must be a number, got NaN")
+    # Workflow time and the sending host's clock can disagree by a little; a histogram of
+    # lag has no negative buckets, so a skewed reading counts as "immediately".
+    meter.create_histogram_float(PAGE_LAG, "Time from breach to page sent", "s").record(
+        max(0.0, seconds), {"tenant": tenant, "channel": channel}
+    )
