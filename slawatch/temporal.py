@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
 from slawatch.settings import Settings
+
+CA_ENV = "SLAWATCH_TEMPORAL_TLS_SERVER_CA"
+
+
+def _read(path: Path, env_name: str) -> bytes:
+    # A missing or unreadable PEM must name the setting, not end in a FileNotFoundError trace.
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"{env_name}: cannot read {path}: {err.strerror}") from err
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -19,12 +31,12 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     ca = settings.temporal_tls_server_ca
     if cert is not None and key is not None:
         return TLSConfig(
-            client_cert=cert.read_bytes(),
-            client_private_key=key.read_bytes(),
-            server_root_ca_cert=ca.read_bytes() if ca else None,
+            client_cert=_read(cert, "SLAWATCH_TEMPORAL_TLS_CLIENT_CERT"),
+            client_private_key=_read(key, "SLAWATCH_TEMPORAL_TLS_CLIENT_KEY"),
+            server_root_ca_cert=_read(ca, CA_ENV) if ca else None,
         )
     if ca is not None:
-        return TLSConfig(server_root_ca_cert=ca.read_bytes())
+        return TLSConfig(server_root_ca_cert=_read(ca, CA_ENV))
     # Temporal Cloud API keys are only accepted over TLS.
     return settings.temporal_tls or settings.temporal_api_key is not None
 
