@@ -1,0 +1,39 @@
+"""The intake API: `create_app(settings, client)` builds the FastAPI app (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from intake import errors, tickets, webhooks
+from intake.auth import TokenAuth
+from intake.gateway import TicketGateway
+from intake.policybook import PolicyBook
+from intake.twilio_guard import TwilioConfig
+from slawatch.settings import Settings
+
+# Ticket events are a few hundred bytes; Twilio webhooks a few KB. Anything near this is abuse.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The API and the Twilio webhooks over one Temporal client; settings are read, not kept."""
+    app = FastAPI(
+        title="slawatch intake API",
+        version="1",
+        description="Open support tickets, send their events, read their SLA status.",
+    )
+    app.state.auth = TokenAuth(settings.api_tokens.get_secret_value())
+    app.state.gateway = TicketGateway(client, settings.ticket_task_queue)
+    app.state.policies = PolicyBook(settings.policy_dir)
+    app.state.twilio = TwilioConfig.from_settings(settings)
+    errors.install(app)
+    app.include_router(tickets.router)
+    app.include_router(webhooks.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(errors.BodyLimit, limit=max_body_bytes)
+    return app

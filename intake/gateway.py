@@ -1,0 +1,129 @@
+"""Ticket operations on Temporal for the API: open, send an event, read status, list."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from intake.errors import ApiError
+from intake.schemas import TicketList
+from intake.visibility import WORKFLOW_TYPE, list_query, summary
+from slawatch.models import OpenTicketInput, Payload, TicketStatus, TicketWorkflowInput
+from slawatch.models import ticket_workflow_id as workflow_id_of
+
+# Workflow rejections -> HTTP status. UnknownBreach: the breach named does not exist.
+_REJECTIONS = {"InvalidTransition": 409, "UnknownClass": 422, "UnknownBreach": 404}
+_RPC_TIMEOUT = timedelta(seconds=10)
+
+
+class TicketGateway:
+    """The API's only door to Temporal: turns workflow outcomes into API errors."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    async def open(self, ticket: OpenTicketInput) -> tuple[TicketStatus, bool]:
+        """Start the ticket's workflow or join the existing one; True when it was created."""
+        wf_id = workflow_id_of(ticket.tenant, ticket.ticket_id)
+        try:
+            handle = await self.client.start_workflow(
+                WORKFLOW_TYPE,
+                TicketWorkflowInput(ticket=ticket),
+                id=wf_id,
+                task_queue=self.task_queue,
+                # A repeat open joins the running clock; a closed ticket is never restarted.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"{ticket.tenant} {ticket.ticket_id} ({ticket.severity or '-'})",
+            )
+            created = _was_started(handle)
+        except WorkflowAlreadyStartedError:
+            handle, created = self.client.get_workflow_handle(wf_id), False
+        return await self._status(handle), created
+
+    async def status(self, tenant: str, ticket_id: str) -> TicketStatus:
+        return await self._status(
+            self.client.get_workflow_handle(workflow_id_of(tenant, ticket_id))
+        )
+
+    async def update(self, tenant: str, ticket_id: str, name: str, arg: Payload) -> TicketStatus:
+        """Run one event update; the workflow's rejections become 404/409/422."""
+        handle = self.client.get_workflow_handle(workflow_id_of(tenant, ticket_id))
+        try:
+            result: TicketStatus = await handle.execute_update(
+                name, arg, result_type=TicketStatus, rpc_timeout=_RPC_TIMEOUT
+            )
+            return result
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError):
+                status = _REJECTIONS.get(cause.type or "", 409)
+                field = "severity" if cause.type == "UnknownClass" else None
+                raise ApiError(status, cause.message, field=field) from None
+            raise ApiError(409, f"{name} was rejected: {cause}") from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                await self._raise_missing_or_closed(handle)
+            raise
+
+    async def list(
+        self,
+        tenant: str | None,
+        state: str | None,
+        severity: str | None,
+        allowed: frozenset[str] | None,
+        limit: int,
+    ) -> TicketList:
+        query = list_query(tenant, state, severity, allowed)
+        rows = [summary(wf) async for wf in self.client.list_workflows(query, limit=limit)]
+        return TicketList(tickets=rows, query=query)
+
+    async def _status(self, handle: WorkflowHandle[object, object]) -> TicketStatus:
+        # A query fails until the new workflow's first task has run; that takes milliseconds.
+        for attempt in range(50):
+            try:
+                status: TicketStatus = await handle.query(
+                    "status", result_type=TicketStatus, rpc_timeout=_RPC_TIMEOUT
+                )
+                return status
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    raise ApiError(404, f"no ticket {handle.id!r}") from None
+                not_ready = exc.status == RPCStatusCode.FAILED_PRECONDITION
+                if not not_ready or attempt == 49:
+                    raise
+            except WorkflowQueryFailedError as exc:
+                raise ApiError(409, f"the ticket cannot report its status: {exc}") from None
+            await asyncio.sleep(0.1)
+        raise AssertionError("unreachable")
+
+    async def _raise_missing_or_closed(self, handle: WorkflowHandle[object, object]) -> None:
+        try:
+            desc = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ApiError(404, f"no ticket {handle.id!r}") from None
+            raise
+        state = desc.status.name.lower() if desc.status else "finished"
+        raise ApiError(409, f"ticket {handle.id!r} is no longer running ({state})")
+
+
+def _was_started(handle: WorkflowHandle[object, object]) -> bool:
+    """Whether this start created the workflow (the server's `started` flag), race-free."""
+    # The SDK keeps the StartWorkflowExecution response on the handle but exposes no accessor;
+    # the flag is the only race-free way to tell a new ticket from a joined one.
+    response = getattr(handle, "_start_workflow_response", None)
+    if response is None:
+        raise RuntimeError("temporalio no longer keeps the start response on the handle")
+    return bool(response.started)

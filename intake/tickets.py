@@ -1,0 +1,103 @@
+"""Ticket routes: open, send an event, read status, list by tenant/state/class."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from intake.auth import Caller, require_tenant
+from intake.errors import ApiError
+from intake.gateway import TicketGateway
+from intake.policybook import PolicyBook
+from intake.schemas import ErrorBody, ReclassifyEvent, TicketEvent, TicketList, update_input
+from slawatch.models import TICKET_ID_PATTERN, OpenTicketInput, TicketStatus
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+
+TENANT_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN)]
+TicketPath = Annotated[str, Path(pattern=TICKET_ID_PATTERN)]
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 422, 503)
+}
+
+
+def caller(request: Request) -> Caller:
+    auth = request.app.state.auth
+    result: Caller = auth.caller(request)
+    return result
+
+
+def gateway(request: Request) -> TicketGateway:
+    gw: TicketGateway = request.app.state.gateway
+    return gw
+
+
+def policies(request: Request) -> PolicyBook:
+    book: PolicyBook = request.app.state.policies
+    return book
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+GatewayDep = Annotated[TicketGateway, Depends(gateway)]
+PoliciesDep = Annotated[PolicyBook, Depends(policies)]
+
+
+@router.post("", status_code=201, responses={200: {"model": TicketStatus}, **ERRORS})
+async def open_ticket(
+    ticket: OpenTicketInput,
+    response: Response,
+    who: CallerDep,
+    gw: GatewayDep,
+    book: PoliciesDep,
+) -> TicketStatus:
+    """Open a ticket (201), or return the existing one for a repeat (200): never a second clock."""
+    require_tenant(who, ticket.tenant)
+    policy = book.get(ticket.tenant)
+    book.check_class(policy, ticket.severity)
+    book.check_category(policy, ticket.category)
+    status, created = await gw.open(ticket)
+    response.status_code = 201 if created else 200
+    return status
+
+
+@router.post("/{tenant}/{ticket_id}/events", responses=ERRORS)
+async def send_event(
+    tenant: TenantPath,
+    ticket_id: TicketPath,
+    event: TicketEvent,
+    who: CallerDep,
+    gw: GatewayDep,
+    book: PoliciesDep,
+) -> TicketStatus:
+    """Apply one event (first_response, reclassify, pause, ...) and return the new SLA status."""
+    require_tenant(who, tenant)
+    policy = book.get(tenant)
+    if isinstance(event, ReclassifyEvent):
+        book.check_class(policy, event.severity)
+    return await gw.update(tenant, ticket_id, event.type, update_input(event))
+
+
+@router.get("/{tenant}/{ticket_id}", responses=ERRORS)
+async def ticket_status(
+    tenant: TenantPath, ticket_id: TicketPath, who: CallerDep, gw: GatewayDep
+) -> TicketStatus:
+    """A ticket's SLA status: targets, deadlines, breaches, acknowledgements, history."""
+    require_tenant(who, tenant)
+    return await gw.status(tenant, ticket_id)
+
+
+@router.get("", responses=ERRORS)
+async def list_tickets(
+    who: CallerDep,
+    gw: GatewayDep,
+    tenant: str | None = None,
+    state: str | None = None,
+    severity: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> TicketList:
+    """Tickets from Temporal visibility, newest first, filtered by tenant, SLA state and class."""
+    if tenant is not None and not who.may_use(tenant):
+        raise ApiError(403, f"this token may not act for tenant {tenant!r}")
+    return await gw.list(tenant, state, severity, who.allowed(), limit)
