@@ -81,7 +81,7 @@ async def latest_page(
     names = ", ".join(f"'{t}'" for t in tenants)
     query = (
         f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' "
-        f"AND SlaState = 'breached' AND SlaTenant IN ({names}) ORDER BY StartTime DESC"
+        f"AND SlaState = 'breached' AND SlaTenant IN ({names})"
     )
     best: tuple[datetime, str, str, str] | None = None
     async for wf in client.list_workflows(query, limit=_RECENT_BREACHES):

@@ -81,6 +81,9 @@ def install(app: FastAPI) -> None:
         fields = []
         for err in exc.errors():
             where, name = _field_name(tuple(err.get("loc", ())))
+            if str(err.get("type", "")).startswith("union_tag"):
+                # A missing or unknown event type is reported on the union, not on "type".
+                name = str(err.get("ctx", {}).get("discriminator", name)).strip("'")
             fields.append({"in": where, "field": name, "problem": str(err.get("msg", "invalid"))})
         summary = "; ".join(f"{f['field']}: {f['problem']}" for f in fields)
         return JSONResponse(error_body(422, summary, fields), status_code=422)

@@ -60,7 +60,7 @@ def list_query(
         clauses.append(f"SlaState = '{state}'")
     if severity is not None:
         clauses.append(f"SlaClass = '{severity}'")
-    return " AND ".join(clauses) + " ORDER BY StartTime DESC"
+    return " AND ".join(clauses)
 
 
 def summary(execution: WorkflowExecution) -> TicketSummary:
