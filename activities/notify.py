@@ -1,0 +1,156 @@
+"""Notification activities: SMS and voice calls through Twilio, email through SendGrid.
+
+Each send goes through the idempotency ledger first, so a Temporal retry or a restarted worker
+never repeats a step that the vendor already accepted. Permanent refusals (invalid number, any
+4xx but 429) raise a non-retryable ApplicationError of type "NotificationRejected" so the
+escalation ladder records it and moves on; everything else is retryable and Temporal backs off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+
+import phonenumbers
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.clients import vendors_from_settings
+from activities.ledger import Ledger
+from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH, build_call_twiml, webhook_url
+from activities.vendors import Email, Mailer, Telephony, VendorError
+from slawatch.models import PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
+from slawatch.settings import Settings
+
+REJECTED = "NotificationRejected"
+UNAVAILABLE = "NotificationUnavailable"
+
+log = structlog.get_logger("slawatch.notify")
+# Deliberately loose: SendGrid does the real check; this catches blanks and obvious typos.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _rejected(message: str, **details: object) -> ApplicationError:
+    return ApplicationError(message, details, type=REJECTED, non_retryable=True)
+
+
+def _invalid(message: str, **details: object) -> ApplicationError:
+    """A rejection of the activity's own input, before any vendor is asked."""
+    log.warning("notify.send", outcome="invalid", reason=message)
+    return _rejected(message, **details)
+
+
+def _e164(field: str, value: str) -> str:
+    """`value` if it is a valid E.164 number; a rejection naming the field otherwise."""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        raise _invalid(f"{field}: {value!r} is not a valid phone number", field=field)
+    if phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) != value:
+        raise _invalid(f"{field}: {value!r} is not in E.164 form (+<country><number>)", field=field)
+    return value
+
+
+def _key(value: str) -> str:
+    if not value.strip():
+        raise _invalid("idempotency_key: must not be empty", field="idempotency_key")
+    return value
+
+
+class NotificationActivities:
+    """The send_sms, place_call and send_email activities over injected vendor clients."""
+
+    def __init__(
+        self, telephony: Telephony, mailer: Mailer, ledger: Ledger, public_base_url: str
+    ) -> None:
+        self._telephony = telephony
+        self._mailer = mailer
+        self._ledger = ledger
+        self._public = public_base_url
+
+    async def _once(self, key: str, channel: str, send: Callable[[], str]) -> SendResult:
+        """Send unless the ledger says `key` already went out; record the outcome."""
+        logger = log.bind(key=key, channel=channel)
+        prior = await asyncio.to_thread(self._ledger.begin, key, channel)
+        if prior is not None:
+            logger.info("notify.send", outcome="duplicate", provider_id=prior.provider_id)
+            return prior
+        try:
+            provider_id = await asyncio.to_thread(send)
+        except VendorError as exc:
+            details = {"vendor": exc.vendor, "status": exc.status, "code": exc.code}
+            if exc.retryable:
+                logger.warning("notify.send", outcome="retry", **details)
+                raise ApplicationError(exc.message, details, type=UNAVAILABLE) from None
+            result = SendResult(ok=False, detail=str(exc))
+            await asyncio.to_thread(self._ledger.mark_rejected, key, result)
+            logger.warning("notify.send", outcome="rejected", **details)
+            raise _rejected(str(exc), **details) from None
+        result = SendResult(ok=True, provider_id=provider_id, detail=f"{channel} accepted")
+        await asyncio.to_thread(self._ledger.mark_sent, key, result)
+        logger.info("notify.send", outcome="sent", provider_id=provider_id)
+        return result
+
+    def _status_url(self, key: str, workflow_id: str, breach_id: str) -> str:
+        # The key in the callback URL lets intake route a delivery status to its step.
+        return webhook_url(
+            self._public, STATUS_CALLBACK_PATH, key=key, wf=workflow_id, breach=breach_id
+        )
+
+    @activity.defn(name="send_sms")
+    async def send_sms(self, input: SendSmsInput) -> SendResult:
+        """Send one escalation SMS (text built by the workflow from messages.py)."""
+        key, to = _key(input.idempotency_key), _e164("to", input.to)
+        if not input.body.strip():
+            raise _invalid("body: must not be empty", field="body")
+        callback = self._status_url(key, input.ticket_workflow_id, input.breach_id)
+        return await self._once(
+            key,
+            "sms",
+            lambda: self._telephony.send_sms(to=to, body=input.body, status_callback=callback),
+        )
+
+    @activity.defn(name="place_call")
+    async def place_call(self, input: PlaceCallInput) -> SendResult:
+        """Place one escalation call that reads the ticket and class and asks for 1 to ack."""
+        key, to = _key(input.idempotency_key), _e164("to", input.to)
+        gather = webhook_url(
+            self._public, GATHER_PATH, key=key, wf=input.ticket_workflow_id, breach=input.breach_id
+        )
+        try:
+            twiml = build_call_twiml(input.ticket_ref, input.severity, gather)
+        except ValueError as exc:
+            raise _invalid(str(exc)) from None
+        callback = self._status_url(key, input.ticket_workflow_id, input.breach_id)
+        return await self._once(
+            key,
+            "voice",
+            lambda: self._telephony.place_call(to=to, twiml=twiml, status_callback=callback),
+        )
+
+    @activity.defn(name="send_email")
+    async def send_email(self, input: SendEmailInput) -> SendResult:
+        """Send one escalation or warning email to every address in `to`."""
+        key = _key(input.idempotency_key)
+        bad = [addr for addr in input.to if not _EMAIL.match(addr)]
+        if bad:
+            raise _invalid(f"to: {bad[0]!r} is not an email address", field="to")
+        if not input.subject.strip():
+            raise _invalid("subject: must not be empty", field="subject")
+        email = Email(tuple(input.to), input.subject, input.body, key)
+        return await self._once(key, "email", lambda: self._mailer.send_email(email))
+
+    def all(self) -> list[Callable[..., object]]:
+        """The activity methods, for Worker(activities=...)."""
+        return [self.send_sms, self.place_call, self.send_email]
+
+
+def notification_activities(settings: Settings) -> list[Callable[..., object]]:
+    """The three activities wired to the real vendor clients and the ledger in data_dir."""
+    telephony, mailer = vendors_from_settings(settings)
+    ledger = Ledger.in_data_dir(settings.data_dir)
+    return NotificationActivities(telephony, mailer, ledger, settings.public_base_url).all()

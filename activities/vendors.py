@@ -1,0 +1,60 @@
+"""The small surfaces the notification activities need from Twilio and SendGrid.
+
+The activities depend on these Protocols, not on the SDKs, so a unit test can pass a fake and
+the worker passes the real adapters from activities/clients.py. Calls are blocking; the
+activities run them in a thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class VendorError(Exception):
+    """A vendor call that failed; `retryable` says whether trying again may succeed."""
+
+    def __init__(
+        self,
+        vendor: str,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        retryable: bool,
+    ) -> None:
+        super().__init__(f"{vendor}: {message}")
+        self.vendor = vendor
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retryable = retryable
+
+
+def retryable_status(status: int) -> bool:
+    """5xx and 429 may pass on a later try; any other 4xx will fail the same way again."""
+    return status >= 500 or status == 429 or status == 408
+
+
+@dataclass(frozen=True)
+class Email:
+    """One plain-text email; each recipient gets their own copy (no shared To line)."""
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    idempotency_key: str
+
+
+class Telephony(Protocol):
+    """What we ask of Twilio: send one SMS, place one call. Both return the provider's SID."""
+
+    def send_sms(self, *, to: str, body: str, status_callback: str) -> str: ...
+
+    def place_call(self, *, to: str, twiml: str, status_callback: str) -> str: ...
+
+
+class Mailer(Protocol):
+    """What we ask of SendGrid: send one email and return its message ID."""
+
+    def send_email(self, email: Email) -> str: ...

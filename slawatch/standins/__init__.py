@@ -1,0 +1,1 @@
+"""Local stand-ins for Twilio (Prism + a recording proxy) and SendGrid (a capture server)."""

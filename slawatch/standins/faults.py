@@ -1,0 +1,109 @@
+"""Fault injection for the stand-ins: answer a fraction of requests 500, 429, or late."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+class Fault(StrEnum):
+    ERROR = "error"  # answer 500 without forwarding
+    THROTTLE = "throttle"  # answer 429 without forwarding
+    DELAY = "delay"  # wait delay_seconds, then answer normally
+
+
+@dataclass
+class FaultPlan:
+    """Fractions (0..1) of requests that get each fault; the rest pass untouched."""
+
+    error: float = 0.0
+    throttle: float = 0.0
+    delay: float = 0.0
+    delay_seconds: float = 2.0
+    seed: int | None = None
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("error", "throttle", "delay"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}: {value} must be a fraction between 0 and 1")
+        if self.error + self.throttle + self.delay > 1.0:
+            raise ValueError("error + throttle + delay: fractions add up to more than 1")
+        if self.delay_seconds < 0:
+            raise ValueError(f"delay_seconds: {self.delay_seconds} must not be negative")
+        self._rng = random.Random(self.seed)
+
+    def pick(self) -> Fault | None:
+        """The fault for the next request, or None to pass it through."""
+        roll = self._rng.random()
+        for fault, share in (
+            (Fault.ERROR, self.error),
+            (Fault.THROTTLE, self.throttle),
+            (Fault.DELAY, self.delay),
+        ):
+            if roll < share:
+                return fault
+            roll -= share
+        return None
+
+    @classmethod
+    def parse(cls, spec: str) -> FaultPlan:
+        """From "error=0.1,throttle=0.05,delay=0.1,delay_seconds=3,seed=7" (any subset)."""
+        values: dict[str, float] = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            name, sep, raw = item.partition("=")
+            name = name.strip()
+            if not sep or name not in ("error", "throttle", "delay", "delay_seconds", "seed"):
+                raise ValueError(f"faults: {item!r} is not name=value with a known name")
+            try:
+                values[name] = float(raw)
+            except ValueError:
+                raise ValueError(f"{name}: {raw.strip()!r} is not a number") from None
+        seed = values.pop("seed", None)
+        return cls(**values, seed=None if seed is None else int(seed))
+
+    @classmethod
+    def from_env(cls, variable: str) -> FaultPlan:
+        """The plan in environment variable `variable`, or no faults when it is unset."""
+        return cls.parse(os.environ.get(variable, ""))
+
+
+async def inject(
+    plan: FaultPlan, reject: Callable[[int, str], Response]
+) -> tuple[Fault | None, Response | None]:
+    """Pick a fault; for errors return the vendor-style response to answer instead."""
+    fault = plan.pick()
+    if fault is Fault.ERROR:
+        return fault, reject(500, "Injected fault: internal server error")
+    if fault is Fault.THROTTLE:
+        return fault, reject(429, "Injected fault: too many requests")
+    if fault is Fault.DELAY:
+        await asyncio.sleep(plan.delay_seconds)
+    return fault, None
+
+
+class _HasFaults(Protocol):
+    faults: FaultPlan
+
+
+def faults_route(owner: _HasFaults) -> Route:
+    """POST /_standin/faults with a FaultPlan.parse spec as the body: change faults live."""
+
+    async def set_faults(request: Request) -> Response:
+        try:
+            owner.faults = FaultPlan.parse((await request.body()).decode())
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"faults": repr(owner.faults)})
+
+    return Route("/_standin/faults", set_faults, methods=["POST"])
