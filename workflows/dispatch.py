@@ -1,0 +1,120 @@
+"""Sending one ladder step: each recipient on each channel, through the notification activities."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import build_sms_body
+    from policies.schema import Channel
+    from slawatch.models import (
+        EscalationInput,
+        PlaceCallInput,
+        Recipient,
+        SendEmailInput,
+        SendResult,
+        SendSmsInput,
+        SentNotification,
+        ticket_ref,
+    )
+    from slawatch.settings import notify_queue_for
+    from workflows.notices import email_body, email_subject
+
+# Temporal owns retries: transient vendor errors back off up to a minute; after ten minutes of
+# trying, the step is recorded as failed and the ladder goes on (never stuck on one send).
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=["NotificationRejected"],
+)
+NOTIFY_START_TO_CLOSE = timedelta(seconds=30)
+NOTIFY_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
+
+
+def idempotency_key(input: EscalationInput, label: str, channel: Channel, who: str) -> str:
+    """One key per (ticket, breach, step, channel, recipient): a retry reuses it, never resends."""
+    return f"{input.ticket_workflow_id}/{input.breach_id}/{label}/{channel.value}/{who}"
+
+
+async def send_step(
+    input: EscalationInput, people: list[Recipient], channels: list[Channel], label: str
+) -> list[SentNotification]:
+    jobs = []
+    for person in people:
+        for channel in channels:
+            address = person.email if channel is Channel.EMAIL else person.phone
+            if address:
+                jobs.append((person, channel, address))
+    results = await asyncio.gather(*(_send(input, p, c, a, label) for p, c, a in jobs))
+    return list(results)
+
+
+async def _send(
+    input: EscalationInput, person: Recipient, channel: Channel, address: str, label: str
+) -> SentNotification:
+    key = idempotency_key(input, label, channel, person.id)
+    ref = ticket_ref(input.tenant, input.ticket_id)
+    arg: Any
+    if channel is Channel.SMS:
+        body = build_sms_body(ref, input.severity, input.kind.value)
+        arg = SendSmsInput(
+            to=address,
+            body=body,
+            idempotency_key=key,
+            ticket_workflow_id=input.ticket_workflow_id,
+            breach_id=input.breach_id,
+        )
+        name = "send_sms"
+    elif channel is Channel.VOICE:
+        arg = PlaceCallInput(
+            to=address,
+            ticket_ref=ref,
+            severity=input.severity,
+            idempotency_key=key,
+            ticket_workflow_id=input.ticket_workflow_id,
+            breach_id=input.breach_id,
+        )
+        name = "place_call"
+    else:
+        arg = SendEmailInput(
+            to=[address],
+            subject=email_subject(ref, input.severity, input.kind.value),
+            body=email_body(ref, input.severity, input.kind.value, input.breached_at),
+            idempotency_key=key,
+        )
+        name = "send_email"
+    ok, detail = True, ""
+    try:
+        result: SendResult = await workflow.execute_activity(
+            name,
+            arg,
+            result_type=SendResult,
+            task_queue=notify_queue_for(workflow.info().task_queue),
+            start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+            schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
+            retry_policy=NOTIFY_RETRY,
+            summary=f"{channel.value} to {person.id}",
+        )
+        ok, detail = result.ok, result.provider_id or result.detail
+    except ActivityError as err:
+        # Rejected (invalid number, 4xx) or out of retries: recorded, and the ladder moves on.
+        cause = err.cause
+        ok = False
+        detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+    return SentNotification(
+        breach_id=input.breach_id,
+        key=key,
+        channel=channel,
+        to=address,
+        recipient=person.id,
+        at=workflow.now(),
+        ok=ok,
+        detail=detail[:300],
+    )

@@ -1,0 +1,155 @@
+"""EscalationWorkflow: one breach's ladder, step by step, until someone acknowledges."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from policies.clock import clock_for
+    from policies.schema import Channel, Ladder, LadderStep, Policy, ServiceClass, Unit
+    from slawatch.models import (
+        DeliveryStatusInput,
+        EscalationInput,
+        EscalationProgress,
+        EscalationResult,
+        Recipient,
+        SentNotification,
+        StopEscalationInput,
+    )
+    from workflows.dispatch import send_step
+    from workflows.timers import wait_until
+
+PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
+# Twilio call/message statuses after which nobody will acknowledge that notification.
+FAILED_DELIVERY = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})
+
+
+def wait_of(step: LadderStep) -> timedelta:
+    """Ack windows are real time (a pager wait, not business time)."""
+    unit = {Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}[step.wait.unit]
+    return timedelta(seconds=step.wait.amount * unit)
+
+
+def recipients(policy: Policy, step: LadderStep) -> list[Recipient]:
+    """Whom a step pages, in order, each once."""
+    people: list[Recipient] = []
+    if step.emergency_line:
+        people.append(
+            Recipient(
+                id="emergency_line",
+                name=f"{policy.name} emergency line",
+                phone=policy.emergency_line,
+                email=policy.support_email,
+            )
+        )
+    ids = [p for role in step.roles for p in policy.roles[role]] + list(step.people)
+    for pid in dict.fromkeys(ids):
+        r = policy.responders[pid]
+        people.append(Recipient(id=pid, name=r.name, phone=r.phone, email=r.email))
+    return people
+
+
+@workflow.defn
+class EscalationWorkflow:
+    """Runs a class's ladder from the policy snapshot; stops on ack, met target or resolution."""
+
+    def __init__(self) -> None:
+        self.stopped: StopEscalationInput | None = None
+        self.level = 0
+        self.step_keys: set[str] = set()
+        self.failed_keys: set[str] = set()
+
+    @workflow.run
+    async def run(self, input: EscalationInput) -> EscalationResult:
+        policy = input.policy
+        cls: ServiceClass = policy.classes[input.severity]
+        ladder: Ladder = policy.ladders[cls.ladder]
+        outcome = "exhausted"
+        for round_no in range(ladder.repeat + 1):
+            for step_no, step in enumerate(ladder.steps):
+                if self.stopped is not None:
+                    break
+                self.level += 1
+                sent = await self._run_step(input, cls, step, f"r{round_no + 1}s{step_no + 1}")
+                if sent:
+                    await self._report(input, sent)
+                if self.stopped is not None:
+                    break
+                await self._wait_for_ack(step, sent, f"ack window, step {self.level}")
+        if self.stopped is not None:
+            outcome = "acknowledged" if self.stopped.reason == "acknowledged" else "stopped"
+        result = EscalationResult(
+            breach_id=input.breach_id,
+            outcome=outcome,
+            acknowledged_by=self.stopped.responder if self.stopped else None,
+            level=self.level,
+        )
+        if outcome == "exhausted":
+            parent = workflow.get_external_workflow_handle(input.ticket_workflow_id)
+            await parent.signal("escalation_finished", result)
+        return result
+
+    async def _run_step(
+        self, input: EscalationInput, cls: ServiceClass, step: LadderStep, label: str
+    ) -> list[SentNotification]:
+        people = recipients(input.policy, step)
+        sent: list[SentNotification] = []
+        # Email may go at any hour; phones only inside the class's support hours.
+        if Channel.EMAIL in step.via:
+            sent += await send_step(input, people, [Channel.EMAIL], label)
+        phones = [c for c in step.via if c in PHONE_CHANNELS]
+        if phones:
+            if not cls.emergency:
+                await self._wait_for_support_hours(input)
+                if self.stopped is not None:
+                    return sent
+            sent += await send_step(input, people, phones, label)
+        self.step_keys = {n.key for n in sent if n.channel in PHONE_CHANNELS and n.ok}
+        self.failed_keys = set()
+        return sent
+
+    async def _wait_for_support_hours(self, input: EscalationInput) -> None:
+        calendar = input.policy.calendar_for(input.severity)
+        now = workflow.now()
+        opening = clock_for(calendar).next_open(now)
+        if opening > now:
+            await wait_until(
+                lambda: self.stopped is not None,
+                opening - now,
+                f"outside support hours: pages wait for {opening.isoformat()}",
+            )
+
+    async def _wait_for_ack(self, step: LadderStep, sent: list[SentNotification], why: str) -> None:
+        # Nothing reached anyone (all rejected): waiting out the window would only delay.
+        if sent and not any(n.ok for n in sent):
+            return
+        await wait_until(
+            lambda: (
+                self.stopped is not None
+                or (bool(self.step_keys) and self.step_keys <= self.failed_keys)
+            ),
+            wait_of(step),
+            why,
+        )
+
+    async def _report(self, input: EscalationInput, sent: list[SentNotification]) -> None:
+        parent = workflow.get_external_workflow_handle(input.ticket_workflow_id)
+        progress = EscalationProgress(breach_id=input.breach_id, level=self.level, sent=sent)
+        await parent.signal("escalation_progress", progress)
+
+    @workflow.signal
+    def stop(self, input: StopEscalationInput) -> None:
+        if self.stopped is None:
+            self.stopped = input
+
+    @workflow.signal
+    def delivery_status(self, input: DeliveryStatusInput) -> None:
+        """Failed, busy or unanswered: when every page of the step failed, move on at once."""
+        if input.status in FAILED_DELIVERY and input.idempotency_key in self.step_keys:
+            self.failed_keys.add(input.idempotency_key)
+
+    @workflow.query
+    def current_level(self) -> int:
+        return self.level

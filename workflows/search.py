@@ -1,0 +1,52 @@
+"""Custom search attributes: the Temporal UI as the operator's console."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from slawatch.models import TargetKind, TicketState
+    from workflows import sla
+
+TENANT = SearchAttributeKey.for_keyword("SlaTenant")
+CLASS = SearchAttributeKey.for_keyword("SlaClass")
+STATE = SearchAttributeKey.for_keyword("SlaState")
+RESPONSE_DUE = SearchAttributeKey.for_datetime("SlaResponseDue")
+RESOLUTION_DUE = SearchAttributeKey.for_datetime("SlaResolutionDue")
+ESCALATION_LEVEL = SearchAttributeKey.for_int("SlaEscalationLevel")
+
+# Name -> Temporal type, for registering them on a server (dev stack, tests, deploy jobs).
+DEFINITIONS = {
+    TENANT.name: "Keyword",
+    CLASS.name: "Keyword",
+    STATE.name: "Keyword",
+    RESPONSE_DUE.name: "Datetime",
+    RESOLUTION_DUE.name: "Datetime",
+    ESCALATION_LEVEL.name: "Int",
+}
+
+
+def upsert_search_attributes(s: TicketState, now: datetime) -> None:
+    """Publish the ticket's current SLA state; only what changed is written to history."""
+    current = workflow.info().typed_search_attributes
+    level = max((b.level for b in s.breaches if b.outcome == "escalating"), default=0)
+    updates: list[SearchAttributeUpdate[Any]] = []
+    for key, value in (
+        (TENANT, s.policy.tenant),
+        (CLASS, s.severity),
+        (STATE, sla.overall_state(s, now)),
+        (ESCALATION_LEVEL, level),
+        (RESPONSE_DUE, sla.due(s, TargetKind.RESPONSE, now)),
+        (RESOLUTION_DUE, sla.due(s, TargetKind.RESOLUTION, now)),
+    ):
+        typed_key: SearchAttributeKey[Any] = key
+        if current.get(typed_key) != value:
+            updates.append(
+                typed_key.value_set(value) if value is not None else typed_key.value_unset()
+            )
+    if updates:
+        workflow.upsert_search_attributes(updates)
