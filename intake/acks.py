@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -18,6 +18,8 @@ log = structlog.get_logger("slawatch.intake.acks")
 
 # How many breached tickets a bare "1" reply looks through for the page it answers.
 _RECENT_BREACHES = 20
+# Twilio gives a webhook 15 s; one slow ticket must not use all of it.
+_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,14 @@ def who(responder: Responder, phone: str) -> str:
     return f"{responder.id} ({phone})"
 
 
-async def status_of(client: Client, workflow_id: str) -> TicketStatus | None:
+async def status_of(
+    client: Client, workflow_id: str, rpc_timeout: timedelta = _QUERY_TIMEOUT
+) -> TicketStatus | None:
     handle = client.get_workflow_handle(workflow_id)
     try:
-        status: TicketStatus = await handle.query("status", result_type=TicketStatus)
+        status: TicketStatus = await handle.query(
+            "status", result_type=TicketStatus, rpc_timeout=rpc_timeout
+        )
         return status
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
@@ -85,7 +91,12 @@ async def latest_page(
     )
     best: tuple[datetime, str, str, str] | None = None
     async for wf in client.list_workflows(query, limit=_RECENT_BREACHES):
-        status = await status_of(client, wf.id)
+        try:
+            status = await status_of(client, wf.id, timedelta(seconds=2))
+        except RPCError as exc:
+            # One ticket that cannot answer must not block acks for the others.
+            log.warning("ack_lookup_skipped", workflow_id=wf.id, error=exc.message)
+            continue
         if status is None:
             continue
         escalating = {b.breach_id for b in status.breaches if b.outcome == "escalating"}

@@ -263,6 +263,10 @@ async def api(dev_env: WorkflowEnvironment) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
             yield Api(http, client, settings)
+        # Tickets left running would have no worker once this one stops: end them.
+        query = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
+        async for wf in client.list_workflows(query):
+            await client.get_workflow_handle(wf.id).terminate("test finished")
 
 
 def bearer(token: str = TOKEN_ALL) -> dict[str, str]:
