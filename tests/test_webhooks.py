@@ -10,7 +10,8 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from intake.webhooks import GATHER_PATH, PIN_PATH, SMS_PATH, STATUS_CALLBACK_PATH, VOICE_PATH
+from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH
+from intake.webhooks import PIN_PATH, SMS_PATH, VOICE_PATH
 from policies.schema import Channel
 from slawatch.models import SentNotification, TicketStatus
 from tests.intake_fixtures import (
