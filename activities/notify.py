@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import phonenumbers
 import structlog
@@ -144,12 +144,12 @@ class NotificationActivities:
         email = Email(tuple(input.to), input.subject, input.body, key)
         return await self._once(key, "email", lambda: self._mailer.send_email(email))
 
-    def all(self) -> list[Callable[..., object]]:
+    def all(self) -> list[Callable[..., Awaitable[SendResult]]]:
         """The activity methods, for Worker(activities=...)."""
         return [self.send_sms, self.place_call, self.send_email]
 
 
-def notification_activities(settings: Settings) -> list[Callable[..., object]]:
+def notification_activities(settings: Settings) -> list[Callable[..., Awaitable[SendResult]]]:
     """The three activities wired to the real vendor clients and the ledger in data_dir."""
     telephony, mailer = vendors_from_settings(settings)
     ledger = Ledger.in_data_dir(settings.data_dir)
