@@ -1,0 +1,155 @@
+"""`slawatch ticket open|event|status|list`, `slawatch outbox` and `slawatch api`.
+
+The ticket commands talk to the intake API over HTTP rather than to Temporal: the API is where
+tokens, tenant scopes and policy checks live, so a script gets exactly what an intake system gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from slawatch.cli_output import fail, print_outbox, print_status, print_tickets
+from slawatch.settings import Settings
+
+ticket_app = typer.Typer(help="Open tickets, send their events, read their SLA status.")
+EVENTS = ("first_response", "reclassify", "pause", "resume", "resolve", "reopen", "close")
+
+ApiUrl = Annotated[
+    str | None, typer.Option("--api-url", envvar="SLAWATCH_API_URL", help="Default: from settings")
+]
+Token = Annotated[
+    str | None,
+    typer.Option("--token", envvar="SLAWATCH_API_TOKEN", help="Default: the first API token"),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON for scripts")]
+
+
+def _request(method: str, path: str, url: str | None, token: str | None, **kw: Any) -> Any:
+    settings = Settings()
+    base = url or f"http://{settings.api_host}:{settings.api_port}"
+    if token is None:
+        # Local default: the first configured token (dev-token on the embedded defaults).
+        first = settings.api_tokens.get_secret_value().split(";")[0]
+        token = first.partition("=")[0].strip()
+    try:
+        reply = httpx.request(
+            method, f"{base}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30, **kw
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the API at {base} ({type(exc).__name__}); is `slawatch dev` running?")
+    try:
+        body = reply.json()
+    except ValueError:
+        fail(f"the API answered {reply.status_code} without JSON")
+    if reply.status_code >= 400:
+        problems = [f"{f['field']}: {f['problem']}" for f in body.get("fields") or []]
+        fail(f"{reply.status_code} {body.get('detail', '')}", problems, code=2)
+    return body
+
+
+def _show(status: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(status, indent=2))
+    else:
+        print_status(status)
+
+
+@ticket_app.command("open")
+def open_ticket(
+    tenant: str,
+    ticket_id: str,
+    severity: Annotated[str | None, typer.Option(help="Class; default from the policy")] = None,
+    category: Annotated[str | None, typer.Option()] = None,
+    subject: Annotated[str | None, typer.Option()] = None,
+    api_url: ApiUrl = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Open a ticket (a repeat joins the existing one, never a second clock)."""
+    body = {"tenant": tenant, "ticket_id": ticket_id, "severity": severity}
+    body |= {"category": category, "subject": subject}
+    data = {k: v for k, v in body.items() if v is not None}
+    status = _request("POST", "/v1/tickets", api_url, token, json=data)
+    _show(status, as_json)
+
+
+@ticket_app.command("event")
+def send_event(
+    tenant: str,
+    ticket_id: str,
+    event: Annotated[str, typer.Argument(help="One of: " + ", ".join(EVENTS))],
+    severity: Annotated[str | None, typer.Option(help="reclassify: the new class")] = None,
+    reason: Annotated[str | None, typer.Option(help="reclassify/pause/reopen: why")] = None,
+    note: Annotated[str | None, typer.Option(help="resolve: a note")] = None,
+    by: Annotated[str | None, typer.Option(help="first_response: who answered")] = None,
+    api_url: ApiUrl = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Send one event and print the new SLA status."""
+    if event not in EVENTS:
+        fail(f"event: unknown event {event!r} (one of: {', '.join(EVENTS)})", code=2)
+    fields = {"severity": severity, "reason": reason, "note": note, "by": by}
+    body = {"type": event} | {k: v for k, v in fields.items() if v is not None}
+    path = f"/v1/tickets/{tenant}/{ticket_id}/events"
+    status = _request("POST", path, api_url, token, json=body)
+    _show(status, as_json)
+
+
+@ticket_app.command("status")
+def ticket_status(
+    tenant: str,
+    ticket_id: str,
+    api_url: ApiUrl = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """A ticket's targets, deadlines, breaches, acknowledgements and history."""
+    status = _request("GET", f"/v1/tickets/{tenant}/{ticket_id}", api_url, token)
+    _show(status, as_json)
+
+
+@ticket_app.command("list")
+def list_tickets(
+    tenant: Annotated[str | None, typer.Option()] = None,
+    state: Annotated[str | None, typer.Option(help="on_track, at_risk, breached, ...")] = None,
+    severity: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    api_url: ApiUrl = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Tickets from Temporal visibility, filtered by tenant, SLA state and class."""
+    params = {"tenant": tenant, "state": state, "severity": severity, "limit": str(limit)}
+    query = {k: v for k, v in params.items() if v is not None}
+    listing = _request("GET", "/v1/tickets", api_url, token, params=query)
+    if as_json:
+        typer.echo(json.dumps(listing, indent=2))
+    else:
+        print_tickets(listing["tickets"])
+
+
+def outbox(as_json: AsJson = False) -> None:
+    """Every SMS, call and email the local stand-ins received (nothing left the machine)."""
+    from slawatch.standins.outbox import outbox_dir, read_outboxes
+
+    records = read_outboxes(outbox_dir(Settings().data_dir))
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+    else:
+        print_outbox(records)
+
+
+def api() -> None:
+    """Serve the intake API and Twilio webhooks (settings from SLAWATCH_* variables)."""
+    from intake.server import serve_api
+    from slawatch.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    asyncio.run(serve_api(settings))
