@@ -1,0 +1,127 @@
+"""The pure page builders (SMS text, call TwiML) and the idempotency ledger."""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+import activities.messages as messages
+from activities.ledger import Ledger
+from activities.messages import build_call_twiml, build_sms_body, parse_sms_ack, webhook_url
+from slawatch.models import SendResult
+
+GATHER = "https://hooks.example.test/twilio/voice/gather?breach=b&key=k&wf=w"
+
+
+def test_sms_body_has_reference_class_and_ack_hint_only() -> None:
+    body = build_sms_body("prokuria/T-1042", "critical", "response")
+    assert body == (
+        "slawatch: ticket prokuria/T-1042 (critical) response target BREACHED."
+        " Reply ACK prokuria/T-1042 to acknowledge."
+    )
+    assert parse_sms_ack(body.split("Reply ")[1].removesuffix(" to acknowledge.")) == (
+        "prokuria/T-1042"
+    )
+
+
+def test_sms_warning_names_the_share_of_the_target() -> None:
+    body = build_sms_body("cargotask/77", "standard", "response", percent=80)
+    assert "80% of response target used" in body and "BREACHED" not in body
+    with pytest.raises(ValueError, match="percent"):
+        build_sms_body("cargotask/77", "standard", "response", percent=100)
+
+
+@pytest.mark.parametrize(
+    ("field", "args"),
+    [
+        ("ticket_ref", ("Jane Doe's invoice", "critical", "response")),
+        ("severity", ("prokuria/T-1", "<Play>x</Play>", "response")),
+        ("kind", ("prokuria/T-1", "critical", "call me at +40 721")),
+    ],
+)
+def test_builders_refuse_free_text_naming_the_field(field: str, args: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        build_sms_body(*args)
+
+
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        ("ACK prokuria/T-1", "prokuria/T-1"),
+        ("  ack   x.1 ", "x.1"),
+        ("ok thanks", None),
+        ("ACK", None),
+    ],
+)
+def test_parse_sms_ack(text: str, ref: str | None) -> None:
+    assert parse_sms_ack(text) == ref
+
+
+def test_call_twiml_gathers_one_digit_and_reads_only_reference_and_class() -> None:
+    twiml = build_call_twiml("prokuria/T-1042", "major", GATHER)
+    assert twiml == build_call_twiml("prokuria/T-1042", "major", GATHER)  # deterministic
+    root = ET.fromstring(twiml)
+    gather = root.find("Gather")
+    assert gather is not None
+    assert (gather.get("action"), gather.get("numDigits")) == (GATHER, "1")
+    said = [say.text for say in gather.iter("Say")]
+    assert len(said) == 2 and said[0] == said[1]
+    assert said[0] == (
+        "This is slawatch. Ticket prokuria, T, 1042, class major, "
+        "has breached its service level. Press 1 to acknowledge."
+    )
+
+
+def test_call_twiml_refuses_a_relative_gather_url() -> None:
+    with pytest.raises(ValueError, match=r"^gather_url:"):
+        build_call_twiml("prokuria/T-1", "major", "/twilio/voice/gather")
+
+
+def test_webhook_url_sorts_and_escapes_parameters() -> None:
+    url = webhook_url("https://h.test/", "/twilio/status", wf="ticket-a-1", key="a/b c")
+    assert url == "https://h.test/twilio/status?key=a%2Fb+c&wf=ticket-a-1"
+
+
+def test_messages_imports_only_the_standard_library() -> None:
+    tree = ast.parse(Path(messages.__file__).read_text())
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    roots = {name.split(".")[0] for name in imported} - {"__future__"}
+    assert roots and roots <= sys.stdlib_module_names
+
+
+def test_ledger_sent_key_returns_stored_result_across_instances(tmp_path: Path) -> None:
+    ledger = Ledger.in_data_dir(tmp_path)
+    assert ledger.begin("k", "sms") is None
+    ledger.mark_sent("k", SendResult(ok=True, provider_id="SM1", detail="sms accepted"))
+    again = Ledger.in_data_dir(tmp_path).begin("k", "sms")
+    assert again == SendResult(ok=True, provider_id="SM1", detail="sms accepted", duplicate=True)
+    assert ledger.state("k") == ("sent", 1)
+
+
+def test_ledger_resends_sending_and_rejected_keys(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    assert ledger.begin("crashed", "voice") is None
+    assert ledger.begin("crashed", "voice") is None  # never marked sent: try again
+    assert ledger.state("crashed") == ("sending", 2)
+    assert ledger.begin("bad", "sms") is None
+    ledger.mark_rejected("bad", SendResult(ok=False, detail="invalid number"))
+    assert ledger.state("bad") == ("rejected", 1)
+    assert ledger.begin("bad", "sms") is None
+    assert ledger.state("bad") == ("sending", 2)
+    assert ledger.state("never") is None
+
+
+def test_ledger_file_is_in_wal_mode(tmp_path: Path) -> None:
+    ledger = Ledger.in_data_dir(tmp_path)
+    with sqlite3.connect(ledger.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
