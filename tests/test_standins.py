@@ -1,0 +1,145 @@
+"""The stand-ins: Prism checks requests against Twilio's spec; SendGrid body checks; faults."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from slawatch.settings import DEV_ACCOUNT_SID
+from slawatch.standins.faults import Fault, FaultPlan
+from slawatch.standins.outbox import SENDGRID_OUTBOX, TWILIO_OUTBOX, read_jsonl, read_outboxes
+from slawatch.standins.sendgrid import validate_mail
+from slawatch.standins.stack import Standins
+from slawatch.standins.tools import StandinToolsMissing, prism_binary, twilio_spec
+from tests import standins_fixtures
+from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN
+
+# Registered here until tests/conftest.py imports it (one Prism is shared either way).
+standins = standins_fixtures.standins
+
+AUTH = (DEV_ACCOUNT_SID, TWILIO_TOKEN)
+MESSAGES = f"/2010-04-01/Accounts/{DEV_ACCOUNT_SID}/Messages.json"
+MAIL: dict[str, object] = {
+    "personalizations": [{"to": [{"email": "oncall@example.com"}]}],
+    "from": {"email": "slawatch@example.com"},
+    "subject": "breach",
+    "content": [{"type": "text/plain", "value": "body"}],
+}
+
+
+def last_twilio_line(standins: Standins) -> dict[str, object]:
+    return read_jsonl(standins.twilio.standin.outbox.path)[-1]
+
+
+def test_prism_rejects_what_twilio_spec_forbids(standins: Standins) -> None:
+    with httpx.Client(base_url=standins.twilio.url) as http:
+        missing_to = http.post(MESSAGES, data={"From": "+15005550006", "Body": "x"}, auth=AUTH)
+        assert missing_to.status_code == 422
+        assert "'To'" in missing_to.json()["validation"][0]["message"]
+        assert last_twilio_line(standins)["status"] == 422
+        bad_sid = http.post(
+            "/2010-04-01/Accounts/AC123/Messages.json", data={"To": "+40721555101"}, auth=AUTH
+        )
+        assert bad_sid.status_code == 422
+
+
+def test_proxy_checks_token_and_numbers_like_twilio(standins: Standins) -> None:
+    form = {"To": "+40721555101", "From": "+15005550006", "Body": "x"}
+    with httpx.Client(base_url=standins.twilio.url) as http:
+        wrong = http.post(MESSAGES, data=form, auth=(DEV_ACCOUNT_SID, "nope"))
+        assert (wrong.status_code, wrong.json()["code"]) == (401, 20003)
+        local = http.post(MESSAGES, data={**form, "To": "0721555101"}, auth=AUTH)
+        assert (local.status_code, local.json()["code"]) == (400, 21211)
+        ok = http.post(MESSAGES, data=form, auth=AUTH)
+        assert ok.status_code == 201 and ok.json()["sid"].startswith("SM")
+    assert last_twilio_line(standins)["form"] == form
+
+
+def test_faults_are_set_live_and_recorded(standins: Standins) -> None:
+    form = {"To": "+40721555101", "From": "+15005550006", "Body": "x"}
+    with httpx.Client(base_url=standins.twilio.url) as http:
+        try:
+            assert http.post("/_standin/faults", content="throttle=1").status_code == 200
+            answer = http.post(MESSAGES, data=form, auth=AUTH)
+            assert (answer.status_code, answer.json()["code"]) == (429, 20429)
+            assert last_twilio_line(standins)["fault"] == "throttle"
+            http.post("/_standin/faults", content="delay=1,delay_seconds=0.05")
+            assert http.post(MESSAGES, data=form, auth=AUTH).status_code == 201
+            assert last_twilio_line(standins)["fault"] == "delay"
+            bad = http.post("/_standin/faults", content="error=2")
+            assert bad.status_code == 400 and bad.json()["error"].startswith("error:")
+        finally:
+            standins.twilio.standin.faults = FaultPlan()
+
+
+def test_fault_plan_shares_and_parse_errors() -> None:
+    plan = FaultPlan(error=0.2, throttle=0.3, seed=7)
+    picks = Counter(plan.pick() for _ in range(2000))
+    assert set(picks) == {Fault.ERROR, Fault.THROTTLE, None}
+    assert 300 < picks[Fault.ERROR] < 500 and 500 < picks[Fault.THROTTLE] < 700
+    assert {FaultPlan(error=1.0).pick() for _ in range(50)} == {Fault.ERROR}
+    assert FaultPlan.parse("").pick() is None
+    for spec, field in [
+        ("error=x", "error:"),
+        ("boom=1", "faults:"),
+        ("delay=0.6,error=0.6", "add up"),
+    ]:
+        with pytest.raises(ValueError, match=field):
+            FaultPlan.parse(spec)
+
+
+def test_sendgrid_capture_checks_key_and_body(standins: Standins) -> None:
+    bearer = {"Authorization": f"Bearer {SENDGRID_KEY}"}
+    before = len(read_jsonl(standins.sendgrid.standin.outbox.path))
+    with httpx.Client(base_url=standins.sendgrid.url) as http:
+        assert http.post("/v3/mail/send", json=MAIL).status_code == 401
+        bad = http.post("/v3/mail/send", json={**MAIL, "content": []}, headers=bearer)
+        assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "content"
+        ok = http.post("/v3/mail/send", json=MAIL, headers=bearer)
+        assert ok.status_code == 202 and ok.headers["X-Message-Id"]
+    lines = read_jsonl(standins.sendgrid.standin.outbox.path)
+    assert len(lines) == before + 1 and lines[-1]["message_id"] == ok.headers["X-Message-Id"]
+
+
+def test_validate_mail_names_each_bad_field() -> None:
+    assert validate_mail(MAIL) == []
+    body = {"personalizations": [{"to": [{"email": "nope"}]}], "from": {}, "content": []}
+    fields = [field for field, _ in validate_mail(body)]
+    assert fields == ["personalizations.0.to.0.email", "from.email", "subject", "content"]
+    per_person = {k: v for k, v in MAIL.items() if k != "subject"}
+    per_person["personalizations"] = [{"to": [{"email": "a@example.com"}], "subject": "s"}]
+    assert [f for f, _ in validate_mail({**per_person, "personalizations": [{"to": []}]})] == [
+        "personalizations.0.to",
+        "subject",
+    ]
+    templated = {k: v for k, v in MAIL.items() if k != "content"} | {"template_id": "d-1"}
+    assert validate_mail(per_person) == [] and validate_mail(templated) == []
+
+
+def test_missing_tools_say_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SLAWATCH_STANDINS_DIR", str(tmp_path))
+    for locate in (prism_binary, twilio_spec):
+        with pytest.raises(StandinToolsMissing, match=r"run \.ci/install-system"):
+            locate()
+
+
+def test_outboxes_merge_in_time_order_and_skip_a_half_written_line(tmp_path: Path) -> None:
+    callback = "https://h.test/twilio/status?key=k-sms&wf=w"
+    (tmp_path / TWILIO_OUTBOX).write_text(
+        '{"at": "2026-01-01T10:00:02+00:00", "path": "/2010-04-01/Accounts/AC/Messages.json",'
+        f' "form": {{"To": "+40721555101", "Body": "hi", "StatusCallback": "{callback}"}},'
+        ' "status": 201}\n{"at": "2026-01-01T10:00:03'
+    )
+    (tmp_path / SENDGRID_OUTBOX).write_text(
+        '{"at": "2026-01-01T10:00:01+00:00", "to": ["a@example.com"], "subject": "s",'
+        ' "custom_args": {"idempotency_key": "k-mail"}, "status": 202}\n'
+    )
+    records = read_outboxes(tmp_path)
+    assert [(r.vendor, r.channel, r.idempotency_key) for r in records] == [
+        ("sendgrid", "email", "k-mail"),
+        ("twilio", "sms", "k-sms"),
+    ]
+    assert (records[1].to, records[1].text) == (["+40721555101"], "hi")
