@@ -64,7 +64,7 @@ def record_breach(meter: MetricMeter, tenant: str, severity: str, kind: str) -> 
 
 
 def record_notification(meter: MetricMeter, tenant: str, channel: str, outcome: str) -> None:
-    """Count one notification attempt by channel (sms, voice, email) and outcome."""
+    """Count one send by channel (sms, voice, email) and outcome (sent, rejected, retry, ...)."""
     meter.create_counter(NOTIFICATIONS, "Escalation notifications by channel and outcome").add(
         1, {"tenant": tenant, "channel": channel, "outcome": outcome}
     )

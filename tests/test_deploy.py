@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from slawatch import telemetry
 from slawatch.settings import Settings
 from workflows.search import DEFINITIONS
 
@@ -279,3 +280,20 @@ def test_setup_script_registers_what_the_workflows_upsert(tmp_path: Path) -> Non
         server.wait(timeout=30)
     types = {name: kind.removeprefix("INDEXED_VALUE_TYPE_") for name, kind in custom.items()}
     assert types == {name: kind.upper() for name, kind in DEFINITIONS.items()}
+
+
+def test_dashboard_queries_the_series_slawatch_serves() -> None:
+    board = json.loads((DEPLOY / "grafana" / "slawatch.json").read_text())
+    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    used = {m for e in exprs for m in re.findall(r"\bslawatch_\w+", e)}
+    served = {
+        f"{telemetry.BREACHES}_total",
+        f"{telemetry.NOTIFICATIONS}_total",
+        f"{telemetry.ACKNOWLEDGEMENTS}_total",
+        f"{telemetry.PAGE_LAG}_bucket",
+    }
+    assert used == served
+    assert all(re.search(r"\btemporal_\w+", e) or "slawatch_" in e for e in exprs)
+    # Every panel follows the datasource variable the provisioning sets.
+    targets = [t for p in board["panels"] for t in p.get("targets", [])]
+    assert {t["datasource"]["uid"] for t in targets} == {"${datasource}"}
