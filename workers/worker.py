@@ -76,9 +76,11 @@ def notify_worker(
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM), then shut down gracefully."""
     from activities.notify import notification_activities
+    from slawatch.telemetry import runtime_for
     from slawatch.temporal import connect
 
-    client = await connect(settings)
+    # The runtime serves /metrics (SDK + slawatch_*) when SLAWATCH_METRICS_BIND_ADDRESS is set.
+    client = await connect(settings, runtime_for(settings))
     notify = notification_activities(settings)
     stop = stop or _stop_on_signals()
     workers = [
