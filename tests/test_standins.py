@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -143,3 +146,15 @@ def test_outboxes_merge_in_time_order_and_skip_a_half_written_line(tmp_path: Pat
         ("twilio", "sms", "k-sms"),
     ]
     assert (records[1].to, records[1].text) == (["+40721555101"], "hi")
+
+
+def test_standins_command_reports_bad_fault_setting_without_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "SLAWATCH_DATA_DIR": str(tmp_path)}
+    env["SLAWATCH_STANDIN_TWILIO_FAULTS"] = "error=lots"
+    done = subprocess.run(
+        [sys.executable, "-m", "slawatch.standins"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "slawatch stand-ins: SLAWATCH_STANDIN_TWILIO_FAULTS: error: 'lots' is not a number"
+    )

@@ -75,7 +75,10 @@ class FaultPlan:
     @classmethod
     def from_env(cls, variable: str) -> FaultPlan:
         """The plan in environment variable `variable`, or no faults when it is unset."""
-        return cls.parse(os.environ.get(variable, ""))
+        try:
+            return cls.parse(os.environ.get(variable, ""))
+        except ValueError as exc:
+            raise ValueError(f"{variable}: {exc}") from None
 
 
 async def inject(

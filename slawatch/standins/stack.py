@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,11 +66,26 @@ def _port(url: str, field: str) -> int:
 
 def main() -> None:
     """Serve the stand-ins on the ports in settings until SIGINT or SIGTERM."""
+    try:
+        standins = _start_from_env()
+    except (ValueError, RuntimeError) as exc:  # bad settings, missing tools, port in use
+        print(f"slawatch stand-ins: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"twilio stand-in {standins.twilio.url}, sendgrid stand-in {standins.sendgrid.url}")
+    print(f"outboxes in {standins.outbox_dir}", flush=True)
+    done.wait()
+    standins.stop()
+
+
+def _start_from_env() -> Standins:
     from slawatch.settings import Settings
 
     settings = Settings()
     twilio_port = _port(settings.twilio_base_url, "SLAWATCH_TWILIO_BASE_URL")
-    standins = start_standins(
+    return start_standins(
         settings.data_dir,
         twilio_port=twilio_port,
         prism_port=twilio_port + 1,
@@ -79,10 +95,3 @@ def main() -> None:
         twilio_auth_token=settings.twilio_auth_token.get_secret_value(),
         sendgrid_api_key=settings.sendgrid_api_key.get_secret_value(),
     )
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    print(f"twilio stand-in {standins.twilio.url}, sendgrid stand-in {standins.sendgrid.url}")
-    print(f"outboxes in {standins.outbox_dir}")
-    done.wait()
-    standins.stop()
