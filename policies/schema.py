@@ -172,7 +172,9 @@ def _seconds(t: time) -> timedelta:
     return timedelta(hours=t.hour, minutes=t.minute, seconds=t.second)
 
 
-_ZONES: set[str] | None = None
+# Read at import, outside the workflow sandbox: inside it the zone files are not visible and an
+# empty set would make every replayed policy snapshot fail validation.
+_ZONES: set[str] | None = available_timezones()
 
 
 def _zones() -> set[str]:
