@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import structlog
 import uvicorn
@@ -12,6 +14,14 @@ from slawatch.settings import Settings
 from slawatch.temporal import connect
 
 log = structlog.get_logger("slawatch.api")
+
+
+class _OwnedSignalsServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to its owner, who sets `stop`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -27,11 +37,11 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
         access_log=False,
         lifespan="off",
     )
-    server = uvicorn.Server(config)
     log.info("api_listening", url=f"http://{settings.api_host}:{settings.api_port}")
     if stop is None:
-        await server.serve()
+        await uvicorn.Server(config).serve()
         return
+    server = _OwnedSignalsServer(config)
     serving = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True

@@ -16,11 +16,13 @@ def _register() -> None:
     # Sub-command groups live beside the code they drive; each module adds its own Typer app.
     from slawatch.cli_policy import policy_app
     from slawatch.cli_ticket import api, outbox, ticket_app
+    from slawatch.dev import dev
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(ticket_app, name="ticket")
     app.command("outbox")(outbox)
     app.command("api")(api)
+    app.command("dev")(dev)
 
 
 _register()
