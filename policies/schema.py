@@ -29,6 +29,8 @@ class Strict(BaseModel):
 
 
 class Unit(StrEnum):
+    # Seconds are for test policies (end-to-end runs that breach in seconds), not real SLAs.
+    SECONDS = "seconds"
     MINUTES = "minutes"
     HOURS = "hours"
     DAYS = "days"
@@ -332,6 +334,8 @@ class Policy(Strict):
 
 
 def to_business_time(duration: Duration, calendar: Calendar) -> timedelta:
+    if duration.unit is Unit.SECONDS:
+        return timedelta(seconds=duration.amount)
     if duration.unit is Unit.MINUTES:
         return timedelta(minutes=duration.amount)
     if duration.unit is Unit.HOURS:

@@ -28,7 +28,7 @@ FAILED_DELIVERY = frozenset({"failed", "undelivered", "no-answer", "busy", "canc
 
 def wait_of(step: LadderStep) -> timedelta:
     """Ack windows are real time (a pager wait, not business time)."""
-    unit = {Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}[step.wait.unit]
+    unit = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}[step.wait.unit]
     return timedelta(seconds=step.wait.amount * unit)
 
 
