@@ -21,6 +21,9 @@ class Fault(StrEnum):
     DELAY = "delay"  # wait delay_seconds, then answer normally
 
 
+_FIELDS = ("error", "throttle", "delay", "delay_seconds", "fail_first", "seed")
+
+
 @dataclass
 class FaultPlan:
     """Fractions (0..1) of requests that get each fault; the rest pass untouched."""
@@ -29,6 +32,8 @@ class FaultPlan:
     throttle: float = 0.0
     delay: float = 0.0
     delay_seconds: float = 2.0
+    # The next N requests get ERROR whatever the fractions: a deterministic outage for tests.
+    fail_first: int = 0
     seed: int | None = None
     _rng: random.Random = field(init=False, repr=False)
 
@@ -39,12 +44,17 @@ class FaultPlan:
                 raise ValueError(f"{name}: {value} must be a fraction between 0 and 1")
         if self.error + self.throttle + self.delay > 1.0:
             raise ValueError("error + throttle + delay: fractions add up to more than 1")
+        if self.fail_first < 0:
+            raise ValueError(f"fail_first: {self.fail_first} must not be negative")
         if self.delay_seconds < 0:
             raise ValueError(f"delay_seconds: {self.delay_seconds} must not be negative")
         self._rng = random.Random(self.seed)
 
     def pick(self) -> Fault | None:
         """The fault for the next request, or None to pass it through."""
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return Fault.ERROR
         roll = self._rng.random()
         for fault, share in (
             (Fault.ERROR, self.error),
@@ -58,19 +68,19 @@ class FaultPlan:
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
-        """From "error=0.1,throttle=0.05,delay=0.1,delay_seconds=3,seed=7" (any subset)."""
+        """From "error=0.1,throttle=0.05,delay=0.1,delay_seconds=3,fail_first=2,seed=7"."""
         values: dict[str, float] = {}
         for item in filter(None, (part.strip() for part in spec.split(","))):
             name, sep, raw = item.partition("=")
             name = name.strip()
-            if not sep or name not in ("error", "throttle", "delay", "delay_seconds", "seed"):
+            if not sep or name not in _FIELDS:
                 raise ValueError(f"faults: {item!r} is not name=value with a known name")
             try:
                 values[name] = float(raw)
             except ValueError:
                 raise ValueError(f"{name}: {raw.strip()!r} is not a number") from None
-        seed = values.pop("seed", None)
-        return cls(**values, seed=None if seed is None else int(seed))
+        seed, fail_first = values.pop("seed", None), values.pop("fail_first", 0)
+        return cls(**values, fail_first=int(fail_first), seed=None if seed is None else int(seed))
 
     @classmethod
     def from_env(cls, variable: str) -> FaultPlan:
