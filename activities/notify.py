@@ -27,7 +27,12 @@ from slawatch.settings import Settings
 REJECTED = "NotificationRejected"
 UNAVAILABLE = "NotificationUnavailable"
 
-log = structlog.get_logger("slawatch.notify")
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    # A fresh proxy per send: a logger cached at import would outlive logging reconfiguration.
+    return structlog.get_logger("slawatch.notify")  # type: ignore[no-any-return]
+
+
 # Deliberately loose: SendGrid does the real check; this catches blanks and obvious typos.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -38,7 +43,7 @@ def _rejected(message: str, **details: object) -> ApplicationError:
 
 def _invalid(message: str, **details: object) -> ApplicationError:
     """A rejection of the activity's own input, before any vendor is asked."""
-    log.warning("notify.send", outcome="invalid", reason=message)
+    _log().warning("notify.send", outcome="invalid", reason=message)
     return _rejected(message, **details)
 
 
@@ -74,7 +79,7 @@ class NotificationActivities:
 
     async def _once(self, key: str, channel: str, send: Callable[[], str]) -> SendResult:
         """Send unless the ledger says `key` already went out; record the outcome."""
-        logger = log.bind(key=key, channel=channel)
+        logger = _log().bind(key=key, channel=channel)
         prior = await asyncio.to_thread(self._ledger.begin, key, channel)
         if prior is not None:
             logger.info("notify.send", outcome="duplicate", provider_id=prior.provider_id)
