@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from intake.policybook import PolicyBook
@@ -52,6 +52,10 @@ async def status_of(
             "status", result_type=TicketStatus, rpc_timeout=rpc_timeout
         )
         return status
+    except WorkflowQueryFailedError as exc:
+        # A ticket still starting (or failing) cannot be acknowledged by phone right now.
+        log.warning("ticket_status_unavailable", workflow_id=workflow_id, error=str(exc))
+        return None
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             return None

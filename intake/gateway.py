@@ -24,6 +24,7 @@ from slawatch.models import ticket_workflow_id as workflow_id_of
 # Workflow rejections -> HTTP status. UnknownBreach: the breach named does not exist.
 _REJECTIONS = {"InvalidTransition": 409, "UnknownClass": 422, "UnknownBreach": 404}
 _RPC_TIMEOUT = timedelta(seconds=10)
+_STARTING_RETRIES = 50
 
 
 class TicketGateway:
@@ -90,8 +91,10 @@ class TicketGateway:
         return TicketList(tickets=rows, query=query)
 
     async def _status(self, handle: WorkflowHandle[object, object]) -> TicketStatus:
-        # A query fails until the new workflow's first task has run; that takes milliseconds.
-        for attempt in range(50):
+        # A new ticket cannot answer until its first task ran and its policy snapshot is in
+        # (the workflow says "still starting"): milliseconds, so retry for up to ~5 s.
+        problem = ""
+        for _ in range(_STARTING_RETRIES):
             try:
                 status: TicketStatus = await handle.query(
                     "status", result_type=TicketStatus, rpc_timeout=_RPC_TIMEOUT
@@ -100,13 +103,13 @@ class TicketGateway:
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     raise ApiError(404, f"no ticket {handle.id!r}") from None
-                not_ready = exc.status == RPCStatusCode.FAILED_PRECONDITION
-                if not not_ready or attempt == 49:
+                if exc.status != RPCStatusCode.FAILED_PRECONDITION:
                     raise
+                problem = exc.message
             except WorkflowQueryFailedError as exc:
-                raise ApiError(409, f"the ticket cannot report its status: {exc}") from None
+                problem = str(exc)
             await asyncio.sleep(0.1)
-        raise AssertionError("unreachable")
+        raise ApiError(503, f"ticket {handle.id!r} did not report its status: {problem}")
 
     async def _raise_missing_or_closed(self, handle: WorkflowHandle[object, object]) -> None:
         try:

@@ -1,0 +1,92 @@
+"""End to end on the real stack (`slawatch dev`): breach, SMS then call, ack by key press."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from twilio.request_validator import RequestValidator
+
+from tests.e2e_fixtures import EMERGENCY, TENANT, TWILIO_TOKEN, Stack, dev_stack, stack, wait_for
+
+__all__ = ["stack"]  # fixture, imported for pytest
+
+_ACTION = re.compile(r'action="([^"]+)"')
+
+
+def test_critical_breach_pages_then_a_signed_key_press_stops_the_ladder(stack: Stack) -> None:
+    ticket_id = f"E2E-{uuid.uuid4().hex[:8]}"
+    with stack.http() as api:
+        opened = api.post("/v1/tickets", json={"tenant": TENANT, "ticket_id": ticket_id})
+        assert opened.status_code == 201, opened.text
+        assert opened.json()["severity"] == "critical"
+
+        def pages(channel: str) -> list[Any]:
+            return [r for r in stack.outbox() if r.channel == channel and r.to == [EMERGENCY]]
+
+        sms = wait_for("the SMS to the emergency line", lambda: pages("sms"))
+        assert f"{TENANT}/{ticket_id}" in sms[0].text and "critical" in sms[0].text
+        calls = wait_for("the call to the emergency line", lambda: pages("voice"))
+        assert [r.channel for r in stack.outbox()][:2] == ["sms", "voice"]
+
+        # The call's TwiML carries the Gather action Twilio would post the key press to.
+        twiml = calls[0].text
+        found = _ACTION.search(twiml)
+        assert found, twiml
+        action = html.unescape(found.group(1))
+        parts = urlsplit(action)
+        assert action.startswith(stack.api)
+        target = f"{parts.path}?{parts.query}"
+        form = {
+            "Digits": "1",
+            "To": EMERGENCY,
+            "Direction": "outbound-api",
+            "CallStatus": "in-progress",
+        }
+        sent_before = len(stack.outbox())
+
+        forged = api.post(target, data=form, headers={"X-Twilio-Signature": "Zm9yZ2Vk"})
+        assert forged.status_code == 403
+        before = api.get(f"/v1/tickets/{TENANT}/{ticket_id}").json()
+        assert before["acknowledgements"] == []
+        assert before["breaches"][0]["outcome"] == "escalating"
+
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature(action, form)
+        acked = api.post(target, data=form, headers={"X-Twilio-Signature": signature})
+        assert acked.status_code == 200
+        assert "Acknowledged" in acked.text
+
+        def acknowledged() -> dict[str, Any] | None:
+            s: dict[str, Any] = api.get(f"/v1/tickets/{TENANT}/{ticket_id}").json()
+            return s if s["breaches"][0]["outcome"] == "acknowledged" else None
+
+        status = wait_for("the breach to be acknowledged", acknowledged)
+        [ack] = status["acknowledgements"]
+        assert (ack["responder"], ack["channel"]) == (f"emergency_line ({EMERGENCY})", "voice")
+        assert any(h["event"].startswith("ack") for h in status["history"])
+        # The ladder has stopped: no page to Ana (step 3), nothing more at all.
+        assert len(stack.outbox()) == sent_before
+        assert all(r.to == [EMERGENCY] for r in stack.outbox())
+
+
+def test_tickets_survive_a_restart_of_the_stack(tmp_path: Path) -> None:
+    ticket_id = f"KEEP-{uuid.uuid4().hex[:8]}"
+    path = f"/v1/tickets/{TENANT}/{ticket_id}"
+    with dev_stack(tmp_path) as first, first.http() as api:
+        assert api.post("/v1/tickets", json={"tenant": TENANT, "ticket_id": ticket_id}).is_success
+        assert api.post(f"{path}/events", json={"type": "first_response"}).is_success
+        before = api.get(path).json()
+    # A new server process on the same data directory: the ticket replays from its history.
+    with dev_stack(tmp_path) as second, second.http() as api:
+        after = api.get(path)
+        assert after.status_code == 200, after.text
+        assert after.json()["opened_at"] == before["opened_at"]
+        assert after.json()["response"]["state"] == "met"
+        assert (
+            api.post("/v1/tickets", json={"tenant": TENANT, "ticket_id": ticket_id}).status_code
+            == 200
+        )

@@ -1,0 +1,69 @@
+"""The operator's console: the Temporal UI, filtered by SlaState, shows the breached ticket."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+from tests.e2e_fixtures import TENANT, Stack, stack, wait_for
+
+__all__ = ["stack"]  # fixture, imported for pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1000",
+    # Let the single-page app fetch and render the workflow list before the DOM is taken.
+    "--virtual-time-budget=20000",
+]
+
+
+def chromium(tmp: Path, *args: str) -> str:
+    binary = shutil.which("chromium")
+    assert binary, "Debian's chromium package must be installed (.ci/install-system)"
+    profile = tmp / f"profile-{uuid.uuid4().hex[:6]}"  # a fresh profile for every run
+    run = subprocess.run(
+        [binary, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+def test_breached_ticket_is_listed_in_the_ui_by_sla_state(stack: Stack, tmp_path: Path) -> None:
+    ticket_id = f"UI-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"ticket-{TENANT}-{ticket_id}"
+    with stack.http() as api:
+        opened = api.post("/v1/tickets", json={"tenant": TENANT, "ticket_id": ticket_id})
+        assert opened.status_code == 201, opened.text
+
+        def breached() -> bool:
+            rows = api.get("/v1/tickets", params={"tenant": TENANT, "state": "breached"}).json()
+            return any(t["ticket_id"] == ticket_id for t in rows["tickets"])
+
+        wait_for("visibility to show the ticket as breached", breached)
+
+    # Filter by SLA state only: the workflow id must come from the result rows, not the filter.
+    query = quote(f"SlaState = 'breached' AND SlaTenant = '{TENANT}'")
+    url = f"{stack.ui}/namespaces/default/workflows?query={query}"
+    dom = chromium(tmp_path, "--dump-dom", url)
+    assert f"/workflows/{workflow_id}/" in dom  # the row's link to the ticket's history
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "temporal-ui-breached.png"
+    shot.unlink(missing_ok=True)
+    chromium(tmp_path, f"--screenshot={shot}", url)
+    assert shot.stat().st_size > 10_000  # a rendered page, not an empty image
