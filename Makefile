@@ -14,6 +14,7 @@ $(BIN)/slawatch: pyproject.toml
 install: $(BIN)/slawatch
 
 run: install
+	bash .ci/install-standins  # Prism + Twilio's OpenAPI spec for the Twilio stand-in (npm)
 	$(BIN)/slawatch dev
 
 lint: install
