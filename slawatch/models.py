@@ -93,6 +93,8 @@ class TicketState(Payload):
 
 class TicketWorkflowInput(Payload):
     ticket: OpenTicketInput
+    # Continue-as-new once history passes this many events (well under Temporal's limits).
+    continue_as_new_after: int = Field(default=10_000, ge=20)
     # Carried across continue-as-new so nothing is lost and the policy is never re-read.
     state: TicketState | None = None
 

@@ -52,13 +52,14 @@ class StandInNotifier:
     env: WorkflowEnvironment
     sent: list[Sent] = field(default_factory=list)
     attempts: list[tuple[str, str]] = field(default_factory=list)
-    transient_failures: int = 0
+    # Channel -> how many attempts fail (5xx-like) before sends on it succeed.
+    transient_failures: dict[str, int] = field(default_factory=dict)
     rejected_numbers: set[str] = field(default_factory=set)
 
     async def _deliver(self, channel: str, to: str, key: str, text: str) -> SendResult:
         self.attempts.append((channel, key))
-        if self.transient_failures > 0:
-            self.transient_failures -= 1
+        if self.transient_failures.get(channel, 0) > 0:
+            self.transient_failures[channel] -= 1
             raise ApplicationError("stand-in: HTTP 503 from provider", type="ProviderUnavailable")
         if to in self.rejected_numbers:
             raise ApplicationError(

@@ -44,9 +44,9 @@ def upsert_search_attributes(s: TicketState, now: datetime) -> None:
         (RESOLUTION_DUE, sla.due(s, TargetKind.RESOLUTION, now)),
     ):
         typed_key: SearchAttributeKey[Any] = key
-        if current.get(typed_key) != value:
-            updates.append(
-                typed_key.value_set(value) if value is not None else typed_key.value_unset()
-            )
+        # A paused or finished target keeps its last due time (SlaState says it is not live):
+        # unsetting a Datetime attribute breaks describe() against the time-skipping server.
+        if value is not None and current.get(typed_key) != value:
+            updates.append(typed_key.value_set(value))
     if updates:
         workflow.upsert_search_attributes(updates)

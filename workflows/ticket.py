@@ -41,8 +41,6 @@ with workflow.unsafe.imports_passed_through():
 
 # A resolved ticket that nobody reopens or closes is closed after this long (real time).
 AUTO_CLOSE_AFTER = timedelta(days=30)
-# Continue-as-new well before Temporal's own warning, keeping every bit of state.
-MAX_HISTORY_EVENTS = 10_000
 
 
 def _invalid(message: str) -> ApplicationError:
@@ -60,9 +58,12 @@ class TicketSlaWorkflow:
 
     @property
     def state(self) -> TicketState:
-        if self.s is None:
-            raise _invalid("the ticket is still starting; try again")
+        assert self.s is not None, "state is read only after _ready()"
         return self.s
+
+    async def _ready(self) -> None:
+        """Events that arrive while the ticket starts wait for its policy snapshot."""
+        await workflow.wait_condition(lambda: self.s is not None)
 
     # -- the clock loop -----------------------------------------------------------------------
 
@@ -75,8 +76,12 @@ class TicketSlaWorkflow:
             if self.state.phase is TicketPhase.CLOSED:
                 break
             if self._should_continue_as_new():
+                # Let the event that tipped it over complete in its own task first: an update
+                # answered in the same task as the continue-as-new can be lost by the server.
+                await wait_until(lambda: False, timedelta(seconds=1), "continue-as-new")
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(TicketWorkflowInput(ticket=input.ticket, state=self.s))
+                # Keeping every bit of state, including the policy snapshot: never re-read.
+                workflow.continue_as_new(input.model_copy(update={"state": self.s}))
             wake, why = self._next_wake()
             self.dirty = False
             timeout = max(wake - workflow.now(), timedelta(seconds=1)) if wake else None
@@ -104,9 +109,9 @@ class TicketSlaWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > (
-            MAX_HISTORY_EVENTS
-        )
+        assert self.input is not None
+        limit = self.input.continue_as_new_after
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
 
     def _next_wake(self) -> tuple[datetime | None, str]:
         """The earliest instant something is due: a warning, a deadline, or the auto-close."""
@@ -216,24 +221,32 @@ class TicketSlaWorkflow:
 
     @workflow.update
     async def first_response(self, input: FirstResponseInput) -> TicketStatus:
+        await self._ready()
+        self._v_first_response(input)  # validators pass everything while starting
         s = self.state
         s.responded_at = min(input.at or workflow.now(), workflow.now())
         return self._changed("first_response", input.by or "")
 
     @first_response.validator
     def _v_first_response(self, input: FirstResponseInput) -> None:
+        if self.s is None:
+            return
         self._require_open("record a first response")
         if self.state.responded_at is not None:
             raise _invalid("the first response is already recorded")
 
     @workflow.update
     async def reclassify(self, input: ReclassifyInput) -> TicketStatus:
+        await self._ready()
+        self._v_reclassify(input)  # validators pass everything while starting
         s = self.state
         old, s.severity = s.severity, input.severity
         return self._changed("reclassified", f"{old} -> {input.severity}: {input.reason}")
 
     @reclassify.validator
     def _v_reclassify(self, input: ReclassifyInput) -> None:
+        if self.s is None:
+            return
         self._require_open("reclassify")
         if input.severity not in self.state.policy.classes:
             known = ", ".join(self.state.policy.classes)
@@ -247,6 +260,8 @@ class TicketSlaWorkflow:
 
     @workflow.update
     async def pause(self, input: PauseInput) -> TicketStatus:
+        await self._ready()
+        self._v_pause(input)  # validators pass everything while starting
         s = self.state
         s.phase = TicketPhase.WAITING_ON_CUSTOMER
         s.pauses.append(Interval(start=workflow.now()))
@@ -254,11 +269,15 @@ class TicketSlaWorkflow:
 
     @pause.validator
     def _v_pause(self, input: PauseInput) -> None:
+        if self.s is None:
+            return
         if self.state.phase is not TicketPhase.OPEN:
             raise _invalid(f"cannot pause a ticket that is {self.state.phase.value}")
 
     @workflow.update
     async def resume(self, input: ResumeInput) -> TicketStatus:
+        await self._ready()
+        self._v_resume(input)  # validators pass everything while starting
         s = self.state
         s.phase = TicketPhase.OPEN
         s.pauses[-1].end = workflow.now()
@@ -266,11 +285,15 @@ class TicketSlaWorkflow:
 
     @resume.validator
     def _v_resume(self, input: ResumeInput) -> None:
+        if self.s is None:
+            return
         if self.state.phase is not TicketPhase.WAITING_ON_CUSTOMER:
             raise _invalid(f"cannot resume a ticket that is {self.state.phase.value}")
 
     @workflow.update
     async def resolve(self, input: ResolveInput) -> TicketStatus:
+        await self._ready()
+        self._v_resolve(input)  # validators pass everything while starting
         s, now = self.state, workflow.now()
         if s.phase is TicketPhase.WAITING_ON_CUSTOMER:
             s.pauses[-1].end = now
@@ -283,10 +306,14 @@ class TicketSlaWorkflow:
 
     @resolve.validator
     def _v_resolve(self, input: ResolveInput) -> None:
+        if self.s is None:
+            return
         self._require_open("resolve")
 
     @workflow.update
     async def reopen(self, input: ReopenInput) -> TicketStatus:
+        await self._ready()
+        self._v_reopen(input)  # validators pass everything while starting
         s = self.state
         s.phase, s.resolved_at = TicketPhase.OPEN, None
         s.pauses[-1].end = workflow.now()
@@ -294,6 +321,8 @@ class TicketSlaWorkflow:
 
     @reopen.validator
     def _v_reopen(self, input: ReopenInput) -> None:
+        if self.s is None:
+            return
         if self.state.phase is not TicketPhase.RESOLVED:
             raise _invalid(
                 f"only a resolved ticket can be reopened; this one is {self.state.phase.value}"
@@ -301,12 +330,16 @@ class TicketSlaWorkflow:
 
     @workflow.update
     async def close(self, input: CloseInput) -> TicketStatus:
+        await self._ready()
+        self._v_close(input)  # validators pass everything while starting
         self._close(workflow.now(), "closed")
         self.dirty = True
         return self._status()
 
     @close.validator
     def _v_close(self, input: CloseInput) -> None:
+        if self.s is None:
+            return
         if self.state.phase is TicketPhase.CLOSED:
             raise _invalid("the ticket is already closed")
 
@@ -319,6 +352,8 @@ class TicketSlaWorkflow:
 
     @workflow.update
     async def acknowledge(self, input: AcknowledgeInput) -> TicketStatus:
+        await self._ready()
+        self._v_acknowledge(input)  # validators pass everything while starting
         s, now = self.state, workflow.now()
         targets = self._ackable(input.breach_id)
         for breach in targets:
@@ -339,6 +374,8 @@ class TicketSlaWorkflow:
 
     @acknowledge.validator
     def _v_acknowledge(self, input: AcknowledgeInput) -> None:
+        if self.s is None:
+            return
         self._ackable(input.breach_id)
 
     def _ackable(self, breach_id: str | None) -> list[Breach]:
@@ -398,6 +435,8 @@ class TicketSlaWorkflow:
 
     @workflow.query
     def status(self) -> TicketStatus:
+        if self.s is None:
+            raise _invalid("the ticket is still starting; ask again in a moment")
         return self._status()
 
     def _status(self) -> TicketStatus:

@@ -1,0 +1,259 @@
+"""Ticket events as updates: moving clocks, rejections, snapshots, continue-as-new."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from policies.loader import BUILTIN_DIR
+from slawatch.models import (
+    CloseInput,
+    FirstResponseInput,
+    OpenTicketInput,
+    PauseInput,
+    ReclassifyInput,
+    ReopenInput,
+    ResolveInput,
+    ResumeInput,
+    TicketWorkflowInput,
+)
+from tests.harness import harness
+from workflows.search import CLASS, ESCALATION_LEVEL, RESOLUTION_DUE, RESPONSE_DUE, STATE, TENANT
+from workflows.ticket import TicketSlaWorkflow
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SECOND = timedelta(seconds=1)
+
+
+def near(got: datetime | timedelta | None, want: datetime | timedelta) -> bool:
+    """Events land a few milliseconds after the instant a test moves to: equal to the second."""
+    return got is not None and abs(got - want) < SECOND  # type: ignore[operator]
+
+
+TUESDAY_0800 = datetime(2026, 12, 8, 8, 0, tzinfo=BERLIN)
+
+
+async def test_pause_and_resume_shift_resolution_by_paused_business_time() -> None:
+    async with harness() as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.open("prokuria", "P-1", severity="major", opened_at=TUESDAY_0800)
+        await h.update(handle, "first_response", FirstResponseInput())
+        status = await h.status(handle)
+        # 48 business hours from Tue 08:00: Tue 10 h, Wed/Thu/Fri 11 h each (43 h), Mon
+        # 07:00 + 5 h: due Monday 14 Dec 12:00 Berlin.
+        assert status.resolution.due == datetime(2026, 12, 14, 12, 0, tzinfo=BERLIN)
+        await h.advance_to(datetime(2026, 12, 8, 10, 0, tzinfo=BERLIN))
+        status = await h.update(handle, "pause", PauseInput(reason="waiting for logs"))
+        assert status.resolution.state == "paused" and status.resolution.due is None
+        assert status.response.state == "met"  # the response clock is not paused
+        assert status.sla_state == "paused"
+        await h.advance_to(datetime(2026, 12, 9, 10, 0, tzinfo=BERLIN))
+        status = await h.update(handle, "resume", ResumeInput())
+        # Paused Tue 10:00-18:00 (8 h) + Wed 07:00-10:00 (3 h) = 11 business hours:
+        # Mon 12:00 + 6 h = Mon 18:00, + 5 h = Tue 15 Dec 12:00.
+        assert near(status.resolution.due, datetime(2026, 12, 15, 12, 0, tzinfo=BERLIN))
+        assert near(status.resolution.business_time_left, timedelta(hours=48 - 2))
+        await h.advance_to(datetime(2026, 12, 15, 12, 0, 5, tzinfo=BERLIN))
+        status = await h.status(handle)
+        assert status.resolution.state == "breached"
+        assert [b.kind for b in status.breaches] == ["resolution"]
+        assert abs(status.breaches[0].at - datetime(2026, 12, 15, 12, 0, tzinfo=BERLIN)) < (
+            timedelta(seconds=1)
+        )
+
+
+async def test_resolve_reopen_resumes_the_resolution_clock_and_close_ends() -> None:
+    async with harness() as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.open("prokuria", "R-1", severity="critical", opened_at=TUESDAY_0800)
+        await h.advance_to(TUESDAY_0800 + timedelta(minutes=30))
+        status = await h.update(handle, "resolve", ResolveInput(note="fixed"))
+        # Resolving answers the customer too: both targets met, nothing escalates.
+        assert (status.response.state, status.resolution.state) == ("met", "met")
+        assert status.sla_state == "resolved"
+        await h.advance_to(TUESDAY_0800 + timedelta(hours=5))
+        status = await h.update(handle, "reopen", ReopenInput(reason="came back"))
+        # 24x7: the 4.5 h spent resolved do not count: due 24 h + 4.5 h after opening.
+        assert near(status.resolution.due, TUESDAY_0800 + timedelta(hours=28, minutes=30))
+        assert status.resolution.state == "on_track"
+        status = await h.update(handle, "resolve", ResolveInput())
+        status = await h.update(handle, "close", CloseInput())
+        assert status.phase == "closed"
+        result = await handle.result()
+        assert result.phase == "closed"
+        assert [e.event for e in result.history] == [
+            "opened",
+            "resolved",
+            "reopened",
+            "resolved",
+            "closed",
+        ]
+        assert h.notifier.sent == []
+
+
+async def _rejected(call: object) -> ApplicationError:
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await call  # type: ignore[misc]
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError)
+    return cause
+
+
+async def test_invalid_transitions_and_unknown_class_are_rejected_with_reasons() -> None:
+    async with harness() as h:
+        handle = await h.open("cargotask", "V-1", severity="serious")
+        err = await _rejected(
+            h.update(handle, "reclassify", ReclassifyInput(severity="major", reason="x"))
+        )
+        assert err.type == "UnknownClass" and "major" in err.message and "standard" in err.message
+        err = await _rejected(h.update(handle, "resume", ResumeInput()))
+        assert err.type == "InvalidTransition" and "open" in err.message
+        err = await _rejected(h.update(handle, "reopen", ReopenInput()))
+        assert err.type == "InvalidTransition"
+        status = await h.update(handle, "close", CloseInput())
+        assert status.phase == "closed"
+        # A closed ticket's workflow has completed: further events fail (the API says 409).
+        with pytest.raises(RPCError):
+            await h.update(handle, "resolve", ResolveInput())
+        result = await handle.result()
+        # Rejected updates leave no trace in the ticket's record.
+        assert [e.event for e in result.history] == ["opened", "closed"]
+
+
+async def test_acknowledge_without_breach_is_rejected() -> None:
+    async with harness() as h:
+        handle = await h.open("prokuria", "V-2", severity="critical")
+        from slawatch.models import AcknowledgeInput
+
+        err = await _rejected(
+            h.update(handle, "acknowledge", AcknowledgeInput(responder="ana", channel="api"))
+        )
+        assert err.type == "InvalidTransition" and "nothing to acknowledge" in err.message
+        err = await _rejected(
+            h.update(
+                handle,
+                "acknowledge",
+                AcknowledgeInput(breach_id="response-9", responder="ana", channel="api"),
+            )
+        )
+        assert err.type == "UnknownBreach"
+
+
+async def test_reopening_the_same_ticket_joins_the_running_workflow() -> None:
+    async with harness() as h:
+        first = await h.open("prokuria", "J-1", severity="critical")
+        again = await h.client.start_workflow(
+            TicketSlaWorkflow.run,
+            TicketWorkflowInput(
+                ticket=OpenTicketInput(tenant="prokuria", ticket_id="J-1", severity="minor")
+            ),
+            id=first.id,
+            task_queue=h.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        assert again.result_run_id == first.result_run_id
+        assert (await h.status(again)).severity == "critical"
+
+
+async def test_unknown_class_from_intake_falls_back_to_default_and_says_so() -> None:
+    async with harness() as h:
+        handle = await h.open("prokuria", "U-1", severity="urgent", category="incident")
+        status = await h.status(handle)
+        assert status.severity == "minor"
+        assert status.history[0].event == "unknown_class" and "urgent" in status.history[0].detail
+
+
+async def test_category_selects_the_class_when_none_given(tmp_path: Path) -> None:
+    policy = (
+        (BUILTIN_DIR / "prokuria.yaml")
+        .read_text()
+        .replace("enhancement: minor", "enhancement: major")
+    )
+    (tmp_path / "prokuria.yaml").write_text(policy)
+    async with harness(policy_dir=tmp_path) as h:
+        handle = await h.open("prokuria", "K-1", category="enhancement")
+        assert (await h.status(handle)).severity == "major"
+
+
+async def test_policy_edits_do_not_change_a_running_ticket(tmp_path: Path) -> None:
+    shutil.copy(BUILTIN_DIR / "prokuria.yaml", tmp_path / "prokuria.yaml")
+    async with harness(policy_dir=tmp_path) as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.open("prokuria", "S-1", severity="critical", opened_at=TUESDAY_0800)
+        before = await h.status(handle)
+        text = (tmp_path / "prokuria.yaml").read_text()
+        (tmp_path / "prokuria.yaml").write_text(
+            text.replace("{amount: 60, unit: minutes}", "{amount: 5, unit: minutes}")
+        )
+        status = await h.update(handle, "reclassify", ReclassifyInput(severity="major", reason="r"))
+        status = await h.update(
+            handle, "reclassify", ReclassifyInput(severity="critical", reason="r")
+        )
+        assert status.response.due == before.response.due == TUESDAY_0800 + timedelta(minutes=60)
+        # A ticket opened after the edit runs the new policy.
+        fresh = await h.open("prokuria", "S-2", severity="critical", opened_at=TUESDAY_0800)
+        assert (await h.status(fresh)).response.due == TUESDAY_0800 + timedelta(minutes=5)
+
+
+async def test_search_attributes_follow_the_ticket() -> None:
+    async with harness() as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.open("prokuria", "A-1", severity="critical", opened_at=TUESDAY_0800)
+        await h.advance_to(TUESDAY_0800 + timedelta(minutes=66))
+        attrs = (await handle.describe()).typed_search_attributes
+        assert attrs.get(TENANT) == "prokuria"
+        assert attrs.get(CLASS) == "critical"
+        assert attrs.get(STATE) == "breached"
+        assert attrs.get(ESCALATION_LEVEL) == 2
+        assert attrs.get(RESPONSE_DUE) == TUESDAY_0800 + timedelta(minutes=60)
+        assert attrs.get(RESOLUTION_DUE) == TUESDAY_0800 + timedelta(hours=24)
+        await h.update(handle, "resolve", ResolveInput())
+        await h.advance_to(TUESDAY_0800 + timedelta(minutes=67))
+        attrs = (await handle.describe()).typed_search_attributes
+        assert attrs.get(STATE) == "resolved" and attrs.get(ESCALATION_LEVEL) == 0
+
+
+async def test_continue_as_new_keeps_all_state() -> None:
+    async with harness() as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.client.start_workflow(
+            TicketSlaWorkflow.run,
+            TicketWorkflowInput(
+                ticket=OpenTicketInput(
+                    tenant="prokuria", ticket_id="L-1", severity="major", opened_at=TUESDAY_0800
+                ),
+                continue_as_new_after=40,
+            ),
+            id="ticket-prokuria-L-1",
+            task_queue=h.task_queue,
+        )
+        first_run = (await handle.describe()).run_id
+        # Events address the ticket by ID, whichever run of it is current.
+        handle = h.client.get_workflow_handle("ticket-prokuria-L-1")
+        await h.update(handle, "first_response", FirstResponseInput())
+        for hour in range(1, 9):
+            await h.advance_to(TUESDAY_0800 + timedelta(hours=hour))
+            await h.update(
+                handle,
+                "pause" if hour % 2 else "resume",
+                PauseInput() if hour % 2 else ResumeInput(),
+            )
+        await h.advance_to(TUESDAY_0800 + timedelta(hours=9))
+        latest = h.client.get_workflow_handle("ticket-prokuria-L-1")
+        assert (await latest.describe()).run_id != first_run
+        status = await h.status(latest)
+        assert (
+            len([e for e in status.history if e.event in ("waiting_on_customer", "resumed")]) == 8
+        )
+        # Paused 09-10, 11-12, 13-14, 15-16: 4 business hours added to the 48 h target.
+        assert near(status.resolution.due, datetime(2026, 12, 14, 16, 0, tzinfo=BERLIN))
+        assert status.response.state == "met"
+        assert status.opened_at == TUESDAY_0800
