@@ -117,10 +117,11 @@ class BusinessClock:
         if self.is_working_day(day):
             opens, closes = self.calendar.opens, self.calendar.closes
             assert opens is not None and closes is not None
-            window = (
-                datetime.combine(day, opens, tzinfo=self.zone).astimezone(UTC),
-                datetime.combine(day, closes, tzinfo=self.zone).astimezone(UTC),
-            )
+            begin = datetime.combine(day, opens, tzinfo=self.zone).astimezone(UTC)
+            end = datetime.combine(day, closes, tzinfo=self.zone).astimezone(UTC)
+            # Hours that straddle a spring-forward gap (opens 02:50, closes 03:10) can map to
+            # an empty or inverted span; treat that day as closed rather than open backwards.
+            window = (begin, end) if begin < end else None
         self._windows[day] = window
         return window
 

@@ -185,3 +185,20 @@ def test_cost_grows_with_working_days_not_minutes(monkeypatch: pytest.MonkeyPatc
     # 77 business hours = 4,620 minutes, over 9 calendar days from Mon 2 Feb: one look per day.
     clock.deadline(datetime(2026, 2, 2, 7, 0, tzinfo=BERLIN), timedelta(hours=77))
     assert calls == 9
+
+
+def test_hours_inside_a_dst_gap_never_give_a_bogus_opening() -> None:
+    # Berlin skips 02:00-03:00 on Sun 29 Mar 2026. Open 02:50-03:10 maps to 01:50-01:10 UTC,
+    # an inverted span: that day has no opening, and the next is Mon 30 Mar 02:50 CEST.
+    cal = Calendar(
+        timezone="Europe/Berlin", working_days=list(Weekday), opens=time(2, 50), closes=time(3, 10)
+    )
+    clock = BusinessClock(cal)
+    at = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
+    assert clock.window(date(2026, 3, 29)) is None
+    assert clock.next_open(at) == datetime(2026, 3, 30, 2, 50, tzinfo=BERLIN)
+    assert clock.is_open(clock.next_open(at))
+    # 20 minutes from Saturday 02:50 CET: Saturday's whole window.
+    assert deadline(cal, datetime(2026, 3, 28, 2, 50, tzinfo=BERLIN), timedelta(minutes=20)) == (
+        datetime(2026, 3, 28, 3, 10, tzinfo=BERLIN)
+    )
