@@ -74,6 +74,7 @@ def e164(value: str) -> str:
     except phonenumbers.NumberParseException as exc:
         # The library prefixes its messages with an error code: "(1) The string supplied ...".
         reason = re.sub(r"^\(\d+\)\s*", "", str(exc)).rstrip(".")
+        reason = reason[:1].lower() + reason[1:]
         raise ValueError(f"invalid phone number {value!r}: {reason}") from None
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"invalid phone number {value!r}: not a valid number in its country")
