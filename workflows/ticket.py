@@ -55,6 +55,7 @@ class TicketSlaWorkflow:
         self.s: TicketState | None = None
         self.input: TicketWorkflowInput | None = None
         self.dirty = False
+        self.evaluations = 0
 
     @property
     def state(self) -> TicketState:
@@ -140,6 +141,7 @@ class TicketSlaWorkflow:
         auto_close = s.resolved_at is not None and now >= s.resolved_at + AUTO_CLOSE_AFTER
         if s.phase is TicketPhase.RESOLVED and auto_close:
             self._close(now, "auto-closed after resolution")
+        self.evaluations += 1
         upsert_search_attributes(s, now)
         workflow.set_current_details(notices.summary_line(self.input_ticket_id, s, now))
 
@@ -214,9 +216,16 @@ class TicketSlaWorkflow:
     def _note(self, s: TicketState, event: str, detail: str = "") -> None:
         s.history.append(HistoryEntry(at=workflow.now(), event=event, detail=detail))
 
-    def _changed(self, event: str, detail: str = "") -> TicketStatus:
+    async def _changed(self, event: str, detail: str = "") -> TicketStatus:
+        """Record an event, let the clock loop act on it, and answer with the new status."""
         self._note(self.state, event, detail)
+        return await self._settle()
+
+    async def _settle(self) -> TicketStatus:
+        seen = self.evaluations
         self.dirty = True
+        # The answer includes what the event caused (a breach at once, a stopped ladder).
+        await workflow.wait_condition(lambda: self.evaluations > seen)
         return self._status()
 
     @workflow.update
@@ -225,7 +234,7 @@ class TicketSlaWorkflow:
         self._v_first_response(input)  # validators pass everything while starting
         s = self.state
         s.responded_at = min(input.at or workflow.now(), workflow.now())
-        return self._changed("first_response", input.by or "")
+        return await self._changed("first_response", input.by or "")
 
     @first_response.validator
     def _v_first_response(self, input: FirstResponseInput) -> None:
@@ -241,7 +250,7 @@ class TicketSlaWorkflow:
         self._v_reclassify(input)  # validators pass everything while starting
         s = self.state
         old, s.severity = s.severity, input.severity
-        return self._changed("reclassified", f"{old} -> {input.severity}: {input.reason}")
+        return await self._changed("reclassified", f"{old} -> {input.severity}: {input.reason}")
 
     @reclassify.validator
     def _v_reclassify(self, input: ReclassifyInput) -> None:
@@ -265,7 +274,7 @@ class TicketSlaWorkflow:
         s = self.state
         s.phase = TicketPhase.WAITING_ON_CUSTOMER
         s.pauses.append(Interval(start=workflow.now()))
-        return self._changed("waiting_on_customer", input.reason or "")
+        return await self._changed("waiting_on_customer", input.reason or "")
 
     @pause.validator
     def _v_pause(self, input: PauseInput) -> None:
@@ -281,7 +290,7 @@ class TicketSlaWorkflow:
         s = self.state
         s.phase = TicketPhase.OPEN
         s.pauses[-1].end = workflow.now()
-        return self._changed("resumed")
+        return await self._changed("resumed")
 
     @resume.validator
     def _v_resume(self, input: ResumeInput) -> None:
@@ -302,7 +311,7 @@ class TicketSlaWorkflow:
         s.responded_at = s.responded_at or now
         # Resolution stops the resolution clock; a reopen resumes it from here.
         s.pauses.append(Interval(start=now))
-        return self._changed("resolved", input.note or "")
+        return await self._changed("resolved", input.note or "")
 
     @resolve.validator
     def _v_resolve(self, input: ResolveInput) -> None:
@@ -317,7 +326,7 @@ class TicketSlaWorkflow:
         s = self.state
         s.phase, s.resolved_at = TicketPhase.OPEN, None
         s.pauses[-1].end = workflow.now()
-        return self._changed("reopened", input.reason or "")
+        return await self._changed("reopened", input.reason or "")
 
     @reopen.validator
     def _v_reopen(self, input: ReopenInput) -> None:
@@ -333,8 +342,7 @@ class TicketSlaWorkflow:
         await self._ready()
         self._v_close(input)  # validators pass everything while starting
         self._close(workflow.now(), "closed")
-        self.dirty = True
-        return self._status()
+        return await self._settle()
 
     @close.validator
     def _v_close(self, input: CloseInput) -> None:
@@ -370,7 +378,9 @@ class TicketSlaWorkflow:
             live, "acknowledged", responder=input.responder, channel=input.channel
         )
         ids = ", ".join(b.breach_id for b in targets)
-        return self._changed("acknowledged", f"{ids} by {input.responder} via {input.channel}")
+        return await self._changed(
+            "acknowledged", f"{ids} by {input.responder} via {input.channel}"
+        )
 
     @acknowledge.validator
     def _v_acknowledge(self, input: AcknowledgeInput) -> None:

@@ -1,0 +1,100 @@
+"""Record workflow histories for the replay tests: `python -m tests.record_histories`.
+
+Run it when a deliberate workflow change (behind `workflow.patched`) is made, and commit the new
+files beside the old ones: old histories must keep replaying for as long as tickets that started
+under them may be running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from slawatch.models import (
+    AcknowledgeInput,
+    CloseInput,
+    FirstResponseInput,
+    PauseInput,
+    ReclassifyInput,
+    ResolveInput,
+    ResumeInput,
+)
+from tests.harness import Harness, harness
+
+HERE = Path(__file__).parent / "histories"
+BERLIN = ZoneInfo("Europe/Berlin")
+TUESDAY = datetime(2026, 12, 8, 8, 0, tzinfo=BERLIN)
+
+
+async def typical(h: Harness) -> list[str]:
+    """Open, respond, resolve, close: the life of most tickets."""
+    handle = await h.open("prokuria", "H-typical", severity="major", opened_at=TUESDAY)
+    await h.advance_to(TUESDAY + timedelta(minutes=20))
+    await h.update(handle, "first_response", FirstResponseInput(by="agent"))
+    await h.advance_to(TUESDAY + timedelta(hours=5))
+    await h.update(handle, "resolve", ResolveInput())
+    await h.update(handle, "close", CloseInput())
+    await handle.result()
+    return [handle.id]
+
+
+async def critical_ladder(h: Harness) -> list[str]:
+    """A critical ticket nobody answers: warnings, breach, three rounds of the ladder."""
+    opened = TUESDAY - timedelta(hours=5)
+    handle = await h.open("prokuria", "H-ladder", severity="critical", opened_at=opened)
+    await h.advance_to(opened + timedelta(hours=4))
+    status = await h.status(handle)
+    await h.update(handle, "resolve", ResolveInput())
+    await h.update(handle, "close", CloseInput())
+    await handle.result()
+    return [handle.id, status.breaches[0].escalation_workflow_id]
+
+
+async def reclassify_ack_pause(h: Harness) -> list[str]:
+    """Reclassified to critical, acknowledged, paused and resumed, then resolved."""
+    handle = await h.open("prokuria", "H-mixed", opened_at=TUESDAY)
+    await h.advance_to(TUESDAY + timedelta(hours=2))
+    status = await h.update(handle, "reclassify", ReclassifyInput(severity="critical", reason="r"))
+    await h.advance_to(TUESDAY + timedelta(hours=2, minutes=3))
+    await h.update(handle, "acknowledge", AcknowledgeInput(responder="ana", channel="sms"))
+    await h.update(handle, "first_response", FirstResponseInput())
+    await h.update(handle, "pause", PauseInput(reason="logs"))
+    await h.advance_to(TUESDAY + timedelta(hours=6))
+    await h.update(handle, "resume", ResumeInput())
+    await h.update(handle, "resolve", ResolveInput())
+    await h.update(handle, "close", CloseInput())
+    await handle.result()
+    return [handle.id, status.breaches[0].escalation_workflow_id]
+
+
+SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
+    "typical": typical,
+    "critical_ladder": critical_ladder,
+    "reclassify_ack_pause": reclassify_ack_pause,
+}
+
+
+async def record(name: str) -> dict[str, int]:
+    lengths = {}
+    async with harness() as h:
+        await h.advance_to(TUESDAY - timedelta(hours=5))
+        for wf_id in await SCENARIOS[name](h):
+            history = await h.client.get_workflow_handle(wf_id).fetch_history()
+            # The file name carries the workflow ID: replay needs it (child IDs derive from it).
+            (HERE / f"{name}--{wf_id}.json").write_text(history.to_json())
+            lengths[wf_id] = len(history.events)
+    return lengths
+
+
+async def main() -> None:
+    HERE.mkdir(exist_ok=True)
+    for name in SCENARIOS:
+        for label, count in (await record(name)).items():
+            print(f"{label}: {count} history events")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,63 @@
+"""Replay committed histories with today's workflow code: a change that breaks them fails here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from slawatch.models import EscalationInput, StopEscalationInput
+from workers.worker import WORKFLOWS, workflow_runner
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def load(path: Path) -> WorkflowHistory:
+    workflow_id = path.stem.split("--", 1)[1]
+    return WorkflowHistory.from_json(workflow_id, path.read_text())
+
+
+def test_histories_are_committed() -> None:
+    names = {p.stem.split("--")[0] for p in HISTORIES}
+    assert {"typical", "critical_ladder", "reclassify_ack_pause"} <= names
+    assert any("escalation" in p.stem for p in HISTORIES)
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_committed_history_replays(path: Path) -> None:
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
+    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is None, str(result.replay_failure)[:2000]
+
+
+@workflow.defn(name="EscalationWorkflow", sandboxed=False)
+class DelayedEscalation:
+    """A deliberate, unpatched change: the ladder now waits a minute before its first step."""
+
+    @workflow.run
+    async def run(self, input: EscalationInput) -> None:
+        await workflow.sleep(timedelta(minutes=1))
+
+    @workflow.signal
+    def stop(self, input: StopEscalationInput) -> None:
+        pass
+
+
+async def test_an_unpatched_change_is_caught_as_nondeterminism() -> None:
+    replayer = Replayer(
+        workflows=[DelayedEscalation],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(load(next(p for p in HISTORIES if "escalation" in p.stem)))
