@@ -17,12 +17,14 @@ def _register() -> None:
     from slawatch.cli_policy import policy_app
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev
+    from workers.cli import worker
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(ticket_app, name="ticket")
     app.command("outbox")(outbox)
     app.command("api")(api)
     app.command("dev")(dev)
+    app.command("worker")(worker)
 
 
 _register()

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ticket_ref,
     )
     from slawatch.settings import notify_queue_for
+    from slawatch.telemetry import record_notification, record_page_lag
     from workflows.notices import email_body, email_subject
 
 # Temporal owns retries: transient vendor errors back off up to a minute; after ten minutes of
@@ -108,6 +109,11 @@ async def _send(
         cause = err.cause
         ok = False
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+    meter = workflow.metric_meter()
+    record_notification(meter, input.tenant, channel.value, "sent" if ok else "failed")
+    if ok:
+        lag = (workflow.now() - input.breached_at).total_seconds()
+        record_page_lag(meter, input.tenant, channel.value, lag)
     return SentNotification(
         breach_id=input.breach_id,
         key=key,

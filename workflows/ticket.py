@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         TicketStatus,
         TicketWorkflowInput,
     )
+    from slawatch.telemetry import record_acknowledgement, record_breach
     from workflows import notices, sla
     from workflows.escalation import EscalationWorkflow
     from workflows.search import upsert_search_attributes
@@ -180,6 +181,8 @@ class TicketSlaWorkflow:
             )
         )
         self._note(s, "breached", f"{kind.value} target of class {s.severity} ({breach_id})")
+        # The workflow meter skips replays, so each breach is counted once.
+        record_breach(workflow.metric_meter(), s.policy.tenant, s.severity, kind.value)
         await workflow.start_child_workflow(
             EscalationWorkflow.run,
             EscalationInput(
@@ -373,6 +376,7 @@ class TicketSlaWorkflow:
                     at=now,
                 )
             )
+        record_acknowledgement(workflow.metric_meter(), s.policy.tenant, input.channel)
         live = [b for b in targets if b.outcome == "escalating"]
         await self._stop_escalations(
             live, "acknowledged", responder=input.responder, channel=input.channel

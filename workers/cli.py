@@ -1,0 +1,31 @@
+"""`slawatch worker`: run the Temporal workers for tickets and notifications."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from pydantic import ValidationError
+
+from slawatch.logging import configure_logging
+from slawatch.settings import Settings
+
+
+def worker() -> None:
+    """Run the ticket and notification workers until Ctrl-C or SIGTERM."""
+    from workers.worker import run_worker
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "SLAWATCH_" + "_".join(str(p) for p in first["loc"]).upper()
+        typer.echo(f"error: {field}: {first['msg']}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        asyncio.run(run_worker(settings))
+    except (ValueError, OSError, RuntimeError) as exc:
+        # Unreachable server, bad TLS files, a port in use: one line, not a traceback.
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
