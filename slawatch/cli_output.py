@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 
+from slawatch.settings import Settings
 from slawatch.standins.outbox import OutboxRecord
 
 
@@ -83,3 +85,15 @@ def print_outbox(records: list[OutboxRecord]) -> None:
         for r in records
     ]
     typer.echo(table(["at", "channel", "to", "http", "text"], rows))
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or exit 2 naming each bad SLAWATCH_* variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"SLAWATCH_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        ]
+        fail("invalid settings", problems, code=2)

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from slawatch.cli_output import fail, print_outbox, print_status, print_tickets
-from slawatch.settings import Settings
+from slawatch.cli_output import fail, load_settings, print_outbox, print_status, print_tickets
 
 ticket_app = typer.Typer(help="Open tickets, send their events, read their SLA status.")
 EVENTS = ("first_response", "reclassify", "pause", "resume", "resolve", "reopen", "close")
@@ -30,7 +29,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON for s
 
 
 def _request(method: str, path: str, url: str | None, token: str | None, **kw: Any) -> Any:
-    settings = Settings()
+    settings = load_settings()
     base = url or f"http://{settings.api_host}:{settings.api_port}"
     if token is None:
         # Local default: the first configured token (dev-token on the embedded defaults).
@@ -138,7 +137,7 @@ def outbox(as_json: AsJson = False) -> None:
     """Every SMS, call and email the local stand-ins received (nothing left the machine)."""
     from slawatch.standins.outbox import outbox_dir, read_outboxes
 
-    records = read_outboxes(outbox_dir(Settings().data_dir))
+    records = read_outboxes(outbox_dir(load_settings().data_dir))
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
     else:
@@ -150,6 +149,11 @@ def api() -> None:
     from intake.server import serve_api
     from slawatch.logging import configure_logging
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(serve_api(settings))
+    try:
+        asyncio.run(serve_api(settings))
+    except ValueError as exc:  # a malformed SLAWATCH_API_TOKENS, named by the parser
+        fail(str(exc), code=2)
+    except RuntimeError as exc:  # Client.connect: the server is not there
+        fail(f"cannot connect to Temporal at {settings.temporal_address}: {exc}")

@@ -176,9 +176,10 @@ def _print_urls(settings: Settings, ui_port: int, mode: str) -> None:
 
 def dev(ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI")) -> None:
     """Run the whole local stack: Temporal + UI, worker, API, Twilio/SendGrid stand-ins."""
+    from slawatch.cli_output import load_settings
     from slawatch.logging import configure_logging
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
 
     async def main() -> None:
