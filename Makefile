@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint bench
+.PHONY: install system run test lint bench
 
 $(BIN)/slawatch: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,6 +12,10 @@ $(BIN)/slawatch: pyproject.toml
 	touch $@
 
 install: $(BIN)/slawatch
+
+# Prism + Twilio's spec (npm), Chromium and docker-compose (Debian): what the tests start.
+system:
+	bash .ci/install-system
 
 run: install
 	bash .ci/install-standins  # Prism + Twilio's OpenAPI spec for the Twilio stand-in (npm)
@@ -22,7 +26,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 
-test: lint
+test: lint system
 	$(BIN)/pytest -q
 
 bench: install
