@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     ticket_task_queue: str = "slawatch-tickets"
     # Sends per second across the notification task queue (Twilio long codes: about 1/s).
     notify_rate_per_second: float = 5.0
+    # Workflows kept in worker memory. Temporal's default (1,000) makes a worker with more open
+    # tickets replay evicted histories on every timer; each cached ticket costs memory instead.
+    worker_max_cached_workflows: int = 1000
 
     # Policies: the built-in seeds unless a directory of tenant files is given.
     policy_dir: Path | None = None

@@ -84,7 +84,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     notify = notification_activities(settings)
     stop = stop or _stop_on_signals()
     workers = [
-        ticket_worker(client, settings.ticket_task_queue, settings.policy_dir),
+        ticket_worker(
+            client,
+            settings.ticket_task_queue,
+            settings.policy_dir,
+            max_cached_workflows=settings.worker_max_cached_workflows,
+        ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
     ]
     log.info(
