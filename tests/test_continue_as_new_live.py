@@ -1,0 +1,94 @@
+"""Continue-as-new while a breach escalates, on the real dev server (not the test server).
+
+The time-skipping test server loses track when a ticket continues-as-new while its escalation
+child signals it; the real server must not: every page is kept and the ladder runs to its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
+from tests.harness import StandInNotifier
+from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
+from workflows.ticket import TicketSlaWorkflow
+
+POLICY = """
+tenant: fast
+name: Fast test tenant
+support_email: support@example.com
+emergency_line: "+40724011885"
+default_class: critical
+calendars:
+  always: {timezone: Europe/Berlin, always_open: true}
+classes:
+  critical: {calendar: always, response: {amount: 2, unit: seconds}, ladder: l, emergency: true}
+roles: {primary: [ana]}
+responders:
+  ana: {name: Ana Example, phone: "+40721555101", email: ana@example.com}
+ladders:
+  l:
+    repeat: 3
+    steps:
+      - {emergency_line: true, via: [sms], wait: {amount: 1, unit: seconds}}
+      - {roles: [primary], via: [sms], wait: {amount: 1, unit: seconds}}
+"""
+
+
+@pytest.fixture
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=shutil.which("temporal"),
+    )
+    try:
+        await ensure_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def test_ticket_continues_as_new_mid_ladder_without_losing_a_page(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    (tmp_path / "fast.yaml").write_text(POLICY)
+    queue = f"can-{uuid.uuid4().hex[:8]}"
+    notifier = StandInNotifier(dev_env)
+    async with (
+        ticket_worker(dev_env.client, queue, tmp_path),
+        notify_worker(dev_env.client, queue, notifier.activities(), None),
+    ):
+        first = await dev_env.client.start_workflow(
+            TicketSlaWorkflow.run,
+            TicketWorkflowInput(
+                ticket=OpenTicketInput(tenant="fast", ticket_id="CAN-1"),
+                continue_as_new_after=20,
+            ),
+            id="ticket-fast-CAN-1",
+            task_queue=queue,
+        )
+        handle = dev_env.client.get_workflow_handle(first.id)
+        status: TicketStatus | None = None
+        for _ in range(120):  # at most ~30 s; the ladder takes ~10 s
+            await asyncio.sleep(0.25)
+            status = await handle.query("status", result_type=TicketStatus)
+            if status.breaches and status.breaches[0].outcome != "escalating":
+                break
+        assert status is not None
+        assert status.breaches[0].outcome == "exhausted"
+        runs = [
+            wf.run_id async for wf in dev_env.client.list_workflows(f"WorkflowId = '{first.id}'")
+        ]
+        assert len(runs) >= 2, "the ticket should have continued-as-new mid-ladder"
+        # 4 rounds x 2 steps, one SMS each: all sent once, all recorded across the runs.
+        assert len(notifier.sent) == 8
+        assert len({s.key for s in notifier.sent}) == 8
+        assert sorted(n.key for n in status.sent) == sorted(s.key for s in notifier.sent)
