@@ -5,29 +5,17 @@ from __future__ import annotations
 import re
 
 from temporalio.client import WorkflowExecution
-from temporalio.common import SearchAttributeKey
 
 from intake.errors import ApiError
 from intake.schemas import SLA_STATES, TicketSummary
+from slawatch.search_attributes import CLASS as SLA_CLASS
+from slawatch.search_attributes import ESCALATION_LEVEL as SLA_ESCALATION_LEVEL
+from slawatch.search_attributes import RESOLUTION_DUE as SLA_RESOLUTION_DUE
+from slawatch.search_attributes import RESPONSE_DUE as SLA_RESPONSE_DUE
+from slawatch.search_attributes import STATE as SLA_STATE
+from slawatch.search_attributes import TENANT as SLA_TENANT
 
 WORKFLOW_TYPE = "TicketSlaWorkflow"
-
-SLA_TENANT = SearchAttributeKey.for_keyword("SlaTenant")
-SLA_CLASS = SearchAttributeKey.for_keyword("SlaClass")
-SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
-SLA_RESPONSE_DUE = SearchAttributeKey.for_datetime("SlaResponseDue")
-SLA_RESOLUTION_DUE = SearchAttributeKey.for_datetime("SlaResolutionDue")
-SLA_ESCALATION_LEVEL = SearchAttributeKey.for_int("SlaEscalationLevel")
-
-# Name -> the `temporal operator search-attribute create --type` value, for the dev stack.
-SEARCH_ATTRIBUTES = {
-    "SlaTenant": "Keyword",
-    "SlaClass": "Keyword",
-    "SlaState": "Keyword",
-    "SlaResponseDue": "Datetime",
-    "SlaResolutionDue": "Datetime",
-    "SlaEscalationLevel": "Int",
-}
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 

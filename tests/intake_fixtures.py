@@ -19,14 +19,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from intake.app import create_app
-from intake.visibility import (
-    SLA_CLASS,
-    SLA_ESCALATION_LEVEL,
-    SLA_RESOLUTION_DUE,
-    SLA_RESPONSE_DUE,
-    SLA_STATE,
-    SLA_TENANT,
-)
 from slawatch.models import (
     AcknowledgeInput,
     Acknowledgement,
@@ -48,6 +40,12 @@ from slawatch.models import (
     TicketStatus,
     TicketWorkflowInput,
 )
+from slawatch.search_attributes import CLASS as SLA_CLASS
+from slawatch.search_attributes import ESCALATION_LEVEL as SLA_ESCALATION_LEVEL
+from slawatch.search_attributes import RESOLUTION_DUE as SLA_RESOLUTION_DUE
+from slawatch.search_attributes import RESPONSE_DUE as SLA_RESPONSE_DUE
+from slawatch.search_attributes import STATE as SLA_STATE
+from slawatch.search_attributes import TENANT as SLA_TENANT
 from slawatch.settings import Settings
 
 TOKEN_ALL = "tok-all"

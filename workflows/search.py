@@ -10,24 +10,27 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from slawatch.models import TargetKind, TicketState
+    from slawatch.search_attributes import (
+        CLASS,
+        DEFINITIONS,
+        ESCALATION_LEVEL,
+        RESOLUTION_DUE,
+        RESPONSE_DUE,
+        STATE,
+        TENANT,
+    )
     from workflows import sla
 
-TENANT = SearchAttributeKey.for_keyword("SlaTenant")
-CLASS = SearchAttributeKey.for_keyword("SlaClass")
-STATE = SearchAttributeKey.for_keyword("SlaState")
-RESPONSE_DUE = SearchAttributeKey.for_datetime("SlaResponseDue")
-RESOLUTION_DUE = SearchAttributeKey.for_datetime("SlaResolutionDue")
-ESCALATION_LEVEL = SearchAttributeKey.for_int("SlaEscalationLevel")
-
-# Name -> Temporal type, for registering them on a server (dev stack, tests, deploy jobs).
-DEFINITIONS = {
-    TENANT.name: "Keyword",
-    CLASS.name: "Keyword",
-    STATE.name: "Keyword",
-    RESPONSE_DUE.name: "Datetime",
-    RESOLUTION_DUE.name: "Datetime",
-    ESCALATION_LEVEL.name: "Int",
-}
+__all__ = [
+    "CLASS",
+    "DEFINITIONS",
+    "ESCALATION_LEVEL",
+    "RESOLUTION_DUE",
+    "RESPONSE_DUE",
+    "STATE",
+    "TENANT",
+    "upsert_search_attributes",
+]
 
 
 def upsert_search_attributes(s: TicketState, now: datetime) -> None:
