@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from policies.clock import clock_for
@@ -24,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
 # Twilio call/message statuses after which nobody will acknowledge that notification.
 FAILED_DELIVERY = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})
+# Patch: a step's email runs beside the pages instead of holding them until SendGrid answers.
+EMAIL_BESIDE_PAGES = "email-beside-pages"
 
 
 def wait_of(step: LadderStep) -> timedelta:
@@ -60,6 +64,7 @@ class EscalationWorkflow:
         self.level = 0
         self.step_keys: set[str] = set()
         self.failed_keys: set[str] = set()
+        self.emails: list[asyncio.Task[None]] = []
 
     @workflow.run
     async def run(self, input: EscalationInput) -> EscalationResult:
@@ -89,6 +94,8 @@ class EscalationWorkflow:
         if outcome == "exhausted":
             parent = workflow.get_external_workflow_handle(input.ticket_workflow_id)
             await parent.signal("escalation_finished", result)
+        # Emails still retrying (SendGrid down) get their full retry time, then report.
+        await workflow.wait_condition(lambda: all(t.done() for t in self.emails))
         return result
 
     async def _run_step(
@@ -98,7 +105,12 @@ class EscalationWorkflow:
         sent: list[SentNotification] = []
         # Email may go at any hour; phones only inside the class's support hours.
         if Channel.EMAIL in step.via:
-            sent += await send_step(input, people, [Channel.EMAIL], label)
+            if workflow.patched(EMAIL_BESIDE_PAGES):
+                # With SendGrid down an email retries for minutes: the pages and the ack
+                # window must not wait behind it.
+                self.emails.append(asyncio.create_task(self._email(input, people, label)))
+            else:
+                sent += await send_step(input, people, [Channel.EMAIL], label)
         phones = [c for c in step.via if c in PHONE_CHANNELS]
         if phones:
             if not cls.emergency:
@@ -109,6 +121,16 @@ class EscalationWorkflow:
         self.step_keys = {n.key for n in sent if n.channel in PHONE_CHANNELS and n.ok}
         self.failed_keys = set()
         return sent
+
+    async def _email(self, input: EscalationInput, people: list[Recipient], label: str) -> None:
+        sent = await send_step(input, people, [Channel.EMAIL], label)
+        if not sent:
+            return
+        try:
+            await self._report(input, sent)
+        except FailureError:
+            # The ticket closed while the email was retrying: nobody is left to tell.
+            workflow.logger.info("email %s reported after the ticket closed", label)
 
     async def _wait_for_support_hours(self, input: EscalationInput) -> None:
         calendar = input.policy.calendar_for(input.severity)
