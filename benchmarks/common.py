@@ -1,0 +1,267 @@
+"""Shared start-up for the benchmarks: dev server, stand-ins, worker processes, figures, output.
+
+Everything runs on loopback on free ports in a temporary directory, and every process a
+benchmark starts is stopped when its `Bench` context closes, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from slawatch.standins.stack import Standins, start_standins
+from slawatch.standins.tools import free_port
+
+TENANT = "bench"
+EMERGENCY = "+40724011885"
+TWILIO_TOKEN = "bench-twilio-auth-token"
+SENDGRID_KEY = "SG.bench-key"
+API_TOKEN = "bench-api-token"
+TICKET_QUEUE = "bench-tickets"
+BARE_QUEUE = "bench-bare"
+# Storage variants of `temporal server start-dev`; "sqlite" is what `slawatch dev` runs.
+STORES = {
+    "sqlite": ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
+    "sqlite-default": [],
+    "memory": [],
+}
+
+
+def policy_yaml(response_s: int, ack_wait_s: int, warnings: Sequence[int] = ()) -> str:
+    """One critical 24x7 class; its ladder's first step texts the emergency line."""
+    warn = f"warnings: {{at_percent: {list(warnings)}, email_roles: [primary]}}" if warnings else ""
+    return f"""
+tenant: {TENANT}
+name: Benchmark tenant
+support_email: support@example.com
+emergency_line: "{EMERGENCY}"
+default_class: critical
+calendars:
+  always: {{timezone: Europe/Berlin, always_open: true}}
+classes:
+  critical:
+    calendar: always
+    response: {{amount: {response_s}, unit: seconds}}
+    resolution: {{amount: 24, unit: hours}}
+    ladder: critical
+    emergency: true
+{warn}
+roles:
+  primary: [ana]
+responders:
+  ana: {{name: Ana Example (EXAMPLE PERSON), phone: "+40721555101", email: ana@example.com}}
+ladders:
+  critical:
+    steps:
+      - {{emergency_line: true, via: [sms], wait: {{amount: {ack_wait_s}, unit: seconds}}}}
+      - {{emergency_line: true, via: [voice], wait: {{amount: {ack_wait_s}, unit: seconds}}}}
+"""
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/max (nearest rank), rounded to the millisecond."""
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))]
+
+    out = {f"p{int(p * 100)}": round(rank(p), 3) for p in (0.5, 0.95, 0.99)}
+    return {"count": len(ordered), **out, "max": round(ordered[-1], 3)}
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "mem_gb": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+    }
+
+
+def emit(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], data: Any) -> None:
+    """A readable table on stdout, then the whole result as one JSON line."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for r in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    print(json.dumps({"benchmark": title, "machine": machine(), **data}, default=str))
+
+
+def wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes], limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while text not in log.read_text(errors="replace"):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited: {log.read_text(errors='replace')[-2000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{text!r} not in {log} after {limit} s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Bench:
+    """A temp dir and every process started in it, stopped on exit."""
+
+    root: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    standins: Standins | None = None
+    address: str = ""
+    server_pid: int = 0
+
+    def spawn(self, argv: list[str], name: str, env: dict[str, str] | None = None) -> Any:
+        log = self.root / f"{name}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=out, env=env, start_new_session=True)
+        self.procs.append(proc)
+        return proc, log
+
+    async def start_server(self, store: str) -> Client:
+        """`temporal server start-dev` headless on a free port; returns a connected client."""
+        from temporalio.service import RPCError
+
+        from workers.worker import ensure_search_attributes
+
+        if store not in STORES:
+            raise ValueError(f"--store: {store!r} is not one of {', '.join(STORES)}")
+        port = free_port()
+        argv = [shutil.which("temporal") or "temporal", "server", "start-dev", "--headless"]
+        argv += ["--ip", "127.0.0.1", "--port", str(port), "--log-level", "warn"]
+        if store != "memory":
+            argv += ["--db-filename", str(self.root / f"temporal-{port}.db"), *STORES[store]]
+        proc, log = self.spawn(argv, f"temporal-{port}")
+        self.address, self.server_pid = f"127.0.0.1:{port}", proc.pid
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError(f"temporal exited: {log.read_text(errors='replace')[-2000:]}")
+            try:
+                client = await Client.connect(self.address, data_converter=pydantic_data_converter)
+                await ensure_search_attributes(client)
+                return client
+            except (RuntimeError, RPCError):
+                await asyncio.sleep(0.1)
+        raise RuntimeError("the Temporal dev server did not answer in 30 s")
+
+    def start_standins(self) -> Standins:
+        self.standins = start_standins(
+            self.root / "standins-data",
+            twilio_port=free_port(),
+            prism_port=free_port(),
+            sendgrid_port=free_port(),
+            twilio_auth_token=TWILIO_TOKEN,
+            sendgrid_api_key=SENDGRID_KEY,
+        )
+        return self.standins
+
+    def slawatch_env(self, policy_dir: Path, max_cached: int) -> dict[str, str]:
+        """The real settings a deployment would set, pointed at this bench's processes."""
+        # Without stand-ins nothing is sent (no deadline passes); the URLs only need to parse.
+        twilio = self.standins.twilio.url if self.standins else "http://127.0.0.1:9"
+        sendgrid = self.standins.sendgrid.url if self.standins else "http://127.0.0.1:9"
+        return {
+            **os.environ,
+            "SLAWATCH_TEMPORAL_ADDRESS": self.address,
+            "SLAWATCH_POLICY_DIR": str(policy_dir),
+            "SLAWATCH_DATA_DIR": str(self.root / "worker-data"),
+            "SLAWATCH_TICKET_TASK_QUEUE": TICKET_QUEUE,
+            "SLAWATCH_TWILIO_BASE_URL": twilio,
+            "SLAWATCH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "SLAWATCH_SENDGRID_BASE_URL": sendgrid,
+            "SLAWATCH_SENDGRID_API_KEY": SENDGRID_KEY,
+            "SLAWATCH_API_TOKENS": f"{API_TOKEN}=*",
+            # The production default (5/s, a Twilio long code) would make the send rate, not
+            # slawatch, the thing measured; a short code or several numbers allow ~100/s.
+            "SLAWATCH_NOTIFY_RATE_PER_SECOND": "1000",
+            "SLAWATCH_WORKER_MAX_CACHED_WORKFLOWS": str(max_cached),
+            "SLAWATCH_LOG_FORMAT": "json",
+        }
+
+    def start_slawatch_worker(self, env: dict[str, str]) -> int:
+        """`slawatch worker`, the production entry point, in its own process."""
+        exe = str(Path(sys.executable).parent / "slawatch")
+        proc, log = self.spawn([exe, "worker"], "slawatch-worker", env)
+        wait_for_line(log, "worker_started", proc, 60)
+        return int(proc.pid)
+
+    def start_api(self, env: dict[str, str]) -> str:
+        """`slawatch api` in its own process on a free port; returns its base URL."""
+        port = free_port()
+        exe = str(Path(sys.executable).parent / "slawatch")
+        proc, log = self.spawn(
+            [exe, "api"], "slawatch-api", {**env, "SLAWATCH_API_PORT": str(port)}
+        )
+        wait_for_line(log, "api_listening", proc, 60)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return url
+            time.sleep(0.1)
+        raise RuntimeError(f"slawatch api did not answer on {url}")
+
+    def start_bare_worker(self, max_cached: int) -> int:
+        argv = [sys.executable, "-m", "benchmarks.bare", "--address", self.address]
+        argv += ["--task-queue", BARE_QUEUE, "--max-cached", str(max_cached)]
+        proc, log = self.spawn(argv, "bare-worker")
+        wait_for_line(log, "bare worker ready", proc, 60)
+        return int(proc.pid)
+
+    def stop_all(self) -> None:
+        if self.standins is not None:
+            self.standins.stop()
+            self.standins = None
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        self.procs.clear()
+
+
+@contextlib.contextmanager
+def bench(root: Path) -> Iterator[Bench]:
+    """A Bench in `root` whose processes are all stopped when the block ends."""
+    root.mkdir(parents=True, exist_ok=True)
+    b = Bench(root)
+    try:
+        yield b
+    finally:
+        b.stop_all()
