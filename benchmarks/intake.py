@@ -1,0 +1,163 @@
+"""Intake throughput: tickets opened per second through the API and the Temporal client.
+
+Run: `python -m benchmarks.intake [--tickets 1000] [--stores sqlite,memory]`. Prints a table,
+then one JSON line.
+
+For each dev-server store, three paths on a fresh server each, 32 requests in flight:
+- bare: `start_workflow` of an empty workflow (a plain sandboxed worker runs them), the floor;
+- client: `start_workflow` of TicketSlaWorkflow, as `intake.gateway` does (`slawatch worker`);
+  "ready/s" counts until every ticket has run its first task (policy snapshot, timers set);
+- api: `POST /v1/tickets` to `slawatch api`, which answers with the new ticket's SLA status,
+  so each request also waits for that first task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from benchmarks.common import (
+    API_TOKEN,
+    BARE_QUEUE,
+    STORES,
+    TENANT,
+    TICKET_QUEUE,
+    Bench,
+    bench,
+    emit,
+    policy_yaml,
+)
+from slawatch.models import OpenTicketInput, TicketWorkflowInput, ticket_workflow_id
+
+IN_FLIGHT = 32
+PATHS = ("bare", "client", "api")
+
+
+async def drive(n: int, one: Callable[[int], Awaitable[None]]) -> float:
+    """Run one(i) for i < n with IN_FLIGHT at a time; returns completions per second."""
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def gated(i: int) -> None:
+        async with gate:
+            await one(i)
+
+    began = time.monotonic()
+    await asyncio.gather(*(gated(i) for i in range(n)))
+    return n / (time.monotonic() - began)
+
+
+async def wait_ready(
+    client: Client, n: int, began: float, kind: str = "", limit: float = 600
+) -> float:
+    """Per second from `began` until all n tickets published their search attributes (or all
+    n `kind` workflows completed)."""
+    query = (
+        f'WorkflowType="{kind}" AND ExecutionStatus="Completed"'
+        if kind
+        else f'SlaTenant="{TENANT}"'
+    )
+    while time.monotonic() - began < limit:
+        if (await client.count_workflows(query)).count >= n:
+            return n / (time.monotonic() - began)
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"{n} tickets were not ready after {limit} s")
+
+
+async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
+    client = await b.start_server(store)
+    row: dict[str, Any] = {"store": store, "path": path}
+    if path == "bare":
+        b.start_bare_worker(1000)
+
+        async def bare(i: int) -> None:
+            await client.start_workflow("Empty", "x", id=f"empty-{i}", task_queue=BARE_QUEUE)
+
+        began = time.monotonic()
+        row["open_per_s"] = round(await drive(n, bare), 1)
+        row["ready_per_s"] = round(await wait_ready(client, n, began, "Empty"), 1)
+        return row
+    policies = b.root / "policies"
+    policies.mkdir(exist_ok=True)
+    (policies / f"{TENANT}.yaml").write_text(policy_yaml(7200, 3600))
+    env = b.slawatch_env(policies, max_cached=n + 100)
+    b.start_slawatch_worker(env)
+    began = time.monotonic()
+    if path == "client":
+
+        async def direct(i: int) -> None:
+            ticket = OpenTicketInput(tenant=TENANT, ticket_id=f"C{i:06d}", severity="critical")
+            await client.start_workflow(
+                "TicketSlaWorkflow",
+                TicketWorkflowInput(ticket=ticket),
+                id=ticket_workflow_id(TENANT, ticket.ticket_id),
+                task_queue=TICKET_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+
+        row["open_per_s"] = round(await drive(n, direct), 1)
+    else:
+        url = b.start_api(env)
+        began = time.monotonic()
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        limits = httpx.Limits(max_connections=IN_FLIGHT)
+        async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as http:
+
+            async def api(i: int) -> None:
+                body = {"tenant": TENANT, "ticket_id": f"A{i:06d}", "severity": "critical"}
+                response = await http.post("/v1/tickets", json=body, timeout=60)
+                if response.status_code != 201:
+                    raise RuntimeError(f"POST /v1/tickets: {response.status_code} {response.text}")
+
+            row["open_per_s"] = round(await drive(n, api), 1)
+    row["ready_per_s"] = round(await wait_ready(client, n, began), 1)
+    return row
+
+
+async def main(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="slawatch-bench-intake-"))
+    rows = []
+    for store in args.stores:
+        for path in PATHS:
+            with bench(root / f"{store}-{path}") as b:
+                rows.append(await run_path(b, store, path, args.tickets))
+            bare = next(r for r in rows if r["store"] == store)
+            for k in ("open_per_s", "ready_per_s"):
+                rows[-1][f"{k}_of_bare"] = round(rows[-1][k] / bare[k], 2)
+    emit(
+        f"intake throughput: {args.tickets} tickets per path, {IN_FLIGHT} in flight",
+        ["store", "path", "open/s", "ready/s", "open/bare", "ready/bare"],
+        [
+            [r[k] for k in ("store", "path", "open_per_s", "ready_per_s")]
+            + [r[k] for k in ("open_per_s_of_bare", "ready_per_s_of_bare")]
+            for r in rows
+        ],
+        {"args": vars(args), "rows": rows, "logs": str(root)},
+    )
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1000, help="tickets per path and store")
+    parser.add_argument("--stores", default="sqlite,memory", help=f"of {', '.join(STORES)}")
+    args = parser.parse_args()
+    args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    unknown = [s for s in args.stores if s not in STORES]
+    if unknown or not args.stores:
+        parser.error(f"--stores: {unknown or 'none'} not among {', '.join(STORES)}")
+    if args.tickets < 1:
+        parser.error("--tickets: must be at least 1")
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    cli()
