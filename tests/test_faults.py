@@ -1,0 +1,248 @@
+"""Fault tests on the real pieces: kill -9 the worker, kill the SQLite dev server, a flaky
+Twilio, SendGrid down. "Exactly once" is counted at the stand-ins, per idempotency key."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from slawatch.models import TargetState
+from slawatch.standins.faults import FaultPlan
+from tests.fault_fixtures import Rig, fault_policy, rig, standins, step, until
+from tests.harness import harness
+
+__all__ = ["rig", "standins"]  # fixtures, imported for pytest
+
+ANA = "roles: [primary]"
+SENDGRID_LADDER = [
+    step("email, sms", 2, ANA),
+    step("voice", 2, ANA),
+    step("email, sms", 2, ANA),
+]
+SMS_THEN_CALL = [
+    step("sms", 15),
+    step("voice", 60),
+]
+
+
+def key(ticket_id: str, label: str, channel: str, who: str = "emergency_line") -> str:
+    """The idempotency key of one step's send (see workflows/dispatch.py)."""
+    return f"ticket-faults-{ticket_id}/response-1/{label}/{channel}/{who}"
+
+
+async def test_kill_9_worker_mid_ladders_sends_every_step_once(rig: Rig) -> None:
+    rig.write_policy(fault_policy(4, SMS_THEN_CALL))
+    await rig.start_worker()
+    ids = rig.ticket_ids(200)
+    sms = {key(t, "r1s1", "sms") for t in ids}
+    calls = {key(t, "r1s2", "voice") for t in ids}
+    began = time.monotonic()
+    await rig.open(ids)
+
+    # Kill while all 200 ladders sit in an ack window: every first SMS is in the ledger as
+    # sent and no send is in flight (on a slow machine a few ladders may already be in step
+    # 2's window; that is an ack wait too). A kill in the middle of a request could not be made
+    # exactly-once by anyone (Twilio may have carried out a request whose answer we never
+    # saw), and the ledger re-sends such a key on purpose: a missed page is worse than a
+    # duplicate. So we also read which keys were "sending" at the kill and allow only those
+    # to repeat; waiting for the quiet moment makes that set empty in practice.
+    def quiet() -> bool:
+        ledger = rig.ledger()
+        every_sms_sent = all(ledger.get(k, ("",))[0] == "sent" for k in sms)
+        return every_sms_sent and not any(v[0] == "sending" for v in ledger.values())
+
+    await until("all 200 first SMS sent with nothing in flight", quiet, limit=120)
+    all_sms_at = time.monotonic() - began
+    await rig.kill_worker()
+    at_kill = rig.ledger()
+    in_flight = {k for k, v in at_kill.items() if v[0] == "sending"}
+    calls_before = len(calls & at_kill.keys())
+    restarted = time.monotonic()
+    await rig.start_worker()
+
+    await until(
+        "every ticket's call after the restart", lambda: calls <= rig.delivered("voice").keys(), 120
+    )
+    all_calls_at = time.monotonic() - restarted
+    await until(
+        "no send left in flight", lambda: not any(v[0] == "sending" for v in rig.ledger().values())
+    )
+
+    counts = rig.delivered("sms") | rig.delivered("voice")
+    assert sms | calls <= counts.keys(), "a step was skipped"
+    repeated = {k for k, n in counts.items() if n > 1}
+    assert repeated <= in_flight, f"sent twice though not in flight at the kill: {repeated}"
+    assert counts.keys() == sms | calls, "a step nobody asked for went out"
+    for status in await rig.statuses(ids):
+        assert [(n.channel.value, n.ok) for n in status.sent] == [("sms", True), ("voice", True)]
+        assert [b.outcome for b in status.breaches] == ["escalating"]
+    print(
+        f"kill -9: 200 tickets; all first SMS sent {all_sms_at:.1f} s after opening; "
+        f"{len(in_flight)} sends in flight and {calls_before} calls made at the kill; "
+        f"all calls {all_calls_at:.1f} s after the restart; duplicates {len(repeated)}"
+    )
+
+
+async def test_sqlite_dev_server_killed_mid_flight_loses_no_ticket_and_fires_every_timer(
+    rig: Rig,
+) -> None:
+    rig.write_policy(fault_policy(5, SMS_THEN_CALL[:1]))
+    await rig.start_worker()
+    ids = rig.ticket_ids(40)
+    await rig.open(ids)
+    # Straight after the starts were accepted: some tickets have run their first task, some
+    # not. The server stays down past every response deadline, so each timer comes due while
+    # nothing is running and must fire after the restart.
+    await rig.server.kill()
+    await asyncio.sleep(8)
+    await rig.server.start()
+
+    sms = {key(t, "r1s1", "sms") for t in ids}
+    await until("every ticket's breach SMS", lambda: sms <= rig.delivered("sms").keys(), 120)
+    statuses = await rig.statuses(ids)
+    assert sorted(s.ticket_id for s in statuses) == sorted(ids)
+    for status in statuses:
+        assert status.response.state is TargetState.BREACHED
+        assert [h.event for h in status.history][:2] == ["opened", "breached"]
+        breach = status.breaches[0]
+        assert status.response.due is not None and breach.at >= status.response.due
+    assert set(rig.delivered("sms").values()) == {1}
+
+
+async def test_flaky_twilio_loses_no_notification_and_repeats_none_it_saw_answered(
+    rig: Rig,
+) -> None:
+    rig.write_policy(
+        fault_policy(
+            3,
+            [
+                step("sms", 3, "emergency_line: true, roles: [primary]"),
+                step("voice", 2),
+            ],
+        )
+    )
+    # 30% of Twilio requests fail: 10% answer 500, 10% 429, 10% are held past the worker's
+    # request timeout (2 s here, 10 s in production) before the stand-in carries them out.
+    rig.standins.twilio.standin.faults = FaultPlan(
+        error=0.1, throttle=0.1, delay=0.1, delay_seconds=3, seed=30
+    )
+    await rig.start_worker(request_timeout=2.0)
+    ids = rig.ticket_ids(30)
+    wanted = set()
+    for t in ids:
+        wanted |= {key(t, "r1s1", "sms"), key(t, "r1s1", "sms", "ana"), key(t, "r1s2", "voice")}
+    await rig.open(ids)
+
+    def all_sent() -> bool:
+        ledger = rig.ledger()
+        return all(ledger.get(k, ("",))[0] == "sent" for k in wanted)
+
+    await until("every notification through the faults", all_sent, limit=150)
+    # Requests the client gave up on still arrive at the stand-in up to 3 s later.
+    await asyncio.sleep(3.5)
+    records = rig.deliveries()
+    faults = [r["fault"] for rs in records.values() for r in rs]
+    assert {"error", "throttle", "delay"} <= set(faults), faults
+    late = 0
+    for k in wanted:
+        ok = [r for r in records[k] if 200 <= r["status"] < 300]
+        # Answered in time: exactly one per notification. Only a request the worker gave up
+        # on (timed out) may also have been carried out: Twilio has no idempotency key, so
+        # after a timeout nobody can know, and the design re-sends rather than miss a page.
+        assert len([r for r in ok if r["fault"] != "delay"]) == 1, (k, records[k])
+        late += len([r for r in ok if r["fault"] == "delay"])
+    assert records.keys() == wanted
+    for status in await rig.statuses(ids):
+        assert sorted(n.channel.value for n in status.sent if n.ok) == ["sms", "sms", "voice"]
+    print(
+        f"flaky Twilio: {len(wanted)} notifications, {len(faults)} requests, "
+        f"{sum(f is not None for f in faults)} faulted ({faults.count('error')} x 500, "
+        f"{faults.count('throttle')} x 429, {faults.count('delay')} timed out); "
+        f"{late} timed-out requests also carried out (duplicates the design allows)"
+    )
+
+
+async def test_sendgrid_down_for_the_whole_ladder_emails_arrive_once_and_pages_keep_time(
+    rig: Rig,
+) -> None:
+    rig.write_policy(fault_policy(3, SENDGRID_LADDER, warn_at="[50]"))
+    # SendGrid answers 500 to everything from before the first warning email until the whole
+    # ladder has paged: "minutes" at this policy's scale (several ack windows).
+    rig.standins.sendgrid.standin.faults = FaultPlan(error=1.0)
+    await rig.start_worker()
+    ids = rig.ticket_ids(5)
+    pages, emails = set(), set()
+    for t in ids:
+        pages |= {
+            key(t, s, c, "ana") for s, c in (("r1s1", "sms"), ("r1s2", "voice"), ("r1s3", "sms"))
+        }
+        emails |= {key(t, s, "email", "ana") for s in ("r1s1", "r1s3")}
+        emails.add(f"ticket-faults-{t}/warning-response-50-critical")
+    began = time.monotonic()
+    await rig.open(ids)
+
+    def paged() -> bool:
+        found = rig.delivered("sms") | rig.delivered("voice")
+        return pages <= found.keys()
+
+    await until("every page of the ladder while SendGrid is down", paged, limit=60)
+    outage = time.monotonic() - began
+    assert not rig.delivered("email")
+    rig.standins.sendgrid.standin.faults = FaultPlan()
+
+    await until(
+        "every email after SendGrid is back", lambda: emails <= rig.delivered("email").keys(), 90
+    )
+    await until(
+        "no send left in flight", lambda: not any(v[0] == "sending" for v in rig.ledger().values())
+    )
+    assert set(
+        (rig.delivered("sms") | rig.delivered("voice") | rig.delivered("email")).values()
+    ) == {1}
+    ledger = rig.ledger()
+    assert all(ledger[k][1] >= 2 for k in emails), "emails were not retried through the outage"
+    records = rig.deliveries()
+    for t in ids:
+        at = {
+            s: datetime.fromisoformat(records[key(t, s, c, "ana")][0]["at"])
+            for s, c in (("r1s1", "sms"), ("r1s2", "voice"), ("r1s3", "sms"))
+        }
+        # Each ack window ran in full between the pages, none was stretched by the emails.
+        assert (at["r1s2"] - at["r1s1"]).total_seconds() >= 2
+        assert (at["r1s3"] - at["r1s2"]).total_seconds() >= 2
+    for status in await rig.statuses(ids):
+        sent = sorted((n.channel.value, n.key.split("/")[2]) for n in status.sent if n.ok)
+        assert sent == [
+            ("email", "r1s1"),
+            ("email", "r1s3"),
+            ("sms", "r1s1"),
+            ("sms", "r1s3"),
+            ("voice", "r1s2"),
+        ]
+    print(
+        f"SendGrid down {outage:.1f} s: the whole ladder paged meanwhile; "
+        f"{len(emails)} emails sent once after"
+    )
+
+
+async def test_email_outage_never_moves_the_clock_or_the_pages_time_skipping(
+    tmp_path: Path,
+) -> None:
+    # The same ladder on the time-skipping server, where instants are exact: with every email
+    # failing for the whole retry budget, the breach and each page keep their instants.
+    (tmp_path / "faults.yaml").write_text(fault_policy(3, SENDGRID_LADDER, warn_at="[50]"))
+    async with harness(tmp_path) as h:
+        h.notifier.transient_failures["email"] = 10**6
+        opened = await h.now()
+        handle = await h.open("faults", "S-1")
+        await h.advance_to(opened + timedelta(minutes=11))
+        status = await h.status(handle)
+    pages = [(s.channel, round((s.at - opened).total_seconds())) for s in h.notifier.sent]
+    assert pages == [("sms", 3), ("voice", 5), ("sms", 7)]
+    assert round((status.breaches[0].at - opened).total_seconds()) == 3
+    emails = [n for n in status.sent if n.channel.value == "email"]
+    # Each email was tried until its 10-minute budget ran out, then recorded as failed.
+    assert [(n.key.split("/")[2], n.ok) for n in emails] == [("r1s1", False), ("r1s3", False)]
+    assert h.notifier.attempts.count(("email", emails[0].key)) > 3
