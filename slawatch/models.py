@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
 from policies.schema import Channel, Policy
 
@@ -157,6 +157,12 @@ class TargetStatus(Payload):
     business_time_left: timedelta | None = None
     met_at: datetime | None = None
     breached_at: datetime | None = None
+
+    @field_serializer("target", "business_time_left")
+    def _whole_seconds(self, value: timedelta | None) -> timedelta | None:
+        # RFC 3339 durations (the OpenAPI "duration" format) have no fractional seconds: the
+        # API sent "PT23H59M59.97S", which a client checking the schema rejects.
+        return None if value is None else value - timedelta(microseconds=value.microseconds)
 
 
 class SentNotification(Payload):
