@@ -159,7 +159,7 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
         worker_pid = b.start_slawatch_worker(b.slawatch_env(policies, max_cached))
     else:
         worker_pid = b.start_bare_worker(max_cached)
-    start = datetime.now(UTC) + timedelta(seconds=args.lead or args.tickets / 40 + 15)
+    start = datetime.now(UTC) + timedelta(seconds=args.lead or args.tickets / 30 + 15)
     deadlines = plan(args.tickets, args.breaching, start, args.window)
     result["open_per_s"] = round(await open_all(client, deadlines, slawatch), 1)
     result["opened_before_window_s"] = round((start - datetime.now(UTC)).total_seconds(), 1)
@@ -241,7 +241,7 @@ def cli() -> None:
     parser.add_argument("--window", type=float, default=60.0, help="seconds the M deadlines span")
     parser.add_argument("--store", default="sqlite", help="sqlite (WAL), sqlite-default, memory")
     parser.add_argument(
-        "--lead", type=float, help="seconds from start to the window (default N/40+15)"
+        "--lead", type=float, help="seconds from start to the window (default N/30+15)"
     )
     parser.add_argument(
         "--drain", type=float, default=60.0, help="seconds to wait after the window"

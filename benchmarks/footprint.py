@@ -1,0 +1,201 @@
+"""Footprint: worker and server memory with N open tickets; history events per ticket lifecycle.
+
+Run: `python -m benchmarks.footprint [--tickets 1000] [--max-cached N]`. Full run:
+`--tickets 10000`. Prints two tables, then one JSON line.
+
+Memory: `slawatch worker` and a SQLite (WAL) dev server, resident set size idle and after N
+critical tickets are open and have all run their first task (every one cached when the cache
+holds N). Lifecycles: typical tickets driven through the real worker and stand-ins with a policy
+in seconds, counting the history events of the ticket and its escalation workflows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from benchmarks.common import TENANT, TICKET_QUEUE, bench, emit, policy_yaml, rss_mb
+from benchmarks.intake import drive, wait_ready
+from slawatch.models import (
+    AcknowledgeInput,
+    CloseInput,
+    FirstResponseInput,
+    OpenTicketInput,
+    PauseInput,
+    ResolveInput,
+    ResumeInput,
+    TicketStatus,
+    TicketWorkflowInput,
+    ticket_workflow_id,
+)
+
+FAST = "benchfast"  # response due 2 s after opening, ack windows of 2 s, warnings at 50/80 %
+Step = Callable[[WorkflowHandle[Any, Any]], Awaitable[Any]]
+
+
+def update(name: str, arg: Any) -> Step:
+    async def run(h: WorkflowHandle[Any, Any]) -> Any:
+        return await h.execute_update(name, arg, result_type=TicketStatus)
+
+    return run
+
+
+def until(check: Callable[[TicketStatus], bool], what: str) -> Step:
+    """Wait (up to 60 s) until the ticket's status satisfies `check`."""
+
+    async def run(h: WorkflowHandle[Any, Any]) -> None:
+        for _ in range(300):
+            status = await h.query("status", result_type=TicketStatus)
+            if check(status):
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"{h.id}: {what} did not happen in 60 s")
+
+    return run
+
+
+ANSWER = [
+    update("first_response", FirstResponseInput(by="agent")),
+    update("resolve", ResolveInput()),
+]
+CLOSE = [update("close", CloseInput())]
+DONE = [*ANSWER, *CLOSE]
+LIFECYCLES: dict[str, tuple[str, list[Step]]] = {
+    "answered in time, resolved, closed": (TENANT, [*ANSWER, *CLOSE]),
+    "paused, resumed, answered, closed": (
+        TENANT,
+        [update("pause", PauseInput()), update("resume", ResumeInput()), *ANSWER, *CLOSE],
+    ),
+    "warned, breached, SMS acked, closed": (
+        FAST,
+        [
+            until(lambda s: bool(s.sent), "the breach SMS"),
+            update("acknowledge", AcknowledgeInput(responder="ana", channel="sms")),
+            *ANSWER,
+            *CLOSE,
+        ],
+    ),
+    "breached, ladder exhausted, closed": (
+        FAST,
+        [until(lambda s: any(b.outcome == "exhausted" for b in s.breaches), "ladder end"), *DONE],
+    ),
+}
+
+
+async def events_of(client: Client, workflow_id: str) -> int:
+    return len((await client.get_workflow_handle(workflow_id).fetch_history()).events)
+
+
+async def lifecycle(
+    client: Client, n: int, name: str, tenant: str, steps: list[Step]
+) -> dict[str, Any]:
+    ticket = OpenTicketInput(tenant=tenant, ticket_id=f"L{n}")
+    handle = await client.start_workflow(
+        "TicketSlaWorkflow",
+        TicketWorkflowInput(ticket=ticket),
+        id=ticket_workflow_id(tenant, ticket.ticket_id),
+        task_queue=TICKET_QUEUE,
+    )
+    for step in steps:
+        await step(handle)
+    finished = client.get_workflow_handle(handle.id, result_type=TicketStatus)
+    status = await finished.result()
+    escalations = [b.escalation_workflow_id for b in status.breaches]
+    ticket_events = await events_of(client, handle.id)
+    child_events = [await events_of(client, wf) for wf in escalations]
+    return {
+        "lifecycle": name,
+        "ticket_events": ticket_events,
+        "escalation_events": sum(child_events),
+        "total_events": ticket_events + sum(child_events),
+        "sent": len(status.sent),
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="slawatch-bench-footprint-"))
+    with bench(root) as b:
+        client = await b.start_server("sqlite")
+        b.start_standins()
+        policies = root / "policies"
+        policies.mkdir()
+        (policies / f"{TENANT}.yaml").write_text(policy_yaml(7200, 3600))
+        (policies / f"{FAST}.yaml").write_text(policy_yaml(2, 2, (50, 80), tenant=FAST))
+        max_cached = args.max_cached or args.tickets + 100
+        worker = b.start_slawatch_worker(b.slawatch_env(policies, max_cached))
+        idle = {"worker_mb": rss_mb(worker), "server_mb": rss_mb(b.server_pid)}
+        lifecycles = [
+            await lifecycle(client, i, name, tenant, steps)
+            for i, (name, (tenant, steps)) in enumerate(LIFECYCLES.items())
+        ]
+
+        async def open_one(i: int) -> None:
+            ticket = OpenTicketInput(tenant=TENANT, ticket_id=f"F{i:06d}", severity="critical")
+            await client.start_workflow(
+                "TicketSlaWorkflow",
+                TicketWorkflowInput(ticket=ticket),
+                id=ticket_workflow_id(TENANT, ticket.ticket_id),
+                task_queue=TICKET_QUEUE,
+            )
+
+        began = time.monotonic()
+        await drive(args.tickets, open_one)
+        # The lifecycle tickets carry the tenant too: count them in.
+        await wait_ready(client, args.tickets + 2, began)
+        await asyncio.sleep(5)  # let the last tasks finish and memory settle
+        loaded = {"worker_mb": rss_mb(worker), "server_mb": rss_mb(b.server_pid)}
+    per_ticket_kb = (loaded["worker_mb"] - idle["worker_mb"]) * 1024 / args.tickets
+    memory = [
+        ["idle", round(idle["worker_mb"], 1), round(idle["server_mb"], 1)],
+        [f"{args.tickets} open", round(loaded["worker_mb"], 1), round(loaded["server_mb"], 1)],
+    ]
+    emit(
+        f"footprint: memory with {args.tickets} open tickets (worker cache {max_cached})",
+        ["state", "worker RSS MB", "server RSS MB"],
+        memory,
+        {
+            "args": vars(args),
+            "idle": idle,
+            "loaded": loaded,
+            "worker_kb_per_ticket": round(per_ticket_kb, 1),
+            "lifecycles": lifecycles,
+            "logs": str(root),
+        },
+    )
+    print()
+    emit(
+        "footprint: history events per ticket lifecycle",
+        ["lifecycle", "ticket", "escalations", "total", "notifications"],
+        [
+            [
+                r["lifecycle"],
+                r["ticket_events"],
+                r["escalation_events"],
+                r["total_events"],
+                r["sent"],
+            ]
+            for r in lifecycles
+        ],
+        {"lifecycles": lifecycles},
+    )
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1000, help="open tickets to hold")
+    parser.add_argument("--max-cached", type=int, help="worker cache size (default tickets+100)")
+    args = parser.parse_args()
+    if args.tickets < 1:
+        parser.error("--tickets: must be at least 1")
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    cli()
