@@ -31,3 +31,15 @@ test: lint system
 
 bench: install
 	$(BIN)/python benchmarks/clock.py
+
+# Dev server + worker + stand-ins benchmarks (docs/benchmarks.md); add ARGS="--tickets 10000".
+bench-lag: install
+	bash .ci/install-standins
+	$(BIN)/python -m benchmarks.lag $(ARGS)
+
+bench-intake: install
+	$(BIN)/python -m benchmarks.intake $(ARGS)
+
+bench-footprint: install
+	bash .ci/install-standins
+	$(BIN)/python -m benchmarks.footprint $(ARGS)
