@@ -133,8 +133,11 @@ class BusinessClock:
         except KeyError:
             pass
         resolved = self.calendar.resolved_holidays
-        if resolved is not None and year in resolved:
-            days = frozenset(resolved[year])
+        if resolved is not None:
+            # A ticket's snapshot is all it may use: the `holidays` package is not called from
+            # workflow code (the sandbox refuses its locale calls, and a newer package must not
+            # change a running ticket). Years past the snapshot count weekends only.
+            days = frozenset(resolved.get(year, ()))
         else:
             days = frozenset(holidays_of(self.calendar, year))
         self._holidays_by_year[year] = days

@@ -175,12 +175,12 @@ def available_tenants(policy_dir: Path | None = None) -> list[str]:
     return sorted(p.stem for p in directory.iterdir() if p.suffix in SUFFIXES)
 
 
-def snapshot(policy: Policy, opened_at: datetime, years_ahead: int = 2) -> Policy:
+def snapshot(policy: Policy, opened_at: datetime, years_ahead: int = 10) -> Policy:
     """The policy as a ticket opened at `opened_at` runs it: public holidays resolved to dates.
 
     The snapshot goes into the ticket's workflow history, so a later edit of the policy file or
     a newer `holidays` package never changes a running ticket. Holidays are resolved for the
-    opening year and `years_ahead` after it; beyond that the clock falls back to the package.
+    opening year and `years_ahead` after it (beyond them the clock counts weekends only).
     """
     calendars = {}
     for name, cal in policy.calendars.items():

@@ -100,6 +100,14 @@ class Calendar(Strict):
     # ticket's clock uses, so that a newer `holidays` package never changes a running ticket.
     resolved_holidays: dict[int, list[date]] | None = None
 
+    @field_validator("opens", "closes")
+    @classmethod
+    def _wall_clock(cls, value: time | None) -> time | None:
+        # "07:00+01:00" would fix an offset and break DST; the calendar's zone says it all.
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("give a wall-clock time like 07:00, without an offset")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

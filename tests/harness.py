@@ -6,6 +6,7 @@ The stand-ins are registered under the real activity names and record what was s
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -107,7 +108,7 @@ class Harness:
             await self.env.sleep(delta)
 
     async def open(self, tenant: str, ticket_id: str, **fields: Any) -> WorkflowHandle[Any, Any]:
-        return await self.client.start_workflow(
+        handle = await self.client.start_workflow(
             TicketSlaWorkflow.run,
             TicketWorkflowInput(
                 ticket=OpenTicketInput(tenant=tenant, ticket_id=ticket_id, **fields)
@@ -115,6 +116,23 @@ class Harness:
             id=ticket_workflow_id(tenant, ticket_id),
             task_queue=self.task_queue,
         )
+        await self.started(handle)
+        return handle
+
+    async def started(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """Wait until the ticket has run on its policy snapshot. The test server must not skip
+        time while the snapshot activity runs, and it must not be queried meanwhile either:
+        a query then makes it write a stray workflow task that later breaks its history."""
+        for _ in range(500):
+            kinds = [e.WhichOneof("attributes") async for e in handle.fetch_history_events()]
+            done = "activity_task_completed_event_attributes"
+            if (
+                done in kinds
+                and "workflow_task_completed_event_attributes" in kinds[kinds.index(done) :]
+            ):
+                return
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"{handle.id} did not start")
 
     async def update(self, handle: WorkflowHandle[Any, Any], name: str, arg: Any) -> TicketStatus:
         result: TicketStatus = await handle.execute_update(name, arg, result_type=TicketStatus)

@@ -10,7 +10,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 import policies.clock
-from policies.clock import deadline
+from policies.clock import BusinessClock, deadline
 from policies.loader import BUILTIN_DIR, PolicyError, load_policy, parse_policy, snapshot
 from policies.schema import Calendar, Duration, Policy, Unit, Weekday, to_business_time
 
@@ -106,7 +106,7 @@ def test_pin_hash_is_loaded_but_never_dumped() -> None:
 def test_snapshot_resolves_holidays_and_survives_a_history_round_trip() -> None:
     snap = snapshot(PROKURIA, datetime(2026, 11, 27, tzinfo=UTC))
     resolved = snap.calendars["working_hours"].resolved_holidays
-    assert resolved is not None and set(resolved) == {2026, 2027, 2028}
+    assert resolved is not None and set(resolved) == set(range(2026, 2037))
     assert date(2026, 11, 30) in resolved[2026] and date(2026, 12, 1) in resolved[2026]
     # The 24x7 calendar has no holidays to resolve; the original policy is untouched.
     assert snap.calendars["always"].resolved_holidays is None
@@ -208,3 +208,30 @@ def test_a_calendar_must_have_hours_and_days() -> None:
         Calendar(timezone="UTC", working_days=[Weekday.MON], opens=time(9))
     with pytest.raises(ValueError, match="always_open: an always-open calendar takes no"):
         Calendar(timezone="UTC", always_open=True, opens=time(9))
+
+
+def test_a_snapshot_clock_never_asks_the_holidays_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Workflow code may not call `holidays` (sandbox, and a newer package must not change a
+    # running ticket): past its snapshot's years a ticket's calendar counts weekends only.
+    snap = snapshot(PROKURIA, datetime(2026, 1, 1, tzinfo=UTC), years_ahead=0)
+
+    def refuse(*_: object) -> list[date]:
+        raise AssertionError("the holidays package was asked")
+
+    monkeypatch.setattr("policies.clock.holidays_of", refuse)
+    clock = BusinessClock(snap.calendars["working_hours"])
+    assert not clock.is_working_day(date(2026, 1, 1))  # New Year, from the snapshot
+    assert clock.is_working_day(date(2027, 1, 1))  # a Friday past the snapshot's years
+
+
+def test_opening_hours_with_an_offset_are_a_clear_error() -> None:
+    # Found by fuzzing: "07:00+01:00" against a plain "18:00" raised a TypeError (traceback).
+    text = (
+        (BUILTIN_DIR / "prokuria.yaml")
+        .read_text()
+        .replace('opens: "07:00"', 'opens: "07:00+01:00"')
+    )
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, "p.yaml")
+    assert "calendars.working_hours.opens" in str(err.value)
+    assert "without an offset" in str(err.value)

@@ -35,7 +35,7 @@ SECOND = timedelta(seconds=1)
 
 def near(got: datetime | timedelta | None, want: datetime | timedelta) -> bool:
     """Events land a few milliseconds after the instant a test moves to: equal to the second."""
-    return got is not None and abs(got - want) < SECOND  # type: ignore[operator,arg-type]
+    return got is not None and abs(got - want) <= SECOND  # type: ignore[operator,arg-type]
 
 
 TUESDAY_0800 = datetime(2026, 12, 8, 8, 0, tzinfo=BERLIN)
@@ -74,15 +74,17 @@ async def test_resolve_reopen_resumes_the_resolution_clock_and_close_ends() -> N
     async with harness() as h:
         await h.advance_to(TUESDAY_0800)
         handle = await h.open("prokuria", "R-1", severity="critical", opened_at=TUESDAY_0800)
-        await h.advance_to(TUESDAY_0800 + timedelta(minutes=30))
+        # 29 min, not 30: the 50% warning timer fires at 30 min, and the time-skipping test
+        # server breaks its history when an update lands in the same instant as a timer.
+        await h.advance_to(TUESDAY_0800 + timedelta(minutes=29))
         status = await h.update(handle, "resolve", ResolveInput(note="fixed"))
         # Resolving answers the customer too: both targets met, nothing escalates.
         assert (status.response.state, status.resolution.state) == ("met", "met")
         assert status.sla_state == "resolved"
         await h.advance_to(TUESDAY_0800 + timedelta(hours=5))
         status = await h.update(handle, "reopen", ReopenInput(reason="came back"))
-        # 24x7: the 4.5 h spent resolved do not count: due 24 h + 4.5 h after opening.
-        assert near(status.resolution.due, TUESDAY_0800 + timedelta(hours=28, minutes=30))
+        # 24x7: the 4 h 31 min spent resolved do not count: due 24 h + 4 h 31 min after opening.
+        assert near(status.resolution.due, TUESDAY_0800 + timedelta(hours=28, minutes=31))
         assert status.resolution.state == "on_track"
         status = await h.update(handle, "resolve", ResolveInput())
         status = await h.update(handle, "close", CloseInput())
@@ -235,6 +237,7 @@ async def test_continue_as_new_keeps_all_state() -> None:
             id="ticket-prokuria-L-1",
             task_queue=h.task_queue,
         )
+        await h.started(handle)
         first_run = (await handle.describe()).run_id
         # Events address the ticket by ID, whichever run of it is current.
         handle = h.client.get_workflow_handle("ticket-prokuria-L-1")

@@ -30,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
 AUTO_CLOSE_AFTER = timedelta(days=30)
 # Patch: warning emails run beside the clock instead of holding it until SendGrid answers.
 WARNINGS_BESIDE_CLOCK = "warning-emails-beside-clock"
+# Patch: the policy snapshot is a regular activity, not a local one (replay-stable time).
+SNAPSHOT_BY_ACTIVITY = "policy-snapshot-by-activity"
 
 
 @workflow.defn
@@ -68,11 +70,23 @@ class TicketSlaWorkflow(TicketEvents):
         ticket = input.ticket
         opened_at = ticket.opened_at or workflow.now()
         # The policy is read once, by an activity, so its snapshot is in history for good.
-        policy = await workflow.execute_local_activity_method(
-            PolicyActivities.snapshot_policy,
-            PolicySnapshotInput(tenant=ticket.tenant, opened_at=opened_at),
-            start_to_close_timeout=timedelta(seconds=30),
-        )
+        snapshot_input = PolicySnapshotInput(tenant=ticket.tenant, opened_at=opened_at)
+        if workflow.patched(SNAPSHOT_BY_ACTIVITY):
+            # A regular activity: its result opens a new workflow task whose time is in
+            # history. After a local activity workflow.now() differed on replay (a restarted
+            # worker rebuilt the "opened" entry 26 ms earlier than the first run recorded it).
+            policy = await workflow.execute_activity_method(
+                PolicyActivities.snapshot_policy,
+                snapshot_input,
+                start_to_close_timeout=timedelta(seconds=30),
+                summary=f"snapshot policy {ticket.tenant}",
+            )
+        else:
+            policy = await workflow.execute_local_activity_method(
+                PolicyActivities.snapshot_policy,
+                snapshot_input,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
         state = TicketState(policy=policy, severity=policy.default_class, opened_at=opened_at)
         try:
             state.severity = policy.class_for(ticket.severity, ticket.category)
