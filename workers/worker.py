@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -75,6 +76,9 @@ def notify_worker(
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM), then shut down gracefully."""
+    # The sandbox imports the workflow modules afresh for every workflow run; without cached
+    # bytecode (PYTHONDONTWRITEBYTECODE is set on some machines) it compiles them every time.
+    sys.dont_write_bytecode = False
     from activities.notify import notification_activities
     from slawatch.telemetry import runtime_for
     from slawatch.temporal import connect
