@@ -27,9 +27,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from slawatch.standins.stack import Standins, start_standins
 from slawatch.standins.tools import free_port
+from slawatch.testing import seconds_policy, step
 
 TENANT = "bench"
-EMERGENCY = "+40724011885"
 TWILIO_TOKEN = "bench-twilio-auth-token"
 SENDGRID_KEY = "SG.bench-key"
 API_TOKEN = "bench-api-token"
@@ -47,33 +47,8 @@ def policy_yaml(
     response_s: int, ack_wait_s: int, warnings: Sequence[int] = (), tenant: str = TENANT
 ) -> str:
     """One critical 24x7 class; its ladder's first step texts the emergency line."""
-    warn = f"warnings: {{at_percent: {list(warnings)}, email_roles: [primary]}}" if warnings else ""
-    return f"""
-tenant: {tenant}
-name: Benchmark tenant
-support_email: support@example.com
-emergency_line: "{EMERGENCY}"
-default_class: critical
-calendars:
-  always: {{timezone: Europe/Berlin, always_open: true}}
-classes:
-  critical:
-    calendar: always
-    response: {{amount: {response_s}, unit: seconds}}
-    resolution: {{amount: 24, unit: hours}}
-    ladder: critical
-    emergency: true
-{warn}
-roles:
-  primary: [ana]
-responders:
-  ana: {{name: Ana Example (EXAMPLE PERSON), phone: "+40721555101", email: ana@example.com}}
-ladders:
-  critical:
-    steps:
-      - {{emergency_line: true, via: [sms], wait: {{amount: {ack_wait_s}, unit: seconds}}}}
-      - {{emergency_line: true, via: [voice], wait: {{amount: {ack_wait_s}, unit: seconds}}}}
-"""
+    steps = [step("sms", ack_wait_s), step("voice", ack_wait_s)]
+    return seconds_policy(tenant, response_s, steps, resolution_hours=24, warn_at=warnings)
 
 
 def rss_mb(pid: int) -> float:

@@ -27,7 +27,6 @@ from temporalio.client import Client
 
 from benchmarks.common import (
     BARE_QUEUE,
-    EMERGENCY,
     TENANT,
     TICKET_QUEUE,
     TWILIO_TOKEN,
@@ -41,6 +40,7 @@ from benchmarks.common import (
 from slawatch.models import OpenTicketInput, TicketWorkflowInput, ticket_workflow_id
 from slawatch.settings import DEV_ACCOUNT_SID
 from slawatch.standins.outbox import read_jsonl
+from slawatch.testing import EMERGENCY
 
 TARGET_S = 7200  # long, so every opened_at is in the past; the deadline is what matters
 LATER = timedelta(hours=1)  # where the non-breaching tickets' deadlines go

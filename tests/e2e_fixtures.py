@@ -18,45 +18,20 @@ import pytest
 
 from slawatch.standins.outbox import OutboxRecord, outbox_dir, read_outboxes
 from slawatch.standins.tools import free_port
+from slawatch.testing import seconds_policy, step
 
 T = TypeVar("T")
 TENANT = "e2e"
-EMERGENCY = "+40724011885"
-ANA = "+40721555101"
 API_TOKEN = "e2e-api-token"
 TWILIO_TOKEN = "e2e-twilio-auth-token"
 
 # Critical: response due 3 s after opening. Ladder: SMS the emergency line, then call it, then
 # page Ana; the waits are long enough for the test to acknowledge the call in between.
-POLICY = f"""
-tenant: {TENANT}
-name: End-to-end test tenant
-support_email: support@example.com
-emergency_line: "{EMERGENCY}"
-default_class: critical
-calendars:
-  always: {{timezone: Europe/Berlin, always_open: true}}
-classes:
-  critical:
-    calendar: always
-    response: {{amount: 3, unit: seconds}}
-    resolution: {{amount: 1, unit: hours}}
-    ladder: critical
-    emergency: true
-roles:
-  primary: [ana]
-responders:
-  ana:
-    name: Ana Example (EXAMPLE PERSON)
-    phone: "{ANA}"
-    email: ana.example@example.com
-ladders:
-  critical:
-    steps:
-      - {{emergency_line: true, via: [sms], wait: {{amount: 3, unit: seconds}}}}
-      - {{emergency_line: true, via: [voice], wait: {{amount: 30, unit: seconds}}}}
-      - {{roles: [primary], via: [sms, voice], wait: {{amount: 30, unit: seconds}}}}
-"""
+POLICY = seconds_policy(
+    TENANT,
+    3,
+    [step("sms", 3), step("voice", 30), step("sms, voice", 30, "roles: [primary]")],
+)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from slawatch.standins.faults import FaultPlan
 from slawatch.standins.outbox import read_jsonl
 from slawatch.standins.stack import Standins
 from slawatch.standins.tools import free_port
+from slawatch.testing import seconds_policy, step
 from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN, standins
 from workers.worker import ensure_search_attributes
 
@@ -39,46 +40,11 @@ __all__ = ["Rig", "fault_policy", "rig", "standins", "step", "until"]
 
 T = TypeVar("T")
 TENANT = "faults"
-EMERGENCY = "+40724011885"
-ANA = "+40721555101"
 
 
-def fault_policy(response_seconds: int, steps: list[str], warn_at: str = "[]") -> str:
+def fault_policy(response_seconds: int, steps: list[str], warn_at: Sequence[int] = ()) -> str:
     """A 24x7 critical-only policy whose response target and ack waits are in seconds."""
-    ladder = "\n".join(f"      - {s}" for s in steps)
-    return f"""
-tenant: {TENANT}
-name: Fault test tenant
-support_email: support@example.com
-emergency_line: "{EMERGENCY}"
-default_class: critical
-calendars:
-  always: {{timezone: Europe/Berlin, always_open: true}}
-classes:
-  critical:
-    calendar: always
-    response: {{amount: {response_seconds}, unit: seconds}}
-    resolution: {{amount: 2, unit: hours}}
-    ladder: critical
-    emergency: true
-warnings: {{at_percent: {warn_at}, email_roles: [primary]}}
-roles:
-  primary: [ana]
-responders:
-  ana:
-    name: Ana Example (EXAMPLE PERSON)
-    phone: "{ANA}"
-    email: ana.example@example.com
-ladders:
-  critical:
-    steps:
-{ladder}
-"""
-
-
-def step(via: str, wait: int, who: str = "emergency_line: true") -> str:
-    """One ladder step in the policy's YAML: whom, how, and the ack wait in seconds."""
-    return f"{{{who}, via: [{via}], wait: {{amount: {wait}, unit: seconds}}}}"
+    return seconds_policy(TENANT, response_seconds, steps, resolution_hours=2, warn_at=warn_at)
 
 
 async def until(what: str, check: Callable[[], T | None], limit: float = 60.0) -> T:

@@ -17,30 +17,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
+from slawatch.testing import seconds_policy, step
 from tests.harness import StandInNotifier
 from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
 from workflows.ticket import TicketSlaWorkflow
 
-POLICY = """
-tenant: fast
-name: Fast test tenant
-support_email: support@example.com
-emergency_line: "+40724011885"
-default_class: critical
-calendars:
-  always: {timezone: Europe/Berlin, always_open: true}
-classes:
-  critical: {calendar: always, response: {amount: 2, unit: seconds}, ladder: l, emergency: true}
-roles: {primary: [ana]}
-responders:
-  ana: {name: Ana Example, phone: "+40721555101", email: ana@example.com}
-ladders:
-  l:
-    repeat: 3
-    steps:
-      - {emergency_line: true, via: [sms], wait: {amount: 1, unit: seconds}}
-      - {roles: [primary], via: [sms], wait: {amount: 1, unit: seconds}}
-"""
+# Two one-second steps, four rounds: eight SMS while the ticket continues-as-new.
+POLICY = seconds_policy("fast", 2, [step("sms", 1), step("sms", 1, "roles: [primary]")], repeat=3)
 
 
 @pytest.fixture

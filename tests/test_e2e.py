@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from slawatch.testing import EMERGENCY
 from tests.e2e_fixtures import (
     API_TOKEN,
-    EMERGENCY,
     TENANT,
     TWILIO_TOKEN,
     Stack,

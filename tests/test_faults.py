@@ -167,7 +167,7 @@ async def test_flaky_twilio_loses_no_notification_and_repeats_none_it_saw_answer
 async def test_sendgrid_down_for_the_whole_ladder_emails_arrive_once_and_pages_keep_time(
     rig: Rig,
 ) -> None:
-    rig.write_policy(fault_policy(3, SENDGRID_LADDER, warn_at="[50]"))
+    rig.write_policy(fault_policy(3, SENDGRID_LADDER, warn_at=[50]))
     # SendGrid answers 500 to everything from before the first warning email until the whole
     # ladder has paged: "minutes" at this policy's scale (several ack windows).
     rig.standins.sendgrid.standin.faults = FaultPlan(error=1.0)
@@ -232,7 +232,7 @@ async def test_email_outage_never_moves_the_clock_or_the_pages_time_skipping(
 ) -> None:
     # The same ladder on the time-skipping server, where instants are exact: with every email
     # failing for the whole retry budget, the breach and each page keep their instants.
-    (tmp_path / "faults.yaml").write_text(fault_policy(3, SENDGRID_LADDER, warn_at="[50]"))
+    (tmp_path / "faults.yaml").write_text(fault_policy(3, SENDGRID_LADDER, warn_at=[50]))
     async with harness(tmp_path) as h:
         h.notifier.transient_failures["email"] = 10**6
         opened = await h.now()
