@@ -34,21 +34,11 @@ from schemathesis.generation.case import Case
 
 from slawatch.standins.tools import free_port
 from tests.fault_fixtures import DevServer, until
+from tests.test_fuzz_policies import RECORDED  # event type -> its history entry
 
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 TICKET = "FUZZ-1"
-# API event type -> the entry the ticket's history records for it.
-RECORDED = {
-    "first_response": "first_response",
-    "reclassify": "reclassified",
-    "pause": "waiting_on_customer",
-    "resume": "resumed",
-    "resolve": "resolved",
-    "reopen": "reopened",
-    "close": "closed",
-    "acknowledge": "acknowledged",
-}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -7,9 +7,11 @@ each scenario runs in its own environment (several at once make time skip past t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.client import WorkflowHandle
 
 from slawatch.models import (
     AcknowledgeInput,
@@ -24,6 +26,16 @@ TALLINN = ZoneInfo("Europe/Tallinn")
 PRK_LINE, ANA, BOGDAN, CARMEN = "+40724011885", "+40721555101", "+40722555102", "+40723555103"
 CT_LINE, KADRI, MART, LIIS = "+3725019559", "+37255550101", "+37255550102", "+37255550103"
 SECOND = timedelta(seconds=1)
+
+
+# 03:00 on Tuesday 8 December 2026: the night, when only the 24x7 critical class pages.
+NIGHT = datetime(2026, 12, 8, 3, 0, tzinfo=BERLIN)
+
+
+async def open_critical(h: Harness, ticket_id: str) -> tuple[WorkflowHandle[Any, Any], datetime]:
+    """A Prokuria critical ticket opened at NIGHT (the test server's clock moved there)."""
+    await h.advance_to(NIGHT)
+    return await h.open("prokuria", ticket_id, severity="critical", opened_at=NIGHT), NIGHT
 
 
 def pages(h: Harness) -> list[tuple[datetime, str, str]]:
@@ -66,9 +78,7 @@ def prokuria_critical_round(
 
 async def test_prokuria_critical_missed_runs_the_whole_ladder_three_times() -> None:
     async with harness() as h:
-        opened = datetime(2026, 12, 8, 3, 0, tzinfo=BERLIN)  # 03:00 on a Tuesday: 24x7 class
-        await h.advance_to(opened)
-        handle = await h.open("prokuria", "C-1", severity="critical", opened_at=opened)
+        handle, opened = await open_critical(h, "C-1")  # 03:00 on a Tuesday: 24x7 class
         # Response due 04:00; the ladder (repeat: 2) runs three rounds of 35 minutes.
         await h.advance_to(opened + timedelta(hours=4))
         expected = ladder(
@@ -95,9 +105,7 @@ async def test_prokuria_critical_missed_runs_the_whole_ladder_three_times() -> N
 
 async def test_acknowledgement_stops_the_ladder_and_is_recorded() -> None:
     async with harness() as h:
-        opened = datetime(2026, 12, 8, 3, 0, tzinfo=BERLIN)
-        await h.advance_to(opened)
-        handle = await h.open("prokuria", "C-2", severity="critical", opened_at=opened)
+        handle, opened = await open_critical(h, "C-2")
         await h.advance_to(opened + timedelta(minutes=62))
         status = await h.update(
             handle, "acknowledge", AcknowledgeInput(responder="ana", channel="sms")
@@ -134,9 +142,7 @@ async def test_first_response_in_time_sends_nothing_and_later_met_stops_ladder()
 
 async def test_response_after_breach_stops_the_ladder() -> None:
     async with harness() as h:
-        opened = datetime(2026, 12, 8, 3, 0, tzinfo=BERLIN)
-        await h.advance_to(opened)
-        handle = await h.open("prokuria", "C-4", severity="critical", opened_at=opened)
+        handle, opened = await open_critical(h, "C-4")
         await h.advance_to(opened + timedelta(minutes=67))
         status = await h.update(handle, "first_response", FirstResponseInput())
         # Met late is still a breach on record; the ladder stops (steps 1 and 2 only).
@@ -241,9 +247,7 @@ async def test_cargotask_emergency_pages_the_emergency_line_any_hour(severity: s
 async def test_provider_5xx_then_success_sends_exactly_one_sms() -> None:
     async with harness() as h:
         h.notifier.transient_failures = {"sms": 3}
-        opened = datetime(2026, 12, 8, 3, 0, tzinfo=BERLIN)
-        await h.advance_to(opened)
-        await h.open("prokuria", "F-1", severity="critical", opened_at=opened)
+        _, opened = await open_critical(h, "F-1")
         await h.advance_to(opened + timedelta(minutes=62))
         sms = h.notifier.to("sms")
         assert sorted(s.to for s in sms) == sorted([PRK_LINE, ANA])
@@ -255,9 +259,7 @@ async def test_provider_5xx_then_success_sends_exactly_one_sms() -> None:
 async def test_invalid_number_moves_on_to_the_next_step_at_once() -> None:
     async with harness() as h:
         h.notifier.rejected_numbers = {PRK_LINE, ANA}
-        opened = datetime(2026, 12, 8, 3, 0, tzinfo=BERLIN)
-        await h.advance_to(opened)
-        handle = await h.open("prokuria", "F-2", severity="critical", opened_at=opened)
+        handle, opened = await open_critical(h, "F-2")
         await h.advance_to(opened + timedelta(minutes=61))
         # Steps 1 and 2 reach nobody (rejected): step 3 (secondary) goes at the breach instant.
         assert_schedule(
@@ -277,9 +279,7 @@ async def test_invalid_number_moves_on_to_the_next_step_at_once() -> None:
 
 async def test_failed_delivery_callbacks_move_the_ladder_on() -> None:
     async with harness() as h:
-        opened = datetime(2026, 12, 8, 3, 0, tzinfo=BERLIN)
-        await h.advance_to(opened)
-        handle = await h.open("prokuria", "F-3", severity="critical", opened_at=opened)
+        handle, opened = await open_critical(h, "F-3")
         await h.advance_to(opened + timedelta(minutes=61))
         first: list[Sent] = h.notifier.to("sms")
         assert len(first) == 2
