@@ -11,6 +11,7 @@ import uvicorn
 
 from intake.app import create_app
 from slawatch.settings import Settings
+from slawatch.telemetry import runtime_for
 from slawatch.temporal import connect
 
 log = structlog.get_logger("slawatch.api")
@@ -24,9 +25,16 @@ class _OwnedSignalsServer(uvicorn.Server):
         yield
 
 
-async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve until `stop` is set (or, without one, until uvicorn sees SIGINT/SIGTERM)."""
-    client = await connect(settings)
+async def serve_api(
+    settings: Settings, stop: asyncio.Event | None = None, serve_metrics: bool = True
+) -> None:
+    """Serve until `stop` is set (or, without one, until uvicorn sees SIGINT/SIGTERM).
+
+    With `serve_metrics`, the Temporal client's runtime serves /metrics on
+    SLAWATCH_METRICS_BIND_ADDRESS (the API's own pods are scraped too); `slawatch dev` runs the
+    worker in the same process, whose runtime already serves them there.
+    """
+    client = await connect(settings, runtime_for(settings) if serve_metrics else None)
     app = create_app(settings, client)
     config = uvicorn.Config(
         app,

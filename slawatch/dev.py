@@ -135,7 +135,7 @@ async def run_stack(settings: Settings, ui_port: int, stop: asyncio.Event) -> No
                 raise DevError(str(exc)) from None
         services = [
             asyncio.create_task(run_worker(settings, stop)),
-            asyncio.create_task(serve_api(settings, stop)),
+            asyncio.create_task(serve_api(settings, stop, serve_metrics=False)),
         ]
         _print_urls(settings, ui_port, mode)
         done, _ = await asyncio.wait(
