@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 
 from slawatch.binaries import find_binary
+from slawatch.process import exit_now
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
 from slawatch.temporal import connect
 
@@ -194,3 +195,4 @@ def dev(ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI")) -
     except DevError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    exit_now(0)

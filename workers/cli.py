@@ -8,6 +8,7 @@ import typer
 from pydantic import ValidationError
 
 from slawatch.logging import configure_logging
+from slawatch.process import exit_now
 from slawatch.settings import Settings
 
 
@@ -29,3 +30,4 @@ def worker() -> None:
         # Unreachable server, bad TLS files, a port in use: one line, not a traceback.
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    exit_now(0)
