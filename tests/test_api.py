@@ -39,7 +39,12 @@ async def test_concurrent_opens_start_exactly_one_workflow(api: Api) -> None:
     )
     assert sorted(r.status_code for r in replies) == [200] * 7 + [201]
     query = f"WorkflowId = 'ticket-prokuria-{body['ticket_id']}'"
-    runs = [wf async for wf in api.client.list_workflows(query)]
+    runs: list[object] = []
+    for _ in range(50):  # visibility lags the start by a little
+        runs = [wf async for wf in api.client.list_workflows(query)]
+        if runs:
+            break
+        await asyncio.sleep(0.1)
     assert len(runs) == 1
 
 
