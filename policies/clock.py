@@ -11,7 +11,7 @@ from collections import OrderedDict
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from policies.schema import Calendar
+from policies.calendar import Calendar
 
 # A calendar with this many closed days in a row is broken (e.g. every working day listed as
 # closed); the limit counts closed days only, so long targets are never cut short.
