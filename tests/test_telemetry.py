@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import uuid
 from datetime import timedelta
@@ -15,6 +14,7 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from slawatch.binaries import find_binary
 from slawatch.settings import Settings
 
 # The sandbox re-imports this module for the probe workflow: pass I/O libraries through.
@@ -146,7 +146,7 @@ async def test_workflow_and_activity_meters_share_the_endpoint(
         await WorkflowEnvironment.start_time_skipping(
             runtime=runtime,
             data_converter=pydantic_data_converter,
-            test_server_existing_path=shutil.which("temporal-test-server"),
+            test_server_existing_path=find_binary("temporal-test-server"),
         ) as env,
         # No cache: the second workflow task replays the first, which must not count again.
         Worker(
