@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system run test lint bench
+.PHONY: install system run test lint bench fuzz
 
 $(BIN)/slawatch: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,8 +26,18 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 
+# The whole run is bounded too: a hang outside any test's own timeout (collection, a session
+# fixture) ends with SIGTERM, every stack dumped by faulthandler (tests/conftest.py), well before
+# CI's limit. Hypothesis runs its fixed examples (profile "ci" under CI=true, "dev" otherwise).
+TEST_TIMEOUT ?= 30m
 test: lint system
-	$(BIN)/pytest -q
+	timeout --kill-after=30s $(TEST_TIMEOUT) $(BIN)/pytest -q
+
+# Random exploration on purpose: new examples every run, ten times as many; SEED=n replays one.
+# Failing examples are printed ready to paste as @example(...) above the test (tests/profiles.py).
+FUZZ_TESTS := tests/test_clock_properties.py tests/test_fuzz_policies.py tests/test_fuzz_api.py
+fuzz: install system
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q --timeout 1800 $(if $(SEED),--hypothesis-seed=$(SEED)) $(FUZZ_TESTS)
 
 bench: install
 	$(BIN)/python benchmarks/clock.py

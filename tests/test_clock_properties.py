@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from policies.clock import BusinessClock, business_time_between, deadline
 from policies.loader import load_policy
 from policies.schema import Calendar, Weekday
+from tests.profiles import examples
 
 PROKURIA = load_policy("prokuria")
 CARGOTASK = load_policy("cargotask")
@@ -29,7 +30,7 @@ ZONES = [
 
 # Hypothesis's own per-example deadline is off: the machine is shared, and timing is not what
 # these properties are about.
-PROPS = settings(max_examples=150, deadline=None)
+PROPS = settings(max_examples=examples(150), deadline=None)
 
 
 @st.composite

@@ -34,6 +34,7 @@ from schemathesis.generation.case import Case
 
 from slawatch.standins.tools import free_port
 from tests.fault_fixtures import DevServer, until
+from tests.profiles import examples
 from tests.test_fuzz_policies import RECORDED  # event type -> its history entry
 
 TOKEN = "fuzz-token"
@@ -135,7 +136,7 @@ def _fuzz(url: str, mode: GenerationMode) -> tuple[int, list[str]]:
 
         @given(case=strategy)
         @settings(
-            max_examples=30,
+            max_examples=examples(30),
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
