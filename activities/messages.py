@@ -15,6 +15,8 @@ _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,159}$")
 _CLASS = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _KIND = re.compile(r"^[a-z][a-z_]{0,31}$")
 _ACK = re.compile(r"^\s*ACK\s+(\S+)\s*$", re.IGNORECASE)
+# A page's one-time acknowledgement code: four digits, never the bare ACK_DIGIT.
+ACK_CODE = re.compile(r"^[1-9][0-9]{3}$")
 
 # Paths on settings.public_base_url where Twilio reaches the intake webhooks.
 STATUS_CALLBACK_PATH = "/twilio/status"
@@ -28,17 +30,32 @@ def _check(field: str, value: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
-def build_sms_body(ticket_ref: str, severity: str, kind: str, *, percent: int | None = None) -> str:
-    """SMS text for a breach (or a warning at `percent` of a target), with the ACK reply hint."""
+def build_sms_body(
+    ticket_ref: str,
+    severity: str,
+    kind: str,
+    *,
+    percent: int | None = None,
+    code: str | None = None,
+) -> str:
+    """SMS text for a breach (or a warning at `percent` of a target), with the reply hint.
+
+    With a one-time `code` the hint is "Reply <code> to acknowledge <ref>": the code proves the
+    page was received, which a caller ID alone does not.
+    """
     _check("ticket_ref", ticket_ref, _REF)
     _check("severity", severity, _CLASS)
     _check("kind", kind, _KIND)
+    if code is not None:
+        _check("code", code, ACK_CODE)
     if percent is None:
         what = f"{kind} target BREACHED"
     elif 0 < percent < 100:
         what = f"{percent}% of {kind} target used"
     else:
         raise ValueError(f"percent: {percent} must be between 1 and 99")
+    if code is not None:
+        return f"slawatch: ticket {ticket_ref} ({severity}) {what}. Reply {code} to acknowledge."
     return (
         f"slawatch: ticket {ticket_ref} ({severity}) {what}. Reply ACK {ticket_ref} to acknowledge."
     )

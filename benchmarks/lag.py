@@ -107,9 +107,9 @@ def first_sms(outbox: Path) -> dict[int, datetime]:
     first: dict[int, datetime] = {}
     for line in read_jsonl(outbox):
         callback = line.get("form", {}).get("StatusCallback", "")
-        key = parse_qs(urlsplit(callback).query).get("key", [""])[0]
-        wf = key.split("/", 1)[0]
-        if not wf.startswith(f"ticket-{TENANT}-B") or not key.endswith("/sms/emergency_line"):
+        query = parse_qs(urlsplit(callback).query)
+        key, wf = query.get("key", [""])[0], query.get("wf", [""])[0]
+        if not wf.startswith(f"ticket/{TENANT}/B") or not key.endswith("/sms/emergency_line"):
             continue
         i, at = int(wf.rsplit("B", 1)[1]), datetime.fromisoformat(line["at"])
         first[i] = min(first.get(i, at), at)

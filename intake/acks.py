@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,12 +14,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from intake.policybook import PolicyBook
 from intake.twilio_guard import Responder, responder_by_phone
 from intake.visibility import WORKFLOW_TYPE
-from slawatch.models import AcknowledgeInput, TicketStatus
+from slawatch.models import TENANT_NAME, AcknowledgeInput, TicketStatus, ticket_ref
+from slawatch.paging import phone_pages
+from slawatch.search_attributes import PAGED_TO
 
 log = structlog.get_logger("slawatch.intake.acks")
 
-# How many breached tickets a bare "1" reply looks through for the page it answers.
-_RECENT_BREACHES = 20
+# How many tickets paging one number at once a reply looks at (far more than a person carries).
+_MAX_TICKETS = 50
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 # Twilio gives a webhook 15 s; one slow ticket must not use all of it.
 _QUERY_TIMEOUT = timedelta(seconds=5)
 
@@ -38,9 +43,9 @@ def known_numbers(book: PolicyBook, phone: str) -> list[Known]:
     return found
 
 
-def who(responder: Responder, phone: str) -> str:
-    """How an acknowledgement names its giver in the ticket's history."""
-    return f"{responder.id} ({phone})"
+def who(responder: Responder) -> str:
+    """How an acknowledgement names its giver in the ticket's history (an id, not a number)."""
+    return responder.id
 
 
 async def status_of(
@@ -63,11 +68,30 @@ async def status_of(
 
 
 async def acknowledge(
-    client: Client, workflow_id: str, breach_id: str | None, giver: str, channel: str
+    client: Client,
+    workflow_id: str,
+    breach_id: str | None,
+    giver: str,
+    channel: str,
+    *,
+    phone: str,
+    received_at: datetime,
+    code: str | None = None,
 ) -> TicketStatus | None:
-    """Acknowledge on the ticket; None when there was nothing (left) to acknowledge."""
+    """Acknowledge on the ticket; None when there was nothing (left) to acknowledge.
+
+    The ticket checks again that `phone` was paged for the breach before `received_at`: the
+    workflow, not this API, is the judge of what a phone may stop.
+    """
     handle = client.get_workflow_handle(workflow_id)
-    arg = AcknowledgeInput(breach_id=breach_id, responder=giver, channel=channel)
+    arg = AcknowledgeInput(
+        breach_id=breach_id,
+        responder=giver,
+        channel=channel,
+        phone=phone,
+        received_at=received_at,
+        code=code,
+    )
     try:
         status: TicketStatus = await handle.execute_update(
             "acknowledge", arg, result_type=TicketStatus
@@ -84,28 +108,57 @@ async def acknowledge(
     return status
 
 
-async def latest_page(
-    client: Client, tenants: list[str], phone: str
-) -> tuple[str, str, str] | None:
-    """(tenant, workflow id, breach id) of the latest still-escalating page sent to `phone`."""
-    names = ", ".join(f"'{t}'" for t in tenants)
+@dataclass(frozen=True)
+class Page:
+    """A breach still escalating that was paged to one number, with the code the page carried."""
+
+    tenant: str
+    ticket_id: str
+    workflow_id: str
+    breach_id: str
+    severity: str
+    code: str | None
+
+    @property
+    def ref(self) -> str:
+        return ticket_ref(self.tenant, self.ticket_id)
+
+
+async def pages_waiting(
+    client: Client, tenants: list[str], phone: str, received_at: datetime
+) -> list[Page]:
+    """Breaches still escalating that were paged to `phone` before `received_at`.
+
+    One visibility query finds the tickets by their SlaPagedTo attribute (the numbers paged for
+    their live breaches); only those tickets are asked for their status, concurrently.
+    """
+    if not E164.fullmatch(phone) or not tenants:
+        return []
+    names = ", ".join(f"'{t}'" for t in tenants if TENANT_NAME.fullmatch(t))
     query = (
         f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' "
-        f"AND SlaState = 'breached' AND SlaTenant IN ({names})"
+        f"AND {PAGED_TO.name} = '{phone}' AND SlaTenant IN ({names})"
     )
-    best: tuple[datetime, str, str, str] | None = None
-    async for wf in client.list_workflows(query, limit=_RECENT_BREACHES):
-        try:
-            status = await status_of(client, wf.id, timedelta(seconds=2))
-        except RPCError as exc:
+    ids = [wf.id async for wf in client.list_workflows(query, limit=_MAX_TICKETS)]
+    answers = await asyncio.gather(
+        *(status_of(client, wf_id, timedelta(seconds=2)) for wf_id in ids),
+        return_exceptions=True,
+    )
+    pages: dict[tuple[str, str], Page] = {}
+    for wf_id, status in zip(ids, answers, strict=True):
+        if not isinstance(status, TicketStatus):
             # One ticket that cannot answer must not block acks for the others.
-            log.warning("ack_lookup_skipped", workflow_id=wf.id, error=exc.message)
-            continue
-        if status is None:
+            log.warning("ack_lookup_skipped", workflow_id=wf_id, error=str(status))
             continue
         escalating = {b.breach_id for b in status.breaches if b.outcome == "escalating"}
-        for sent in status.sent:
-            mine = sent.to == phone and sent.breach_id in escalating
-            if mine and (best is None or sent.at > best[0]):
-                best = (sent.at, status.tenant, wf.id, sent.breach_id)
-    return (best[1], best[2], best[3]) if best else None
+        for sent in phone_pages(status.sent, phone, received_at):
+            if sent.breach_id in escalating:
+                pages[(wf_id, sent.breach_id)] = Page(
+                    status.tenant,
+                    status.ticket_id,
+                    wf_id,
+                    sent.breach_id,
+                    status.severity,
+                    sent.code,
+                )
+    return sorted(pages.values(), key=lambda p: (p.ref, p.breach_id))

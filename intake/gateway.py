@@ -18,8 +18,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from intake.errors import ApiError
 from intake.schemas import TicketList
 from intake.visibility import WORKFLOW_TYPE, list_query, summary
-from slawatch.models import OpenTicketInput, Payload, TicketStatus, TicketWorkflowInput
+from slawatch.models import (
+    OpenTicketInput,
+    Payload,
+    TicketStatus,
+    TicketWorkflowInput,
+    legacy_workflow_id,
+)
 from slawatch.models import ticket_workflow_id as workflow_id_of
+from slawatch.search_attributes import TENANT
 
 # Workflow rejections -> HTTP status. UnknownBreach: the breach named does not exist.
 _REJECTIONS = {"InvalidTransition": 409, "UnknownClass": 422, "UnknownBreach": 404}
@@ -36,6 +43,10 @@ class TicketGateway:
 
     async def open(self, ticket: OpenTicketInput) -> tuple[TicketStatus, bool]:
         """Start the ticket's workflow or join the existing one; True when it was created."""
+        legacy = await self._legacy(ticket.tenant, ticket.ticket_id)
+        if legacy is not None:
+            # Opened before ids became injective: join that clock, never start a second one.
+            return await self._status(legacy, ticket.tenant, ticket.ticket_id), False
         wf_id = workflow_id_of(ticket.tenant, ticket.ticket_id)
         try:
             handle = await self.client.start_workflow(
@@ -51,16 +62,51 @@ class TicketGateway:
             created = _was_started(handle)
         except WorkflowAlreadyStartedError:
             handle, created = self.client.get_workflow_handle(wf_id), False
-        return await self._status(handle), created
+        return await self._status(handle, ticket.tenant, ticket.ticket_id), created
 
     async def status(self, tenant: str, ticket_id: str) -> TicketStatus:
-        return await self._status(
-            self.client.get_workflow_handle(workflow_id_of(tenant, ticket_id))
-        )
+        handle = self.client.get_workflow_handle(workflow_id_of(tenant, ticket_id))
+        try:
+            return await self._status(handle, tenant, ticket_id)
+        except ApiError as exc:
+            legacy = await self._legacy(tenant, ticket_id) if exc.status == 404 else None
+            if legacy is None:
+                raise
+            return await self._status(legacy, tenant, ticket_id)
+
+    async def _legacy(self, tenant: str, ticket_id: str) -> WorkflowHandle[object, object] | None:
+        """A ticket that runs under the ambiguous first id form, only if it is tenant's own.
+
+        "ticket-acme-eu-1" may be acme's "eu-1" or acme-eu's "1": the workflow's SlaTenant
+        says which. Remove once no workflow id starting with "ticket-" is running.
+        """
+        handle = self.client.get_workflow_handle(legacy_workflow_id(tenant, ticket_id))
+        try:
+            desc = await handle.describe(rpc_timeout=_RPC_TIMEOUT)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        owner = desc.typed_search_attributes.get(TENANT)
+        return handle if owner == tenant else None
 
     async def update(self, tenant: str, ticket_id: str, name: str, arg: Payload) -> TicketStatus:
         """Run one event update; the workflow's rejections become 404/409/422."""
         handle = self.client.get_workflow_handle(workflow_id_of(tenant, ticket_id))
+        try:
+            return await self._update(handle, name, arg)
+        except _NoSuchWorkflow:
+            legacy = await self._legacy(tenant, ticket_id)
+        try:
+            if legacy is not None:
+                return await self._update(legacy, name, arg)
+        except _NoSuchWorkflow:
+            pass
+        raise ApiError(404, f"no ticket {ticket_id!r} for tenant {tenant!r}")
+
+    async def _update(
+        self, handle: WorkflowHandle[object, object], name: str, arg: Payload
+    ) -> TicketStatus:
         try:
             result: TicketStatus = await handle.execute_update(
                 name, arg, result_type=TicketStatus, rpc_timeout=_RPC_TIMEOUT
@@ -90,7 +136,9 @@ class TicketGateway:
         rows = [summary(wf) async for wf in self.client.list_workflows(query, limit=limit)]
         return TicketList(tickets=rows, query=query)
 
-    async def _status(self, handle: WorkflowHandle[object, object]) -> TicketStatus:
+    async def _status(
+        self, handle: WorkflowHandle[object, object], tenant: str, ticket_id: str
+    ) -> TicketStatus:
         # A new ticket cannot answer until its first task ran and its policy snapshot is in
         # (the workflow says "still starting"): milliseconds, so retry for up to ~5 s.
         problem = ""
@@ -99,10 +147,13 @@ class TicketGateway:
                 status: TicketStatus = await handle.query(
                     "status", result_type=TicketStatus, rpc_timeout=_RPC_TIMEOUT
                 )
+                if (status.tenant, status.ticket_id) != (tenant, ticket_id):
+                    # Every path checks the ticket it reached is the one asked for.
+                    raise ApiError(404, f"no ticket {ticket_id!r} for tenant {tenant!r}")
                 return status
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
-                    raise ApiError(404, f"no ticket {handle.id!r}") from None
+                    raise ApiError(404, f"no ticket {ticket_id!r} for tenant {tenant!r}") from None
                 if exc.status != RPCStatusCode.FAILED_PRECONDITION:
                     raise
                 problem = exc.message
@@ -117,10 +168,14 @@ class TicketGateway:
             desc = await handle.describe()
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise ApiError(404, f"no ticket {handle.id!r}") from None
+                raise _NoSuchWorkflow from None
             raise
         state = desc.status.name.lower() if desc.status else "finished"
         raise ApiError(409, f"ticket {handle.id!r} is no longer running ({state})")
+
+
+class _NoSuchWorkflow(Exception):
+    """No workflow under that id (as opposed to one that has finished)."""
 
 
 def _was_started(handle: WorkflowHandle[object, object]) -> bool:

@@ -21,8 +21,8 @@ class PolicyBook:
 
     def get(self, tenant: str, field: str = "tenant") -> Policy:
         if tenant not in self.tenants():
-            known = ", ".join(self.tenants()) or "none"
-            raise ApiError(422, f"unknown tenant {tenant!r} (known: {known})", field=field)
+            # Never the list of tenants: one tenant's client must not learn the others' names.
+            raise ApiError(422, f"unknown tenant {tenant!r}", field=field)
         try:
             path = policy_path(tenant, self.policy_dir)
             mtime = path.stat().st_mtime

@@ -17,6 +17,7 @@ from slawatch.models import (
     ReopenInput,
     ResolveInput,
     ResumeInput,
+    TicketStatus,
 )
 
 # The SLA states the workflow writes to the SlaState search attribute.
@@ -51,8 +52,14 @@ class CloseEvent(CloseInput):
     type: Literal["close"]
 
 
-class AcknowledgeEvent(AcknowledgeInput):
+class AcknowledgeEvent(Payload):
+    """An acknowledgement through the API: recorded as the calling token's, channel "api"."""
+
     type: Literal["acknowledge"]
+    breach_id: str | None = None
+    # Who at the intake system acknowledged, as it says: recorded beside the token's identity,
+    # never instead of it. (A `channel` is not taken: API acknowledgements are channel "api".)
+    responder: str | None = Field(default=None, min_length=1, max_length=120)
 
 
 TicketEvent = Annotated[
@@ -80,8 +87,19 @@ EVENT_INPUTS: dict[str, type[Payload]] = {
 }
 
 
-def update_input(event: Payload) -> Payload:
-    """The workflow update's payload for an API event: the same fields without the tag."""
+def redacted(status: TicketStatus) -> TicketStatus:
+    """What an intake system may see: responders by id, never their numbers or page codes."""
+    sent = [n.model_copy(update={"to": n.recipient, "code": None}) for n in status.sent]
+    return status.model_copy(update={"sent": sent})
+
+
+def update_input(event: Payload, caller: str) -> Payload:
+    """The workflow update's payload for an API event from `caller` (a token's identity)."""
+    if isinstance(event, AcknowledgeEvent):
+        said = f": {event.responder}" if event.responder else ""
+        return AcknowledgeInput(
+            breach_id=event.breach_id, responder=f"{caller}{said}", channel="api"
+        )
     kind: str = getattr(event, "type")  # noqa: B009 - every TicketEvent member has it
     return EVENT_INPUTS[kind].model_validate(event.model_dump(exclude={"type"}))
 

@@ -11,12 +11,18 @@ from intake.auth import Caller, require_tenant
 from intake.errors import ApiError
 from intake.gateway import TicketGateway
 from intake.policybook import PolicyBook
-from intake.schemas import ErrorBody, ReclassifyEvent, TicketEvent, TicketList, update_input
-from slawatch.models import TICKET_ID_PATTERN, OpenTicketInput, TicketStatus
+from intake.schemas import (
+    ErrorBody,
+    ReclassifyEvent,
+    TicketEvent,
+    TicketList,
+    redacted,
+    update_input,
+)
+from slawatch.models import TENANT_PATTERN, TICKET_ID_PATTERN, OpenTicketInput, TicketStatus
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
-TENANT_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN)]
 TicketPath = Annotated[str, Path(pattern=TICKET_ID_PATTERN)]
 # A ticket's policy snapshot resolves public holidays for its opening year and two after, and
@@ -66,7 +72,7 @@ async def open_ticket(
     book.check_category(policy, ticket.category)
     status, created = await gw.open(ticket)
     response.status_code = 201 if created else 200
-    return status
+    return redacted(status)
 
 
 def _check_opened_at(opened_at: datetime | None) -> None:
@@ -96,7 +102,8 @@ async def send_event(
     policy = book.get(tenant)
     if isinstance(event, ReclassifyEvent):
         book.check_class(policy, event.severity)
-    return await gw.update(tenant, ticket_id, event.type, update_input(event))
+    status = await gw.update(tenant, ticket_id, event.type, update_input(event, f"api:{who.name}"))
+    return redacted(status)
 
 
 @router.get("/{tenant}/{ticket_id}", responses=ERRORS)
@@ -105,7 +112,7 @@ async def ticket_status(
 ) -> TicketStatus:
     """A ticket's SLA status: targets, deadlines, breaches, acknowledgements, history."""
     require_tenant(who, tenant)
-    return await gw.status(tenant, ticket_id)
+    return redacted(await gw.status(tenant, ticket_id))
 
 
 @router.get("", responses=ERRORS)

@@ -24,10 +24,16 @@ class TwilioConfig:
 
     auth_token: SecretStr
     public_base_url: str
+    # Webhooks for any other account are refused, however they are signed.
+    account_sid: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TwilioConfig:
-        return cls(settings.twilio_auth_token, settings.public_base_url.rstrip("/"))
+        return cls(
+            settings.twilio_auth_token,
+            settings.public_base_url.rstrip("/"),
+            settings.twilio_account_sid,
+        )
 
     def public_url(self, request: Request) -> str:
         """The URL Twilio signed: the public base, our path, and the query exactly as sent."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from temporalio.client import WorkflowExecution
 
 from intake.errors import ApiError
 from intake.schemas import SLA_STATES, TicketSummary
+from slawatch.models import TENANT_NAME, legacy_workflow_id, parse_ticket_workflow_id
 from slawatch.search_attributes import CLASS as SLA_CLASS
 from slawatch.search_attributes import ESCALATION_LEVEL as SLA_ESCALATION_LEVEL
 from slawatch.search_attributes import RESOLUTION_DUE as SLA_RESOLUTION_DUE
@@ -17,7 +16,8 @@ from slawatch.search_attributes import TENANT as SLA_TENANT
 
 WORKFLOW_TYPE = "TicketSlaWorkflow"
 
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# Values quoted into a visibility query: fullmatch, so no trailing newline slips through.
+_NAME = TENANT_NAME
 
 
 def list_query(
@@ -27,9 +27,9 @@ def list_query(
     allowed: frozenset[str] | None,
 ) -> str:
     """A visibility query for ticket workflows; every value is checked before it is quoted."""
-    if tenant is not None and not _NAME.match(tenant):
+    if tenant is not None and not _NAME.fullmatch(tenant):
         raise ApiError(422, f"tenant {tenant!r} is not a tenant name", field="tenant")
-    if severity is not None and not _NAME.match(severity):
+    if severity is not None and not _NAME.fullmatch(severity):
         raise ApiError(422, f"severity {severity!r} is not a class name", field="severity")
     if state is not None and state not in SLA_STATES:
         raise ApiError(422, f"state must be one of {', '.join(SLA_STATES)}", field="state")
@@ -40,7 +40,7 @@ def list_query(
         clauses.append(f"SlaTenant = '{tenant}'")
     elif allowed is not None:
         # Tokens come from settings, but quote only names that could be tenants.
-        names = sorted(t for t in allowed if _NAME.match(t))
+        names = sorted(t for t in allowed if _NAME.fullmatch(t))
         if not names:
             raise ApiError(403, "this token may not list any tenant")
         clauses.append("SlaTenant IN (" + ", ".join(f"'{t}'" for t in names) + ")")
@@ -55,8 +55,12 @@ def summary(execution: WorkflowExecution) -> TicketSummary:
     """A list row from a workflow's search attributes (visibility, no worker involved)."""
     attrs = execution.typed_search_attributes
     tenant = attrs.get(SLA_TENANT) or ""
-    prefix = f"ticket-{tenant}-"
-    ticket_id = execution.id.removeprefix(prefix) if tenant else execution.id
+    parsed = parse_ticket_workflow_id(execution.id)
+    if parsed is not None:
+        ticket_id = parsed[1]
+    else:  # the legacy form: its tenant is known from the search attribute
+        prefix = legacy_workflow_id(tenant, "")
+        ticket_id = execution.id.removeprefix(prefix) if tenant else execution.id
     return TicketSummary(
         tenant=tenant,
         ticket_id=ticket_id,

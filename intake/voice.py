@@ -24,7 +24,12 @@ def acknowledged(pin_url: str | None) -> str:
     response.say("Acknowledged. Thank you; the escalation has stopped.")
     if pin_url is not None:
         gather = response.gather(
-            action=pin_url, method="POST", finish_on_key="#", num_digits=12, timeout=8
+            # Up to 32 digits: a PIN as long as its owner likes, ended by the hash key.
+            action=pin_url,
+            method="POST",
+            finish_on_key="#",
+            num_digits=32,
+            timeout=8,
         )
         gather.say("To hear the ticket's details, enter your PIN followed by the hash key.")
     response.say("Goodbye.")

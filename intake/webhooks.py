@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -11,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from twilio.twiml.messaging_response import MessagingResponse
 
 from activities.messages import (
+    ACK_CODE,
     ACK_DIGIT,
     GATHER_PATH,
     STATUS_CALLBACK_PATH,
@@ -22,7 +26,13 @@ from intake import acks, voice
 from intake.errors import ApiError
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig, check_pin, responder_by_phone, signed_params
-from slawatch.models import DeliveryStatusInput, ticket_ref
+from intake.webhook_store import WebhookStore
+from slawatch.models import (
+    DeliveryStatusInput,
+    TicketStatus,
+    parse_ticket_workflow_id,
+    ticket_ref,
+)
 
 log = structlog.get_logger("slawatch.intake.webhooks")
 router = APIRouter(tags=["twilio"], include_in_schema=False)
@@ -42,7 +52,15 @@ FINAL_STATUSES = {
     "canceled",
     "completed",
 }
-_WF = re.compile(r"^ticket-[a-z][a-z0-9_-]{0,62}-[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+# A ticket workflow id in a webhook URL: the current form, or the legacy one of older pages.
+_LEGACY_WF = re.compile(r"ticket-[a-z][a-z0-9_-]{0,62}-[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_BREACH = re.compile(r"[a-z]+-[0-9]{1,6}")
+# How many waiting pages an SMS answer to a bare "1" lists.
+_LISTED = 5
+
+
+def _is_ticket_workflow(value: str) -> bool:
+    return parse_ticket_workflow_id(value) is not None or bool(_LEGACY_WF.fullmatch(value))
 
 
 def _twiml(body: str) -> Response:
@@ -56,17 +74,65 @@ def _message(text: str | None) -> Response:
     return _twiml(str(response.to_xml(xml_declaration=True)))
 
 
-def _arg(request: Request, name: str, pattern: re.Pattern[str] | None = None) -> str:
+def _arg(request: Request, name: str, valid: Callable[[str], bool] | None = None) -> str:
     # Read only after the signature check: a forged request gets 403, never a 422 hint.
     value = request.query_params.get(name, "")
-    if not value or (pattern is not None and not pattern.match(value)):
+    if not value or (valid is not None and not valid(value)):
         raise ApiError(422, f"query parameter {name!r} is missing or malformed", field=name)
     return value
+
+
+def _wf(request: Request) -> str:
+    return _arg(request, "wf", _is_ticket_workflow)
+
+
+def _breach(request: Request) -> str:
+    return _arg(request, "breach", _BREACH.fullmatch)  # type: ignore[arg-type]
 
 
 def _deps(request: Request) -> tuple[Client, PolicyBook, TwilioConfig]:
     client: Client = request.app.state.gateway.client
     return client, request.app.state.policies, request.app.state.twilio
+
+
+def _store(request: Request) -> WebhookStore:
+    store: WebhookStore = request.app.state.webhook_store
+    return store
+
+
+async def _verified(request: Request) -> dict[str, str]:
+    """Signed by Twilio with our auth token, and for our account: else 403, nothing more."""
+    params = await signed_params(request)
+    config: TwilioConfig = request.app.state.twilio
+    if params.get("AccountSid", "") != config.account_sid:
+        log.warning("webhook_for_another_account")
+        raise ApiError(403, "invalid X-Twilio-Signature", code="bad_signature")
+    return params
+
+
+async def _once(
+    request: Request,
+    step: str,
+    sid: str,
+    handle: Callable[[], Awaitable[Response]],
+    replayed: Response,
+) -> Response:
+    """Handle a MessageSid/CallSid step once: a signed request sent again gets `replayed`.
+
+    Twilio signs the URL and the body, not the time: without this, a captured request could be
+    replayed later to acknowledge a page sent after it. A failure on our side (Temporal down)
+    forgets the SID so that Twilio's own retry is handled.
+    """
+    store, key = _store(request), f"{step}:{sid}"
+    # Twilio always sends the SID; a request without one is no Twilio request to act on.
+    if not sid or not await asyncio.to_thread(store.first_sighting, key):
+        log.warning("webhook_replayed", step=step)
+        return replayed
+    try:
+        return await handle()
+    except Exception:
+        await asyncio.to_thread(store.forget, key)
+        raise
 
 
 async def _callee(request: Request, params: dict[str, str], wf: str) -> tuple[str, acks.Known]:
@@ -91,8 +157,8 @@ class _Hangup(Exception):
 @router.post(VOICE_PATH)
 async def voice_twiml(request: Request) -> Response:
     """The call's opening TwiML: ticket reference and class, press 1 to acknowledge."""
-    await signed_params(request)
-    wf, breach, key = _arg(request, "wf", _WF), _arg(request, "breach"), _arg(request, "key")
+    await _verified(request)
+    wf, breach, key = _wf(request), _breach(request), _arg(request, "key")
     client, _, config = _deps(request)
     status = await acks.status_of(client, wf)
     if status is None:
@@ -105,8 +171,9 @@ async def voice_twiml(request: Request) -> Response:
 @router.post(GATHER_PATH)
 async def voice_gather(request: Request) -> Response:
     """The key pressed on the call: 1 acknowledges the breach the call was about."""
-    params = await signed_params(request)
-    wf, breach, key = _arg(request, "wf", _WF), _arg(request, "breach"), _arg(request, "key")
+    params = await _verified(request)
+    received_at = datetime.now(UTC)
+    wf, breach, key = _wf(request), _breach(request), _arg(request, "key")
     client, _, config = _deps(request)
     try:
         phone, known = await _callee(request, params, wf)
@@ -117,70 +184,131 @@ async def voice_gather(request: Request) -> Response:
         ref = ticket_ref(known.tenant, status.ticket_id if status else wf)
         again = config.public_url(request)
         return _twiml(build_call_twiml(ref, status.severity if status else "unknown", again))
-    giver = acks.who(known.responder, phone)
-    done = await acks.acknowledge(client, wf, breach, giver, "voice")
-    if done is None:
-        return _twiml(voice.say_goodbye("There was nothing left to acknowledge. Goodbye."))
-    pin_url = None
-    if known.responder.pin_hash:
-        pin_url = webhook_url(config.public_base_url, PIN_PATH, wf=wf, breach=breach, key=key)
-    return _twiml(voice.acknowledged(pin_url))
+
+    async def ack() -> Response:
+        giver = acks.who(known.responder)
+        done = await acks.acknowledge(
+            client, wf, breach, giver, "voice", phone=phone, received_at=received_at
+        )
+        if done is None:
+            return _twiml(voice.say_goodbye("There was nothing left to acknowledge. Goodbye."))
+        pin_url = None
+        if known.responder.pin_hash:
+            pin_url = webhook_url(config.public_base_url, PIN_PATH, wf=wf, breach=breach, key=key)
+        return _twiml(voice.acknowledged(pin_url))
+
+    already = _twiml(voice.say_goodbye("This call was already answered. Goodbye."))
+    return await _once(request, "gather", params.get("CallSid", ""), ack, already)
 
 
 @router.post(PIN_PATH)
 async def voice_pin(request: Request) -> Response:
-    """Details are read out only after the responder's PIN matches."""
-    params = await signed_params(request)
-    wf = _arg(request, "wf", _WF)
+    """Details are read out only after the responder's PIN matches; wrong PINs lock it out."""
+    params = await _verified(request)
+    wf = _wf(request)
     client, _, _ = _deps(request)
     try:
         _, known = await _callee(request, params, wf)
     except _Hangup as bye:
         return _twiml(voice.say_goodbye(bye.text))
-    if not check_pin(known.responder.pin_hash, params.get("Digits", "")):
-        log.warning("voice_pin_mismatch", workflow_id=wf, responder=known.responder.id)
-        return _twiml(voice.say_goodbye("That PIN is not correct. Goodbye."))
-    status = await acks.status_of(client, wf)
-    if status is None:
-        return _twiml(voice.say_goodbye("This ticket is no longer open. Goodbye."))
-    return _twiml(voice.details(status))
+    store = _store(request)
+    who = f"{known.tenant}:{known.responder.id}"
+
+    async def details() -> Response:
+        if await asyncio.to_thread(store.pin_locked, who):
+            log.warning("voice_pin_locked", workflow_id=wf, responder=known.responder.id)
+            return _twiml(voice.say_goodbye("PIN entry is locked for now. Goodbye."))
+        # PBKDF2 takes tens of milliseconds: off the event loop, or every webhook waits.
+        digits = params.get("Digits", "")
+        if not await asyncio.to_thread(check_pin, known.responder.pin_hash, digits):
+            await asyncio.to_thread(store.pin_failed, who)
+            log.warning("voice_pin_mismatch", workflow_id=wf, responder=known.responder.id)
+            return _twiml(voice.say_goodbye("That PIN is not correct. Goodbye."))
+        await asyncio.to_thread(store.pin_succeeded, who)
+        status = await acks.status_of(client, wf)
+        if status is None:
+            return _twiml(voice.say_goodbye("This ticket is no longer open. Goodbye."))
+        return _twiml(voice.details(status))
+
+    # One PIN entry per call: a replayed right-PIN request reads nothing out.
+    already = _twiml(voice.say_goodbye("This call already entered its PIN. Goodbye."))
+    return await _once(request, "pin", params.get("CallSid", ""), details, already)
 
 
 @router.post(SMS_PATH)
 async def sms_inbound(request: Request) -> Response:
-    """An SMS reply: "ACK <ref>" or "1" from a known responder's number acknowledges."""
-    params = await signed_params(request)
+    """An SMS reply: the page's code, "1", or "ACK <ref>", from a number that was paged."""
+    params = await _verified(request)
+    received_at = datetime.now(UTC)
+
+    async def reply() -> Response:
+        return _message(await _sms_reply(request, params, received_at))
+
+    return await _once(request, "sms", params.get("MessageSid", ""), reply, _message(None))
+
+
+async def _sms_reply(request: Request, params: dict[str, str], received_at: datetime) -> str | None:
     client, book, _ = _deps(request)
     phone, text = params.get("From", ""), params.get("Body", "").strip()
     known = acks.known_numbers(book, phone)
     if not known:
         # No reply at all: an unknown sender learns nothing about us.
         log.warning("sms_from_unknown_number")
-        return _message(None)
+        return None
+    pages = await acks.pages_waiting(client, [k.tenant for k in known], phone, received_at)
+    code: str | None = None
     if text == ACK_DIGIT:
-        target = await acks.latest_page(client, [k.tenant for k in known], phone)
-        if target is None:
-            return _message("slawatch: nothing is waiting for your acknowledgement.")
-        tenant, wf, breach_id = target
+        chosen = pages
+    elif ACK_CODE.fullmatch(text):
+        code = text
+        chosen = [p for p in pages if p.code == code]
+        if not chosen:
+            return f"slawatch: no page with code {code} is waiting for you."
     elif (ref := parse_sms_ack(text)) is not None:
-        tenant, _, ticket_id = ref.partition("/")
-        if tenant not in {k.tenant for k in known} or not _WF.match(f"ticket-{tenant}-{ticket_id}"):
-            return _message(f"slawatch: no ticket {ref} that you may acknowledge.")
-        wf, breach_id = f"ticket-{tenant}-{ticket_id}", None
+        chosen = [p for p in pages if p.ref == ref]
+        if not chosen:
+            return f"slawatch: no page for {ref} is waiting for you."
     else:
-        return _message("slawatch: reply ACK <ticket ref> (or 1) to acknowledge.")
-    responder = next(k.responder for k in known if k.tenant == tenant)
-    done = await acks.acknowledge(client, wf, breach_id, acks.who(responder, phone), "sms")
-    if done is None:
-        return _message("slawatch: nothing to acknowledge on that ticket.")
-    return _message(f"slawatch: acknowledged {ticket_ref(done.tenant, done.ticket_id)}. Thank you.")
+        return "slawatch: reply with the code in the page (or 1) to acknowledge."
+    if not chosen:
+        return "slawatch: nothing is waiting for your acknowledgement."
+    # A bare "1" (or a code two pages happen to share) that could mean two breaches stops
+    # neither: the answer lists them. "ACK <ref>" stops every page of that ticket to this number.
+    if len(chosen) > 1 and code is None and text == ACK_DIGIT:
+        # An SMS stays short: the first few, and how many more (each page has its own code).
+        listed = chosen[:_LISTED]
+        choices = "; ".join(f"{p.code} for {p.ref} {p.breach_id}" for p in listed)
+        more = f" (and {len(chosen) - len(listed)} more: see each page)" if chosen[_LISTED:] else ""
+        return f"slawatch: {len(chosen)} pages wait for you. Reply {choices}{more}."
+    if len(chosen) > 1 and code is not None:
+        choices = " or ".join(f"ACK {p.ref}" for p in chosen)
+        return f"slawatch: code {code} is on {len(chosen)} pages. Reply {choices}."
+    done: list[TicketStatus] = []
+    for page in chosen:
+        responder = next(k.responder for k in known if k.tenant == page.tenant)
+        status = await acks.acknowledge(
+            client,
+            page.workflow_id,
+            page.breach_id,
+            acks.who(responder),
+            "sms",
+            phone=phone,
+            received_at=received_at,
+            code=code,
+        )
+        if status is not None:
+            done.append(status)
+    if not done:
+        return "slawatch: nothing to acknowledge on that ticket."
+    refs = ", ".join(dict.fromkeys(ticket_ref(d.tenant, d.ticket_id) for d in done))
+    return f"slawatch: acknowledged {refs}. Thank you."
 
 
 @router.post(STATUS_CALLBACK_PATH, status_code=204)
 async def delivery_status(request: Request) -> Response:
     """A message or call outcome: failures move the escalation on without waiting."""
-    params = await signed_params(request)
-    wf, key = _arg(request, "wf", _WF), _arg(request, "key")
+    params = await _verified(request)
+    wf, key = _wf(request), _arg(request, "key")
     status = (params.get("MessageStatus") or params.get("CallStatus") or "").lower()
     if status in FINAL_STATUSES:
         client, _, _ = _deps(request)

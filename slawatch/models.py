@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -9,11 +10,37 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializ
 
 from policies.schema import Channel, Policy
 
+# Pydantic checks these with Rust's regex, where `$` is the very end; Python code that checks
+# them uses re.fullmatch, never re.match (whose `$` also matches before a trailing newline).
+TENANT_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+TENANT_NAME = re.compile(TENANT_PATTERN.strip("^$"))
+_TICKET_ID = re.compile(TICKET_ID_PATTERN.strip("^$"))
+# Workflow ids are "ticket/{tenant}/{ticket_id}": neither part may contain "/", so the id is
+# injective in (tenant, ticket id). The first form, "ticket-{tenant}-{ticket_id}", was not
+# (acme + eu-1 and acme-eu + 1 met); tickets started under it are found by legacy_workflow_id.
+WORKFLOW_ID_PREFIX = "ticket/"
 
 
 def ticket_workflow_id(tenant: str, ticket_id: str) -> str:
+    if not (TENANT_NAME.fullmatch(tenant) and _TICKET_ID.fullmatch(ticket_id)):
+        raise ValueError(f"not a tenant and ticket id: {tenant!r}, {ticket_id!r}")
+    return f"{WORKFLOW_ID_PREFIX}{tenant}/{ticket_id}"
+
+
+def legacy_workflow_id(tenant: str, ticket_id: str) -> str:
+    """The ambiguous first id form: only for finding tickets that still run under it."""
     return f"ticket-{tenant}-{ticket_id}"
+
+
+def parse_ticket_workflow_id(workflow_id: str) -> tuple[str, str] | None:
+    """(tenant, ticket id) of a current-form ticket workflow id, or None."""
+    tenant, sep, ticket_id = workflow_id.removeprefix(WORKFLOW_ID_PREFIX).partition("/")
+    if not workflow_id.startswith(WORKFLOW_ID_PREFIX) or not sep:
+        return None
+    if TENANT_NAME.fullmatch(tenant) and _TICKET_ID.fullmatch(ticket_id):
+        return tenant, ticket_id
+    return None
 
 
 def ticket_ref(tenant: str, ticket_id: str) -> str:
@@ -50,7 +77,7 @@ class TicketPhase(StrEnum):
 
 
 class OpenTicketInput(Payload):
-    tenant: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    tenant: str = Field(pattern=TENANT_PATTERN)
     ticket_id: str = Field(pattern=TICKET_ID_PATTERN)
     severity: str | None = None
     category: str | None = None
@@ -137,6 +164,12 @@ class AcknowledgeInput(Payload):
     breach_id: str | None = None
     responder: str = Field(min_length=1, max_length=200)
     channel: str = Field(min_length=1, max_length=32)
+    # From a phone (SMS reply, key press): the number is not a credential by itself. Only
+    # breaches paged to `phone` at or before `received_at` are acknowledged, and with `code`
+    # only the page that carried that one-time code.
+    phone: str | None = Field(default=None, max_length=32)
+    received_at: datetime | None = None
+    code: str | None = Field(default=None, max_length=12)
 
 
 class DeliveryStatusInput(Payload):
@@ -174,6 +207,8 @@ class SentNotification(Payload):
     at: datetime
     ok: bool
     detail: str = ""
+    # The one-time code the page carried ("Reply 4821 to acknowledge"), per breach and person.
+    code: str | None = None
 
 
 class Acknowledgement(Payload):

@@ -10,6 +10,9 @@ STATE = SearchAttributeKey.for_keyword("SlaState")
 RESPONSE_DUE = SearchAttributeKey.for_datetime("SlaResponseDue")
 RESOLUTION_DUE = SearchAttributeKey.for_datetime("SlaResolutionDue")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("SlaEscalationLevel")
+# Phone numbers paged for a breach still escalating: a reply from a phone finds its tickets
+# by this (one visibility query), not by reading tickets one by one.
+PAGED_TO = SearchAttributeKey.for_keyword_list("SlaPagedTo")
 
 # Name -> Temporal type, for registering them on a server (dev stack, tests, deploy jobs).
 DEFINITIONS = {
@@ -19,4 +22,5 @@ DEFINITIONS = {
     RESPONSE_DUE.name: "Datetime",
     RESOLUTION_DUE.name: "Datetime",
     ESCALATION_LEVEL.name: "Int",
+    PAGED_TO.name: "KeywordList",
 }

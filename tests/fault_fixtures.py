@@ -182,7 +182,7 @@ class Rig:
 
     def prefix(self) -> str:
         """Every idempotency key of this rig's tickets starts with this."""
-        return f"ticket-{TENANT}-K{self.tag}-"
+        return f"ticket/{TENANT}/K{self.tag}-"
 
     async def open(self, ids: list[str]) -> None:
         async def one(ticket_id: str) -> None:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -41,8 +42,10 @@ from slawatch.models import (
     TicketStatus,
     TicketWorkflowInput,
 )
+from slawatch.paging import paged_numbers, phone_pages
 from slawatch.search_attributes import CLASS as SLA_CLASS
 from slawatch.search_attributes import ESCALATION_LEVEL as SLA_ESCALATION_LEVEL
+from slawatch.search_attributes import PAGED_TO as SLA_PAGED_TO
 from slawatch.search_attributes import RESOLUTION_DUE as SLA_RESOLUTION_DUE
 from slawatch.search_attributes import RESPONSE_DUE as SLA_RESPONSE_DUE
 from slawatch.search_attributes import STATE as SLA_STATE
@@ -106,6 +109,11 @@ class FakeTicketWorkflow:
         )
         if self.s.resolution.due:
             workflow.upsert_search_attributes([SLA_RESOLUTION_DUE.value_set(self.s.resolution.due)])
+        live = {b.breach_id for b in self.s.breaches if b.outcome == "escalating"}
+        paged = paged_numbers(self.s.sent, live)
+        workflow.upsert_search_attributes(
+            [SLA_PAGED_TO.value_set(paged) if paged else SLA_PAGED_TO.value_unset()]
+        )
 
     def _move(
         self, event: str, allowed: set[TicketPhase], to: TicketPhase, state: str
@@ -165,6 +173,10 @@ class FakeTicketWorkflow:
         if input.breach_id is not None and input.breach_id not in known:
             raise _reject("UnknownBreach", f"breach_id: no breach {input.breach_id!r}")
         targets = [known[input.breach_id]] if input.breach_id else list(known.values())
+        if input.phone is not None:
+            # As the real workflow: a phone stops only what was paged to it before the reply.
+            pages = phone_pages(self.s.sent, input.phone, input.received_at, input.code)
+            targets = [b for b in targets if b.breach_id in {n.breach_id for n in pages}]
         live = [b for b in targets if b.outcome == "escalating"]
         if not live:
             raise _reject("InvalidTransition", "nothing is escalating")
@@ -239,6 +251,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
             SLA_RESPONSE_DUE,
             SLA_RESOLUTION_DUE,
             SLA_ESCALATION_LEVEL,
+            SLA_PAGED_TO,
         ],
         dev_server_log_level="error",
     )
@@ -247,10 +260,11 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-async def api(dev_env: WorkflowEnvironment) -> AsyncIterator[Api]:
+async def api(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Api]:
     """The real app over a real dev server, with the stand-in workflow on a fresh task queue."""
     queue = f"tickets-{uuid.uuid4().hex[:8]}"
     settings = Settings(
+        data_dir=tmp_path,
         ticket_task_queue=queue,
         api_tokens=SecretStr(f"{TOKEN_ALL}=*;{TOKEN_PROKURIA}=prokuria"),
         twilio_auth_token=SecretStr(TWILIO_TOKEN),

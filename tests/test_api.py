@@ -21,7 +21,7 @@ async def test_open_creates_then_repeat_returns_existing(api: Api) -> None:
     first = await api.http.post("/v1/tickets", json=body, headers=bearer())
     assert first.status_code == 201, first.text
     status = first.json()
-    assert status["workflow_id"] == f"ticket-prokuria-{body['ticket_id']}"
+    assert status["workflow_id"] == f"ticket/prokuria/{body['ticket_id']}"
     assert (status["severity"], status["category"]) == ("critical", "incident")
 
     again = await api.http.post("/v1/tickets", json={**body, "severity": "minor"}, headers=bearer())
@@ -38,7 +38,7 @@ async def test_concurrent_opens_start_exactly_one_workflow(api: Api) -> None:
         *(api.http.post("/v1/tickets", json=body, headers=bearer()) for _ in range(8))
     )
     assert sorted(r.status_code for r in replies) == [200] * 7 + [201]
-    query = f"WorkflowId = 'ticket-prokuria-{body['ticket_id']}'"
+    query = f"WorkflowId = 'ticket/prokuria/{body['ticket_id']}'"
     runs: list[object] = []
     for _ in range(50):  # visibility lags the start by a little
         runs = [wf async for wf in api.client.list_workflows(query)]

@@ -63,7 +63,7 @@ async def test_invalid_transition_is_409_and_changes_nothing(api: Api) -> None:
         ({}, 422, "type"),
         ({"type": "pause", "until": "tomorrow"}, 422, "until"),
         (
-            {"type": "acknowledge", "breach_id": "b-404", "responder": "x", "channel": "api"},
+            {"type": "acknowledge", "breach_id": "b-404", "responder": "x"},
             404,
             None,
         ),
@@ -91,7 +91,7 @@ async def test_workflow_rejections_map_to_statuses(api: Api) -> None:
 async def test_unknown_and_closed_tickets(api: Api) -> None:
     missing = await event(api, "T-never-opened", type="pause")
     assert missing.status_code == 404
-    assert "ticket-prokuria-T-never-opened" in missing.json()["detail"]
+    assert "no ticket 'T-never-opened' for tenant 'prokuria'" in missing.json()["detail"]
     assert (await api.http.get("/v1/tickets/prokuria/nope", headers=bearer())).status_code == 404
     tid = await opened(api)
     assert (await event(api, tid, type="close")).status_code == 200

@@ -279,7 +279,9 @@ def test_setup_script_registers_what_the_workflows_upsert(tmp_path: Path) -> Non
         server.terminate()
         server.wait(timeout=30)
     types = {name: kind.removeprefix("INDEXED_VALUE_TYPE_") for name, kind in custom.items()}
-    assert types == {name: kind.upper() for name, kind in DEFINITIONS.items()}
+    # "KeywordList" is INDEXED_VALUE_TYPE_KEYWORD_LIST on the wire.
+    expected = {n: re.sub(r"(?<!^)(?=[A-Z])", "_", k).upper() for n, k in DEFINITIONS.items()}
+    assert types == expected
 
 
 def test_dashboard_queries_the_series_slawatch_serves() -> None:

@@ -135,7 +135,7 @@ def test_cli_ticket_commands_and_outbox(stack: Stack) -> None:
     tid = f"CLI-{uuid.uuid4().hex[:8]}"
     opened = _cli(stack, "ticket", "open", TENANT, tid, "--json")
     assert opened.returncode == 0, opened.stderr
-    assert json.loads(opened.stdout)["workflow_id"] == f"ticket-{TENANT}-{tid}"
+    assert json.loads(opened.stdout)["workflow_id"] == f"ticket/{TENANT}/{tid}"
 
     bad = _cli(
         stack, "ticket", "event", TENANT, tid, "reclassify", "--severity", "huge", "--reason", "x"

@@ -29,7 +29,7 @@ SMS_THEN_CALL = [
 
 def key(ticket_id: str, label: str, channel: str, who: str = "emergency_line") -> str:
     """The idempotency key of one step's send (see workflows/dispatch.py)."""
-    return f"ticket-faults-{ticket_id}/response-1/{label}/{channel}/{who}"
+    return f"ticket/faults/{ticket_id}/response-1/{label}/{channel}/{who}"
 
 
 async def test_kill_9_worker_mid_ladders_sends_every_step_once(rig: Rig) -> None:
@@ -179,7 +179,7 @@ async def test_sendgrid_down_for_the_whole_ladder_emails_arrive_once_and_pages_k
             key(t, s, c, "ana") for s, c in (("r1s1", "sms"), ("r1s2", "voice"), ("r1s3", "sms"))
         }
         emails |= {key(t, s, "email", "ana") for s in ("r1s1", "r1s3")}
-        emails.add(f"ticket-faults-{t}/warning-response-50-critical")
+        emails.add(f"ticket/faults/{t}/warning-response-50-critical")
     began = time.monotonic()
     await rig.open(ids)
 
@@ -213,7 +213,7 @@ async def test_sendgrid_down_for_the_whole_ladder_emails_arrive_once_and_pages_k
         assert (at["r1s2"] - at["r1s1"]).total_seconds() >= 2
         assert (at["r1s3"] - at["r1s2"]).total_seconds() >= 2
     for status in await rig.statuses(ids):
-        sent = sorted((n.channel.value, n.key.split("/")[2]) for n in status.sent if n.ok)
+        sent = sorted((n.channel.value, n.key.split("/")[-3]) for n in status.sent if n.ok)
         assert sent == [
             ("email", "r1s1"),
             ("email", "r1s3"),
@@ -244,5 +244,5 @@ async def test_email_outage_never_moves_the_clock_or_the_pages_time_skipping(
     assert round((status.breaches[0].at - opened).total_seconds()) == 3
     emails = [n for n in status.sent if n.channel.value == "email"]
     # Each email was tried until its 10-minute budget ran out, then recorded as failed.
-    assert [(n.key.split("/")[2], n.ok) for n in emails] == [("r1s1", False), ("r1s3", False)]
+    assert [(n.key.split("/")[-3], n.ok) for n in emails] == [("r1s1", False), ("r1s3", False)]
     assert h.notifier.attempts.count(("email", emails[0].key)) > 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH
 from intake.webhooks import PIN_PATH, SMS_PATH, VOICE_PATH
 from policies.schema import Channel
 from slawatch.models import SentNotification, TicketStatus
+from slawatch.settings import DEV_ACCOUNT_SID
 from tests.intake_fixtures import (
     PUBLIC_BASE,
     TWILIO_TOKEN,
@@ -35,17 +37,19 @@ async def post(
 ) -> httpx.Response:
     qs = urlencode(query)
     url = f"{PUBLIC_BASE}{path}" + (f"?{qs}" if qs else "")
+    sids = {"MessageSid": f"SM{uuid.uuid4().hex}", "CallSid": f"CA{uuid.uuid4().hex}"}
+    form = {"AccountSid": DEV_ACCOUNT_SID, **sids, **form}
     signature = RequestValidator(token).compute_signature(url, form)
     headers = {"X-Twilio-Signature": signature}
     return await api.http.post(f"{path}?{qs}", data=form, headers=headers)
 
 
-async def breached(api: Api, to: str = ANA) -> tuple[str, str]:
+async def breached(api: Api, to: str = ANA, code: str = "4821") -> tuple[str, str]:
     """A prokuria ticket with a breach whose escalation paged `to`; (workflow id, breach id)."""
     tid = new_ticket_id()
     body = {"tenant": "prokuria", "ticket_id": tid, "severity": "critical"}
     assert (await api.http.post("/v1/tickets", json=body, headers=bearer())).status_code == 201
-    wf, breach = f"ticket-prokuria-{tid}", f"{tid}-response-1"
+    wf, breach = f"ticket/prokuria/{tid}", "response-1"
     sent = SentNotification(
         breach_id=breach,
         key=f"{breach}-0-sms",
@@ -54,8 +58,14 @@ async def breached(api: Api, to: str = ANA) -> tuple[str, str]:
         recipient="ana",
         at=datetime.now(UTC),
         ok=True,
+        code=code,
     )
     await api.client.get_workflow_handle(wf).signal("fake_breach", sent)
+    query = f"WorkflowId = '{wf}' AND SlaPagedTo = '{to}'"
+    for _ in range(100):  # visibility lags the workflow task by a few milliseconds
+        if [w async for w in api.client.list_workflows(query)]:
+            break
+        await asyncio.sleep(0.05)
     return wf, breach
 
 
@@ -73,9 +83,7 @@ async def test_key_press_acknowledges_and_offers_details_after_pin(api: Api) -> 
     assert reply.status_code == 200
     assert "Acknowledged" in reply.text and PIN_PATH in reply.text
     acks = (await status(api, wf)).acknowledgements
-    assert [(a.breach_id, a.responder, a.channel) for a in acks] == [
-        (breach, f"ana ({ANA})", "voice")
-    ]
+    assert [(a.breach_id, a.responder, a.channel) for a in acks] == [(breach, "ana", "voice")]
 
     wrong = await post(api, PIN_PATH, q, {"Digits": "9999", "To": ANA})
     assert "not correct" in wrong.text and "Escalation level" not in wrong.text
@@ -126,27 +134,30 @@ async def test_unknown_number_cannot_acknowledge(api: Api) -> None:
 
 async def test_sms_ack_with_reference(api: Api) -> None:
     wf, _ = await breached(api)
-    ref = "prokuria/" + wf.removeprefix("ticket-prokuria-")
+    ref = "prokuria/" + wf.removeprefix("ticket/prokuria/")
     reply = await post(api, SMS_PATH, {}, {"From": ANA, "Body": f" ack {ref} "})
     assert f"acknowledged {ref}" in reply.text
     ack = (await status(api, wf)).acknowledgements[0]
-    assert (ack.responder, ack.channel) == (f"ana ({ANA})", "sms")
+    assert (ack.responder, ack.channel) == ("ana", "sms")
     again = await post(api, SMS_PATH, {}, {"From": ANA, "Body": f"ACK {ref}"})
-    assert "nothing to acknowledge" in again.text
+    assert f"no page for {ref} is waiting for you" in again.text
     other = await post(api, SMS_PATH, {}, {"From": ANA, "Body": "ACK cargotask/T-1"})
-    assert "no ticket cargotask/T-1 that you may acknowledge" in other.text
+    assert "no page for cargotask/T-1 is waiting for you" in other.text
 
 
-async def test_sms_reply_1_acknowledges_the_latest_page(api: Api) -> None:
-    older, _ = await breached(api)
-    latest, latest_breach = await breached(api)
-    query = f"WorkflowId = '{latest}' AND SlaState = 'breached'"
-    for _ in range(100):  # visibility lags the workflow task by a few milliseconds
-        if [wf async for wf in api.client.list_workflows(query)]:
-            break
-        await asyncio.sleep(0.1)
+async def test_sms_reply_1_with_two_pages_waiting_lists_them_and_acknowledges_neither(
+    api: Api,
+) -> None:
+    older, _ = await breached(api, code="1111")
+    latest, latest_breach = await breached(api, code="2222")
     reply = await post(api, SMS_PATH, {}, {"From": ANA, "Body": "1"})
-    assert "acknowledged" in reply.text
+    assert "2 pages wait for you" in reply.text
+    assert "1111 for prokuria/" in reply.text and "2222 for prokuria/" in reply.text
+    assert (await status(api, older)).acknowledgements == []
+    assert (await status(api, latest)).acknowledgements == []
+    # The code picks one.
+    coded = await post(api, SMS_PATH, {}, {"From": ANA, "Body": "2222"})
+    assert "acknowledged" in coded.text
     assert [a.breach_id for a in (await status(api, latest)).acknowledgements] == [latest_breach]
     assert (await status(api, older)).acknowledgements == []
 

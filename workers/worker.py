@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -129,9 +130,10 @@ async def ensure_search_attributes(client: Client) -> None:
     for name, kind in DEFINITIONS.items():
         # One at a time, so that one already registered doesn't hide another that is missing
         # (and the time-skipping test server has no List call to ask first).
+        enum = re.sub(r"(?<!^)(?=[A-Z])", "_", kind).upper()  # KeywordList -> KEYWORD_LIST
         request = AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")},
+            search_attributes={name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{enum}")},
         )
         try:
             await client.operator_service.add_search_attributes(request)

@@ -45,26 +45,37 @@ def idempotency_key(input: EscalationInput, label: str, channel: Channel, who: s
 
 
 async def send_step(
-    input: EscalationInput, people: list[Recipient], channels: list[Channel], label: str
+    input: EscalationInput,
+    people: list[Recipient],
+    channels: list[Channel],
+    label: str,
+    codes: dict[str, str] | None = None,
 ) -> list[SentNotification]:
+    """Send one step; `codes` gives each person's one-time acknowledgement code for phones."""
     jobs = []
     for person in people:
         for channel in channels:
             address = person.email if channel is Channel.EMAIL else person.phone
             if address:
-                jobs.append((person, channel, address))
-    results = await asyncio.gather(*(_send(input, p, c, a, label) for p, c, a in jobs))
+                code = (codes or {}).get(person.id) if channel is not Channel.EMAIL else None
+                jobs.append((person, channel, address, code))
+    results = await asyncio.gather(*(_send(input, p, c, a, label, k) for p, c, a, k in jobs))
     return list(results)
 
 
 async def _send(
-    input: EscalationInput, person: Recipient, channel: Channel, address: str, label: str
+    input: EscalationInput,
+    person: Recipient,
+    channel: Channel,
+    address: str,
+    label: str,
+    code: str | None,
 ) -> SentNotification:
     key = idempotency_key(input, label, channel, person.id)
     ref = ticket_ref(input.tenant, input.ticket_id)
     arg: Any
     if channel is Channel.SMS:
-        body = build_sms_body(ref, input.severity, input.kind.value)
+        body = build_sms_body(ref, input.severity, input.kind.value, code=code)
         arg = SendSmsInput(
             to=address,
             body=body,
@@ -123,4 +134,5 @@ async def _send(
         at=workflow.now(),
         ok=ok,
         detail=detail[:300],
+        code=code,
     )

@@ -65,6 +65,8 @@ class EscalationWorkflow:
         self.step_keys: set[str] = set()
         self.failed_keys: set[str] = set()
         self.emails: list[asyncio.Task[None]] = []
+        # Each person's one-time acknowledgement code for this breach (the same on every step).
+        self.codes: dict[str, str] = {}
 
     @workflow.run
     async def run(self, input: EscalationInput) -> EscalationResult:
@@ -117,10 +119,21 @@ class EscalationWorkflow:
                 await self._wait_for_support_hours(input)
                 if self.stopped is not None:
                     return sent
-            sent += await send_step(input, people, phones, label)
+            sent += await send_step(input, people, phones, label, self._codes_for(people))
         self.step_keys = {n.key for n in sent if n.channel in PHONE_CHANNELS and n.ok}
         self.failed_keys = set()
         return sent
+
+    def _codes_for(self, people: list[Recipient]) -> dict[str, str]:
+        """A four-digit code per person, drawn once from the workflow's replay-safe random."""
+        for person in people:
+            if person.id not in self.codes:
+                taken = set(self.codes.values())
+                code = str(workflow.random().randint(1000, 9999))
+                while code in taken:
+                    code = str(workflow.random().randint(1000, 9999))
+                self.codes[person.id] = code
+        return self.codes
 
     async def _email(self, input: EscalationInput, people: list[Recipient], label: str) -> None:
         sent = await send_step(input, people, [Channel.EMAIL], label)

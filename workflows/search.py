@@ -10,10 +10,12 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from slawatch.models import TargetKind, TicketState
+    from slawatch.paging import paged_numbers
     from slawatch.search_attributes import (
         CLASS,
         DEFINITIONS,
         ESCALATION_LEVEL,
+        PAGED_TO,
         RESOLUTION_DUE,
         RESPONSE_DUE,
         STATE,
@@ -21,10 +23,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import sla
 
+# Patch: tickets publish the numbers paged for their live breaches (SlaPagedTo).
+PAGED_TO_ATTRIBUTE = "paged-to-search-attribute"
+
 __all__ = [
     "CLASS",
     "DEFINITIONS",
     "ESCALATION_LEVEL",
+    "PAGED_TO",
+    "PAGED_TO_ATTRIBUTE",
     "RESOLUTION_DUE",
     "RESPONSE_DUE",
     "STATE",
@@ -51,5 +58,10 @@ def upsert_search_attributes(s: TicketState, now: datetime) -> None:
         # unsetting a Datetime attribute breaks describe() against the time-skipping server.
         if value is not None and current.get(typed_key) != value:
             updates.append(typed_key.value_set(value))
+    if s.sent and workflow.patched(PAGED_TO_ATTRIBUTE):
+        live = {b.breach_id for b in s.breaches if b.outcome == "escalating"}
+        paged = paged_numbers(s.sent, live)
+        if (current.get(PAGED_TO) or []) != paged:
+            updates.append(PAGED_TO.value_set(paged) if paged else PAGED_TO.value_unset())
     if updates:
         workflow.upsert_search_attributes(updates)

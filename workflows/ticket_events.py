@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         TicketPhase,
         TicketStatus,
     )
+    from slawatch.paging import phone_pages
     from slawatch.telemetry import record_acknowledgement
     from workflows.escalation import EscalationWorkflow
     from workflows.ticket_base import TicketBase, _invalid
@@ -160,7 +161,7 @@ class TicketEvents(TicketBase):
         await self._ready()
         self._v_acknowledge(input)  # validators pass everything while starting
         s, now = self.state, workflow.now()
-        targets = self._ackable(input.breach_id)
+        targets = self._ackable(input)
         for breach in targets:
             s.acknowledgements.append(
                 Acknowledgement(
@@ -184,9 +185,26 @@ class TicketEvents(TicketBase):
     def _v_acknowledge(self, input: AcknowledgeInput) -> None:
         if self.s is None:
             return
-        self._ackable(input.breach_id)
+        self._ackable(input)
 
-    def _ackable(self, breach_id: str | None) -> list[Breach]:
+    def _ackable(self, input: AcknowledgeInput) -> list[Breach]:
+        targets = self._open_breaches(input.breach_id)
+        if input.phone is None:
+            return targets  # the API: the caller's token was checked for the tenant
+        # A phone is not a credential: only breaches paged to this number before the reply
+        # arrived (with its one-time code, when one is given) are this reply's to stop.
+        pages = phone_pages(self.state.sent, input.phone, input.received_at, input.code)
+        paged = {n.breach_id for n in pages}
+        mine = [b for b in targets if b.breach_id in paged]
+        if not mine:
+            raise ApplicationError(
+                "this number was not paged for that breach before the acknowledgement arrived",
+                type="NotPaged",
+                non_retryable=True,
+            )
+        return mine
+
+    def _open_breaches(self, breach_id: str | None) -> list[Breach]:
         breaches = self.state.breaches
         if breach_id is not None:
             found = [b for b in breaches if b.breach_id == breach_id]

@@ -45,7 +45,8 @@ until existing=$(temporal operator search-attribute list --namespace "$TEMPORAL_
 done
 # name:type pairs; the workflows upsert exactly these (see DESIGN.md, "Temporal rules").
 for pair in SlaTenant:Keyword SlaClass:Keyword SlaState:Keyword \
-  SlaResponseDue:Datetime SlaResolutionDue:Datetime SlaEscalationLevel:Int; do
+  SlaResponseDue:Datetime SlaResolutionDue:Datetime SlaEscalationLevel:Int \
+  SlaPagedTo:KeywordList; do
   name=${pair%%:*}
   type=${pair#*:}
   if printf '%s\n' "$existing" | grep -q "\"$name\""; then
