@@ -4,6 +4,7 @@ rules to what slawatch and the SDK really export, and to how compose loads them.
 from __future__ import annotations
 
 import asyncio
+import json
 import posixpath
 import re
 from pathlib import Path
@@ -71,6 +72,16 @@ def test_rules_query_only_series_that_are_served() -> None:
     assert used == served
     every = " ".join(rule["expr"] for rule in rules())
     assert 'scope="account"' in every and 'step="first", emergency="true"' in every
+
+
+def test_dashboard_shows_every_series_an_alert_reads() -> None:
+    board = json.loads((DEPLOY / "grafana" / "slawatch.json").read_text())
+    shown = " ".join(t["expr"] for p in board["panels"] for t in p.get("targets", []))
+    for rule in rules():
+        for name in re.findall(r"\b(?:slawatch|temporal)_\w+", rule["expr"]):
+            assert name in shown, f"{rule['alert']} reads {name}, which no panel shows"
+    described = " ".join(p.get("description", "") for p in board["panels"])
+    assert all(rule["alert"] in described for rule in rules())
 
 
 def test_worker_alerts_watch_the_default_queues() -> None:
