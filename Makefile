@@ -13,7 +13,7 @@ $(BIN)/slawatch: pyproject.toml
 
 install: $(BIN)/slawatch
 
-# Prism + Twilio's spec (npm), Chromium and docker-compose (Debian): what the tests start.
+# Prism + Twilio's spec (npm), Chromium, docker-compose and promtool (Debian): what the tests use.
 system:
 	bash .ci/install-system
 

@@ -20,7 +20,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioRestClient
 
-from activities.vendors import Email, VendorError, retryable_status
+from activities.vendors import Email, VendorError
 from slawatch.settings import Settings
 
 TWILIO_LIVE_URL = "https://api.twilio.com"
@@ -48,10 +48,9 @@ class TwilioTelephony:
                 f"{what} refused: {exc.msg}",
                 status=exc.status,
                 code=exc.code,
-                retryable=retryable_status(exc.status),
             ) from None
         except (requests.RequestException, TwilioException, OSError) as exc:
-            raise VendorError("twilio", f"{what} failed: {exc}", retryable=True) from None
+            raise VendorError("twilio", f"{what} failed: {exc}") from None
         return str(sid)
 
     def send_sms(self, *, to: str, body: str, status_callback: str) -> str:
@@ -98,23 +97,23 @@ class SendGridMailer:
         try:
             response = self._client.send(message)
         except SendGridHTTPError as exc:
+            reason, fields = _sendgrid_errors(exc.body)
             raise VendorError(
-                "sendgrid",
-                f"email refused: {_sendgrid_reason(exc.body)}",
-                status=exc.status_code,
-                retryable=retryable_status(exc.status_code),
+                "sendgrid", f"email refused: {reason}", status=exc.status_code, fields=fields
             ) from None
         except OSError as exc:  # URLError, timeouts, refused connections
-            raise VendorError("sendgrid", f"email failed: {exc}", retryable=True) from None
+            raise VendorError("sendgrid", f"email failed: {exc}") from None
         return str(response.headers.get("X-Message-Id") or "")
 
 
-def _sendgrid_reason(body: bytes | str | None) -> str:
+def _sendgrid_errors(body: bytes | str | None) -> tuple[str, tuple[str, ...]]:
+    """The messages joined, and the fields SendGrid named, from its `errors` body."""
     try:
         errors = json.loads(body or b"{}").get("errors") or []
-        return "; ".join(str(e.get("message")) for e in errors) or "no reason given"
-    except (ValueError, AttributeError):
-        return "unreadable error body"
+        reason = "; ".join(str(e.get("message")) for e in errors) or "no reason given"
+        return reason, tuple(str(e["field"]) for e in errors if e.get("field"))
+    except (ValueError, AttributeError, TypeError):
+        return "unreadable error body", ()
 
 
 def twilio_client(settings: Settings) -> TwilioRestClient:

@@ -1,9 +1,18 @@
 """Notification activities: SMS and voice calls through Twilio, email through SendGrid.
 
 Each send goes through the idempotency ledger first, so a Temporal retry or a restarted worker
-never repeats a step that the vendor already accepted. Permanent refusals (invalid number, any
-4xx but 429) raise a non-retryable ApplicationError of type "NotificationRejected" so the
-escalation ladder records it and moves on; everything else is retryable and Temporal backs off.
+never repeats a step that the vendor already accepted. A vendor error is read by
+activities/vendor_errors.py and raised as one of three ApplicationError types:
+
+- "NotificationRejected", non-retryable: this recipient's number or address is bad; the ladder
+  records it and moves on.
+- "DeliveryAccountFailure", retryable: the vendor refuses our account (authentication,
+  permissions, geo permission for a country, sender number, quota). Every recipient would get
+  the same answer, so moving on would page nobody; Temporal backs off and tries again.
+- "NotificationUnavailable", retryable: the vendor or the network hiccupped.
+
+Every error carries one details dict: vendor, channel, status, code, reason, scope (and
+country/prefix for geo permissions), never a secret or the message body.
 """
 
 from __future__ import annotations
@@ -20,12 +29,15 @@ from temporalio.exceptions import ApplicationError
 from activities.clients import vendors_from_settings
 from activities.ledger import Ledger
 from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH, build_call_twiml, webhook_url
+from activities.vendor_errors import Scope, classify
 from activities.vendors import Email, Mailer, Telephony, VendorError
 from slawatch.models import PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
 from slawatch.settings import Settings
+from slawatch.telemetry import record_delivery_failure
 
 REJECTED = "NotificationRejected"
 UNAVAILABLE = "NotificationUnavailable"
+ACCOUNT_FAILURE = "DeliveryAccountFailure"
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -77,7 +89,9 @@ class NotificationActivities:
         self._ledger = ledger
         self._public = public_base_url
 
-    async def _once(self, key: str, channel: str, send: Callable[[], str]) -> SendResult:
+    async def _once(
+        self, key: str, channel: str, send: Callable[[], str], to: str = ""
+    ) -> SendResult:
         """Send unless the ledger says `key` already went out; record the outcome."""
         logger = _log().bind(key=key, channel=channel)
         prior = await asyncio.to_thread(self._ledger.begin, key, channel)
@@ -87,10 +101,17 @@ class NotificationActivities:
         try:
             provider_id = await asyncio.to_thread(send)
         except VendorError as exc:
-            details = {"vendor": exc.vendor, "status": exc.status, "code": exc.code}
-            if exc.retryable:
+            found = classify(exc, channel, activity.info().attempt, to)
+            details = found.details
+            if found.scope is Scope.TRANSIENT:
                 logger.warning("notify.send", outcome="retry", **details)
                 raise ApplicationError(exc.message, details, type=UNAVAILABLE) from None
+            meter = activity.metric_meter()
+            record_delivery_failure(meter, exc.vendor, channel, found.scope.value)
+            if found.scope is Scope.ACCOUNT:
+                # The ledger entry stays "sending": the retry sends, nothing was delivered.
+                logger.error("notify.send", outcome="account_failure", **details)
+                raise ApplicationError(str(exc), details, type=ACCOUNT_FAILURE) from None
             result = SendResult(ok=False, detail=str(exc))
             await asyncio.to_thread(self._ledger.mark_rejected, key, result)
             logger.warning("notify.send", outcome="rejected", **details)
@@ -117,6 +138,7 @@ class NotificationActivities:
             key,
             "sms",
             lambda: self._telephony.send_sms(to=to, body=input.body, status_callback=callback),
+            to,
         )
 
     @activity.defn(name="place_call")
@@ -135,6 +157,7 @@ class NotificationActivities:
             key,
             "voice",
             lambda: self._telephony.place_call(to=to, twiml=twiml, status_callback=callback),
+            to,
         )
 
     @activity.defn(name="send_email")

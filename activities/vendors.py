@@ -12,7 +12,11 @@ from typing import Protocol
 
 
 class VendorError(Exception):
-    """A vendor call that failed; `retryable` says whether trying again may succeed."""
+    """A vendor call that failed, as the vendor said it; activities/vendor_errors.py reads it.
+
+    `status` is None when no answer came back (refused connection, timeout). `code` is the
+    vendor's own error code (Twilio's); `fields` the request fields it named (SendGrid's).
+    """
 
     def __init__(
         self,
@@ -21,19 +25,14 @@ class VendorError(Exception):
         *,
         status: int | None = None,
         code: int | None = None,
-        retryable: bool,
+        fields: tuple[str, ...] = (),
     ) -> None:
         super().__init__(f"{vendor}: {message}")
         self.vendor = vendor
         self.message = message
         self.status = status
         self.code = code
-        self.retryable = retryable
-
-
-def retryable_status(status: int) -> bool:
-    """5xx and 429 may pass on a later try; any other 4xx will fail the same way again."""
-    return status >= 500 or status == 429 or status == 408
+        self.fields = fields
 
 
 @dataclass(frozen=True)

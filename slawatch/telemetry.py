@@ -20,6 +20,11 @@ BREACHES = "slawatch_breaches"
 NOTIFICATIONS = "slawatch_notifications"
 ACKNOWLEDGEMENTS = "slawatch_acknowledgements"
 PAGE_LAG = "slawatch_page_lag_seconds"
+DELIVERY_FAILURES = "slawatch_delivery_failures"
+ESCALATIONS_EXHAUSTED = "slawatch_escalations_exhausted"
+# Scopes of a classified vendor failure (activities/vendor_errors.py): the alert rules page on
+# "account" (every send refused), the dashboard shows both.
+FAILURE_SCOPES = frozenset({"account", "recipient"})
 
 # Breach-to-page lag spans "the timer fired and the SMS went out" (seconds) to "the ladder
 # reached its third step" (tens of minutes); the SDK's default buckets are for milliseconds.
@@ -77,12 +82,46 @@ def record_acknowledgement(meter: MetricMeter, tenant: str, channel: str) -> Non
     )
 
 
-def record_page_lag(meter: MetricMeter, tenant: str, channel: str, seconds: float) -> None:
-    """Observe the time from a breach to a page going out on channel."""
+def record_page_lag(
+    meter: MetricMeter,
+    tenant: str,
+    channel: str,
+    seconds: float,
+    *,
+    first_step: bool | None = None,
+    emergency: bool | None = None,
+) -> None:
+    """Observe the time from a breach to a page going out on channel.
+
+    Later ladder steps are late by design (minutes of ack windows), and a non-emergency class
+    breached at night pages phones only when support hours open: `step` and `emergency` labels
+    let the lag alert look at first pages of 24x7 classes alone.
+    """
     if seconds != seconds:  # NaN would poison the histogram's sum for good.
         raise ValueError("page lag seconds must be a number, got NaN")
+    labels = {"tenant": tenant, "channel": channel}
+    if first_step is not None:
+        labels["step"] = "first" if first_step else "later"
+    if emergency is not None:
+        labels["emergency"] = str(emergency).lower()
     # Workflow time and the sending host's clock can disagree by a little; a histogram of
     # lag has no negative buckets, so a skewed reading counts as "immediately".
     meter.create_histogram_float(PAGE_LAG, "Time from breach to page sent", "s").record(
-        max(0.0, seconds), {"tenant": tenant, "channel": channel}
+        max(0.0, seconds), labels
+    )
+
+
+def record_delivery_failure(meter: MetricMeter, vendor: str, channel: str, scope: str) -> None:
+    """Count one send a vendor refused, by scope: "account" (every send fails) or "recipient"."""
+    if scope not in FAILURE_SCOPES:
+        raise ValueError(f"delivery failure scope must be one of {sorted(FAILURE_SCOPES)}")
+    meter.create_counter(DELIVERY_FAILURES, "Sends refused by a vendor, by scope").add(
+        1, {"vendor": vendor, "channel": channel, "scope": scope}
+    )
+
+
+def record_escalation_exhausted(meter: MetricMeter, tenant: str, severity: str) -> None:
+    """Count one breach whose whole ladder ran without anyone acknowledging it."""
+    meter.create_counter(ESCALATIONS_EXHAUSTED, "Ladders exhausted without an ack").add(
+        1, {"tenant": tenant, "severity": severity}
     )

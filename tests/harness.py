@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 from slawatch.binaries import find_binary
@@ -232,11 +233,17 @@ async def _bounded(step: str, stop: Awaitable[Any]) -> None:
 
 
 @asynccontextmanager
-async def harness(policy_dir: Path | None = None) -> AsyncIterator[Harness]:
-    """One time-skipping environment per scenario: several at once make time skip past tasks."""
+async def harness(
+    policy_dir: Path | None = None, runtime: Runtime | None = None
+) -> AsyncIterator[Harness]:
+    """One time-skipping environment per scenario: several at once make time skip past tasks.
+
+    Pass a `runtime` serving Prometheus metrics to scrape what the workflows recorded.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=time_skipping_server(),
+        runtime=runtime,
     )
     try:
         await ensure_search_attributes(env.client)

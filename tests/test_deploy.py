@@ -293,8 +293,13 @@ def test_dashboard_queries_the_series_slawatch_serves() -> None:
         f"{telemetry.NOTIFICATIONS}_total",
         f"{telemetry.ACKNOWLEDGEMENTS}_total",
         f"{telemetry.PAGE_LAG}_bucket",
+        f"{telemetry.DELIVERY_FAILURES}_total",
+        f"{telemetry.ESCALATIONS_EXHAUSTED}_total",
     }
     assert used == served
+    # Notification outcomes are the two workflows/dispatch.py records, nothing else.
+    outcomes = {o for e in exprs for o in re.findall(r'outcome=~?"([^"]+)"', e)}
+    assert outcomes == {"failed"}
     assert all(re.search(r"\btemporal_\w+", e) or "slawatch_" in e for e in exprs)
     # Every panel follows the datasource variable the provisioning sets.
     targets = [t for p in board["panels"] for t in p.get("targets", [])]

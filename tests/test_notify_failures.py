@@ -52,7 +52,14 @@ async def test_invalid_number_at_twilio_is_rejected_for_good(
     key = unique_key()
     error = await failure(standins_settings, "send_sms", sms(key, "+15005550001"))
     assert error.non_retryable and error.type == "NotificationRejected"
-    assert error.details[0] == {"vendor": "twilio", "status": 400, "code": 21211}
+    assert error.details[0] == {
+        "vendor": "twilio",
+        "channel": "sms",
+        "status": 400,
+        "code": 21211,
+        "reason": "invalid_number",
+        "scope": "recipient",
+    }
     assert [line["status"] for line in twilio_lines_for(standins, key)] == [400]
     ledger = Ledger.in_data_dir(standins_settings.data_dir)
     assert ledger.state(key) == ("rejected", 1)
@@ -67,12 +74,14 @@ async def test_malformed_number_is_rejected_before_twilio_naming_the_field(
     assert twilio_lines_for(standins, key) == []
 
 
-async def test_wrong_twilio_token_is_a_non_retryable_401(
+async def test_wrong_twilio_token_is_a_retryable_account_failure(
     standins: Standins, standins_settings: Settings
 ) -> None:
+    # Every page would get the same 401: moving on to the next recipient would page nobody.
     settings = standins_settings.model_copy(update={"twilio_auth_token": SecretStr("wrong")})
     error = await failure(settings, "send_sms", sms(unique_key()))
-    assert error.non_retryable and error.details[0]["status"] == 401
+    assert not error.non_retryable and error.type == "DeliveryAccountFailure"
+    assert (error.details[0]["status"], error.details[0]["code"]) == (401, 20003)
 
 
 @pytest.mark.parametrize(("plan", "status"), [("error=1", 500), ("throttle=1", 429)])
@@ -92,16 +101,18 @@ async def test_twilio_5xx_and_429_are_retryable_and_the_retry_sends(
     assert [line["status"] for line in twilio_lines_for(standins, key)] == [status, 201]
 
 
-async def test_sendgrid_5xx_is_retryable_and_bad_key_is_not(
+async def test_sendgrid_5xx_and_bad_key_are_retryable_and_only_the_key_is_the_account(
     standins: Standins, standins_settings: Settings
 ) -> None:
     standins.sendgrid.standin.faults = FaultPlan(error=1.0)
     error = await failure(standins_settings, "send_email", email(unique_key()))
     assert not error.non_retryable and error.details[0]["status"] == 500
+    assert error.type == "NotificationUnavailable"
     standins.sendgrid.standin.faults = FaultPlan()
     settings = standins_settings.model_copy(update={"sendgrid_api_key": SecretStr("SG.wrong")})
     error = await failure(settings, "send_email", email(unique_key()))
-    assert error.non_retryable and error.details[0]["status"] == 401
+    assert not error.non_retryable and error.details[0]["status"] == 401
+    assert error.type == "DeliveryAccountFailure"
 
 
 async def test_unreachable_vendor_is_retryable(standins_settings: Settings) -> None:

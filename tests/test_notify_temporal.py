@@ -92,3 +92,14 @@ async def test_rejection_is_not_retried(standins: Standins, standins_settings: S
     outcome = await page(standins_settings, "+15005550001", key)
     assert outcome == "NotificationRejected: NON_RETRYABLE_FAILURE"
     assert [line["status"] for line in twilio_lines_for(standins, key)] == [400]
+
+
+async def test_account_failure_is_retried_by_temporal_instead_of_moving_on(
+    standins: Standins, standins_settings: Settings
+) -> None:
+    key = unique_key()
+    standins.twilio.standin.faults = FaultPlan.parse("unauthorized=1")
+    outcome = await page(standins_settings, "+40721555101", key)
+    # Every attempt went to Twilio and got the account's 401: the retries were Temporal's.
+    assert outcome == "DeliveryAccountFailure: MAXIMUM_ATTEMPTS_REACHED"
+    assert [line["status"] for line in twilio_lines_for(standins, key)] == [401] * 5

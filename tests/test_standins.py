@@ -158,3 +158,55 @@ def test_standins_command_reports_bad_fault_setting_without_traceback(tmp_path: 
     assert done.stderr.strip() == (
         "slawatch stand-ins: SLAWATCH_STANDIN_TWILIO_FAULTS: error: 'lots' is not a number"
     )
+
+
+def test_account_faults_are_set_live_and_answer_like_the_vendor(standins: Standins) -> None:
+    form = {"To": "+40721555101", "From": "+15005550006", "Body": "x"}
+    calls = MESSAGES.replace("Messages.json", "Calls.json")
+    bearer = {"Authorization": f"Bearer {SENDGRID_KEY}"}
+    try:
+        with httpx.Client(base_url=standins.twilio.url) as http:
+            # An expired token: the right credentials get 401 20003 all the same.
+            assert http.post("/_standin/faults", content="unauthorized=1").status_code == 200
+            expired = http.post(MESSAGES, data=form, auth=AUTH)
+            assert (expired.status_code, expired.json()["code"]) == (401, 20003)
+            assert last_twilio_line(standins)["fault"] == "unauthorized"
+            http.post("/_standin/faults", content="geo_blocked=+40|+44")
+            geo = http.post(MESSAGES, data=form, auth=AUTH)
+            assert (geo.status_code, geo.json()["code"]) == (400, 21408)
+            voice = http.post(calls, data={**form, "Twiml": "<Response/>"}, auth=AUTH)
+            assert (voice.status_code, voice.json()["code"]) == (400, 21215)
+            estonia = http.post(MESSAGES, data={**form, "To": "+3725019559"}, auth=AUTH)
+            assert estonia.status_code == 201
+            bad = http.post("/_standin/faults", content="geo_blocked=40")
+            assert bad.status_code == 400 and bad.json()["error"].startswith("geo_blocked:")
+        with httpx.Client(base_url=standins.sendgrid.url) as http:
+            http.post("/_standin/faults", content="quota_exceeded=1")
+            quota = http.post("/v3/mail/send", json=MAIL, headers=bearer)
+            assert quota.status_code == 401
+            assert quota.json()["errors"][0]["message"] == "Maximum credits exceeded"
+            http.post("/_standin/faults", content="unauthorized=true")
+            revoked = http.post("/v3/mail/send", json=MAIL, headers=bearer)
+            assert (
+                revoked.status_code == 401 and "revoked" in revoked.json()["errors"][0]["message"]
+            )
+            http.post("/_standin/faults", content="")
+            assert http.post("/v3/mail/send", json=MAIL, headers=bearer).status_code == 202
+    finally:
+        standins.twilio.standin.faults = FaultPlan()
+        standins.sendgrid.standin.faults = FaultPlan()
+
+
+def test_account_fault_specs_parse_and_name_bad_values() -> None:
+    plan = FaultPlan.parse("unauthorized=0,quota_exceeded=true,geo_blocked=+40 | +372")
+    assert (plan.unauthorized, plan.quota_exceeded, plan.geo_blocked) == (
+        False,
+        True,
+        ("+40", "+372"),
+    )
+    assert FaultPlan.parse("geo_blocked=+40").account_fault("+40721555101") is Fault.GEO_BLOCKED
+    assert FaultPlan.parse("geo_blocked=+40").account_fault("+3725019559") is None
+    assert FaultPlan.parse("error=1").account_fault("+40721555101") is None
+    for spec, field in [("unauthorized=yes", "unauthorized:"), ("geo_blocked=+0", "geo_blocked:")]:
+        with pytest.raises(ValueError, match=field):
+            FaultPlan.parse(spec)

@@ -98,6 +98,36 @@ def test_counters_and_lag_histogram_are_served(metrics: tuple[Runtime, str]) -> 
     assert got[series("slawatch_page_lag_seconds_bucket", le="600", **lag)] == 3
 
 
+def test_delivery_failures_exhausted_ladders_and_lag_stages_are_served(
+    metrics: tuple[Runtime, str],
+) -> None:
+    runtime, address = metrics
+    meter = runtime.metric_meter
+    telemetry.record_delivery_failure(meter, "twilio", "sms", "account")
+    telemetry.record_delivery_failure(meter, "twilio", "sms", "account")
+    telemetry.record_delivery_failure(meter, "sendgrid", "email", "recipient")
+    telemetry.record_escalation_exhausted(meter, "cargotask", "critical")
+    telemetry.record_page_lag(meter, "cargotask", "voice", 40.0, first_step=True, emergency=True)
+    telemetry.record_page_lag(meter, "cargotask", "voice", 700.0, first_step=False, emergency=True)
+
+    got = scrape(address)
+    failures = "slawatch_delivery_failures_total"
+    assert got[series(failures, vendor="twilio", channel="sms", scope="account")] == 2
+    assert got[series(failures, vendor="sendgrid", channel="email", scope="recipient")] == 1
+    exhausted = "slawatch_escalations_exhausted_total"
+    assert got[series(exhausted, tenant="cargotask", severity="critical")] == 1
+    first = {"tenant": "cargotask", "channel": "voice", "emergency": "true", "step": "first"}
+    later = {**first, "step": "later"}
+    assert got[series("slawatch_page_lag_seconds_bucket", le="60", **first)] == 1
+    assert got[series("slawatch_page_lag_seconds_bucket", le="600", **later)] == 0
+    assert got[series("slawatch_page_lag_seconds_count", **later)] == 1
+
+
+def test_unknown_failure_scope_is_refused(metrics: tuple[Runtime, str]) -> None:
+    with pytest.raises(ValueError, match="scope"):
+        telemetry.record_delivery_failure(metrics[0].metric_meter, "twilio", "sms", "transient")
+
+
 def test_nan_lag_is_refused(metrics: tuple[Runtime, str]) -> None:
     with pytest.raises(ValueError, match="NaN"):
         telemetry.record_page_lag(metrics[0].metric_meter, "prokuria", "sms", float("nan"))

@@ -37,6 +37,8 @@ NOTIFY_RETRY = RetryPolicy(
 )
 NOTIFY_START_TO_CLOSE = timedelta(seconds=30)
 NOTIFY_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
+# The label escalation.py gives round 1, step 1: the page whose lag the alert watches.
+FIRST_STEP_LABEL = "r1s1"
 
 
 def idempotency_key(input: EscalationInput, label: str, channel: Channel, who: str) -> str:
@@ -124,7 +126,11 @@ async def _send(
     record_notification(meter, input.tenant, channel.value, "sent" if ok else "failed")
     if ok:
         lag = (workflow.now() - input.breached_at).total_seconds()
-        record_page_lag(meter, input.tenant, channel.value, lag)
+        emergency = input.policy.classes[input.severity].emergency
+        first = label == FIRST_STEP_LABEL
+        record_page_lag(
+            meter, input.tenant, channel.value, lag, first_step=first, emergency=emergency
+        )
     return SentNotification(
         breach_id=input.breach_id,
         key=key,

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         SentNotification,
         StopEscalationInput,
     )
+    from slawatch.telemetry import record_escalation_exhausted
     from workflows.dispatch import send_step
     from workflows.timers import wait_until
 
@@ -94,6 +95,8 @@ class EscalationWorkflow:
             level=self.level,
         )
         if outcome == "exhausted":
+            # Metric only (the workflow meter skips replays): no command changes, no patch.
+            record_escalation_exhausted(workflow.metric_meter(), input.tenant, input.severity)
             parent = workflow.get_external_workflow_handle(input.ticket_workflow_id)
             await parent.signal("escalation_finished", result)
         # Emails still retrying (SendGrid down) get their full retry time, then report.

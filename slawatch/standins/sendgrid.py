@@ -2,7 +2,8 @@
 
 Answers 202 with X-Message-Id for a valid v3 body, 400 with SendGrid-style `errors` for an
 invalid one, 401 without a Bearer key (or with the wrong one when `api_key` is set). Accepted
-mail is appended to the outbox as one JSON line.
+mail is appended to the outbox as one JSON line. Faults: FaultPlan's fractions, and its account
+faults `unauthorized` (401, a revoked key) and `quota_exceeded` (401 "Maximum credits exceeded").
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from slawatch.standins.faults import FaultPlan, faults_route, inject
+from slawatch.standins.faults import Fault, FaultPlan, faults_route, inject
 from slawatch.standins.outbox import OutboxWriter
 from slawatch.standins.server import ThreadedServer
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+REVOKED = "The provided authorization grant is invalid, expired, or revoked"
 
 
 def sendgrid_errors(status: int, *errors: tuple[str | None, str]) -> JSONResponse:
@@ -89,7 +91,12 @@ class SendgridStandin:
         if not auth.startswith("Bearer ") or not auth.removeprefix("Bearer ").strip():
             return _error(401, "authorization required")
         if self.api_key is not None and auth.removeprefix("Bearer ") != self.api_key:
-            return _error(401, "The provided authorization grant is invalid, expired, or revoked")
+            return _error(401, REVOKED)
+        refused = self.faults.account_fault()
+        if refused is Fault.QUOTA_EXCEEDED:
+            return _error(401, "Maximum credits exceeded")
+        if refused is Fault.UNAUTHORIZED:
+            return _error(401, REVOKED)
         _, faulted = await inject(self.faults, _error)
         if faulted is not None:
             return faulted

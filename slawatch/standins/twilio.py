@@ -4,7 +4,8 @@ Prism checks each request against the official OpenAPI spec (path, account SID, 
 fields, Basic auth) and answers with the spec's fixed example, so tests assert on the outbox:
 one JSON line per request with its form fields and the status we answered. On top of Prism it
 behaves like Twilio where the spec cannot say so: invalid or Twilio's magic-invalid To numbers
-get 400 code 21211, a wrong auth token 401 code 20003; and it can inject faults.
+get 400 code 21211, a wrong auth token 401 code 20003; and it can inject faults, including the
+account-wide ones (every request 401 for an expired token; 21408/21215 for a geo-blocked prefix).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from slawatch.standins.faults import FaultPlan, faults_route, inject
+from slawatch.standins.faults import Fault, FaultPlan, faults_route, inject
 from slawatch.standins.outbox import OutboxWriter
 from slawatch.standins.prism import PrismProcess
 from slawatch.standins.server import ThreadedServer
@@ -43,6 +44,22 @@ def twilio_error(status: int, message: str, code: int | None = None) -> JSONResp
         "status": status,
     }
     return JSONResponse(body, status_code=status)
+
+
+def account_refusal(fault: Fault, path: str, to: str | None) -> JSONResponse:
+    """Twilio's answer when the account itself is refused (as FaultPlan.account_fault says)."""
+    if fault is Fault.GEO_BLOCKED:
+        if path.endswith("/Calls.json"):
+            return twilio_error(400, f"Account not authorized to call {to}.", 21215)
+        return twilio_error(
+            400,
+            "Permission to send an SMS has not been enabled for the region indicated by the"
+            f" 'To' number: {to}",
+            21408,
+        )
+    # An expired or revoked token, or an account suspended (quota_exceeded: out of funds):
+    # Twilio's 20003 lists both causes, and answers it to every request.
+    return twilio_error(401, "Authenticate", 20003)
 
 
 class TwilioStandin:
@@ -83,10 +100,13 @@ class TwilioStandin:
     ) -> tuple[Response, str | None]:
         if not self._authorized(request.headers.get("authorization", "")):
             return twilio_error(401, "Authenticate", 20003), None
+        to = form.get("To")
+        refused = self.faults.account_fault(to)
+        if refused is not None:
+            return account_refusal(refused, request.url.path, to), refused
         fault, faulted = await inject(self.faults, twilio_error)
         if faulted is not None:
             return faulted, fault
-        to = form.get("To")
         if to is not None and (not _E164.match(to) or to in MAGIC_INVALID_NUMBERS):
             return twilio_error(400, f"Invalid 'To' Phone Number: {to}", 21211), fault
         assert self._http is not None, "lifespan not started"
