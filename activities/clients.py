@@ -73,6 +73,9 @@ class TwilioTelephony:
                 # Only the default "completed" event: its CallStatus (completed, no-answer,
                 # busy, failed) is the outcome the ladder needs.
                 status_callback=status_callback,
+                # Answering-machine detection: the callback's AnsweredBy says when voicemail
+                # took the call, and a voicemail is no acknowledgement (the ladder moves on).
+                machine_detection="Enable",
             ),
         )
 

@@ -51,6 +51,7 @@ FINAL_STATUSES = {
     "busy",
     "canceled",
     "completed",
+    "machine",
 }
 # A ticket workflow id in a webhook URL: the current form, or the legacy one of older pages.
 _LEGACY_WF = re.compile(r"ticket-[a-z][a-z0-9_-]{0,62}-[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -310,6 +311,9 @@ async def delivery_status(request: Request) -> Response:
     params = await _verified(request)
     wf, key = _wf(request), _arg(request, "key")
     status = (params.get("MessageStatus") or params.get("CallStatus") or "").lower()
+    # Answering-machine detection: a call "completed" by voicemail or a fax was not answered.
+    if status == "completed" and params.get("AnsweredBy", "").startswith(("machine", "fax")):
+        status = "machine"
     if status in FINAL_STATUSES:
         client, _, _ = _deps(request)
         handle = client.get_workflow_handle(wf)

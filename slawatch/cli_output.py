@@ -40,6 +40,23 @@ def print_status(s: dict[str, Any]) -> None:
         for t in (s["response"], s["resolution"])
     ]
     typer.echo(table(["target", "state", "due", "met"], rows))
+    if s.get("delivery") == "failing":
+        typer.echo("DELIVERY FAILING: " + "; ".join(s.get("delivery_problems", [])))
+    if s.get("sent"):
+        # Who was paged, when, through what, and what became of it.
+        typer.echo("pages:")
+        pages = [
+            (
+                _when(n["at"]),
+                n["breach_id"],
+                n["channel"],
+                n["recipient"],
+                n.get("outcome") or ("sent" if n["ok"] else f"not sent ({n.get('failure')})"),
+            )
+            for n in s["sent"]
+        ]
+        lines = table(["at", "breach", "via", "to", "outcome"], pages).splitlines()
+        typer.echo("\n".join(f"  {line}" for line in lines))
     if s["acknowledgements"]:
         typer.echo("acknowledged:")
         for a in s["acknowledgements"]:

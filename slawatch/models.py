@@ -116,6 +116,8 @@ class TicketState(Payload):
     acknowledgements: list[Acknowledgement] = Field(default_factory=list)
     sent: list[SentNotification] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
+    # Breach id (or "warnings") -> what is failing account-wide, while pages cannot go out.
+    delivery_failing: dict[str, str] = Field(default_factory=dict)
 
 
 class TicketWorkflowInput(Payload):
@@ -209,6 +211,11 @@ class SentNotification(Payload):
     detail: str = ""
     # The one-time code the page carried ("Reply 4821 to acknowledge"), per breach and person.
     code: str | None = None
+    # Why it did not go: "account" (the vendor refused our account: auth, permissions, geo,
+    # quota; retried until it goes) or "recipient" (this number or address; the ladder moves on).
+    failure: str | None = None
+    # The final outcome Twilio reported for it (delivered, undelivered, no-answer, machine...).
+    outcome: str | None = None
 
 
 class Acknowledgement(Payload):
@@ -250,6 +257,9 @@ class TicketStatus(Payload):
     acknowledgements: list[Acknowledgement]
     sent: list[SentNotification]
     history: list[HistoryEntry]
+    # "failing" while a vendor refuses our account for this ticket's pages, else "ok".
+    delivery: str = "ok"
+    delivery_problems: list[str] = Field(default_factory=list)
 
 
 # -- escalation ------------------------------------------------------------------------------
@@ -286,6 +296,8 @@ class EscalationProgress(Payload):
     breach_id: str
     level: int
     sent: list[SentNotification]
+    # None: no news about delivery; []: pages go out again; else what is failing account-wide.
+    failing: list[str] | None = None
 
 
 class StopEscalationInput(Payload):

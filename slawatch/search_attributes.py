@@ -13,6 +13,8 @@ ESCALATION_LEVEL = SearchAttributeKey.for_int("SlaEscalationLevel")
 # Phone numbers paged for a breach still escalating: a reply from a phone finds its tickets
 # by this (one visibility query), not by reading tickets one by one.
 PAGED_TO = SearchAttributeKey.for_keyword_list("SlaPagedTo")
+# "failing" while a vendor refuses our account for this ticket's pages; "ok" once they go again.
+DELIVERY = SearchAttributeKey.for_keyword("SlaDelivery")
 
 # Name -> Temporal type, for registering them on a server (dev stack, tests, deploy jobs).
 DEFINITIONS = {
@@ -23,4 +25,5 @@ DEFINITIONS = {
     RESOLUTION_DUE.name: "Datetime",
     ESCALATION_LEVEL.name: "Int",
     PAGED_TO.name: "KeywordList",
+    DELIVERY.name: "Keyword",
 }

@@ -57,9 +57,20 @@ class StandInNotifier:
     # Channel -> how many attempts fail (5xx-like) before sends on it succeed.
     transient_failures: dict[str, int] = field(default_factory=dict)
     rejected_numbers: set[str] = field(default_factory=set)
+    # Channels the vendor refuses for our whole account (an expired token), and number
+    # prefixes refused account-wide (a country not enabled in Geo Permissions).
+    account_down: set[str] = field(default_factory=set)
+    geo_blocked: set[str] = field(default_factory=set)
 
     async def _deliver(self, channel: str, to: str, key: str, text: str) -> SendResult:
         self.attempts.append((channel, key))
+        blocked = channel != "email" and any(to.startswith(p) for p in self.geo_blocked)
+        if channel in self.account_down or blocked:
+            raise ApplicationError(
+                "stand-in: HTTP 401 authenticate (20003)" if not blocked else "geo (21408)",
+                {"vendor": "twilio" if channel != "email" else "sendgrid", "scope": "account"},
+                type="DeliveryAccountFailure",
+            )
         if self.transient_failures.get(channel, 0) > 0:
             self.transient_failures[channel] -= 1
             raise ApplicationError("stand-in: HTTP 503 from provider", type="ProviderUnavailable")

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowQueryFailedError
 
 from slawatch.models import TargetState
 from slawatch.standins.faults import FaultPlan
@@ -25,6 +29,10 @@ SMS_THEN_CALL = [
     step("sms", 15),
     step("voice", 60),
 ]
+
+# Whole stacks (dev server, worker subprocesses, stand-ins) with hundreds of tickets: about a
+# minute each on a quiet machine, and more on a loaded one. Still bounded, still named.
+pytestmark = pytest.mark.timeout(300)
 
 
 def key(ticket_id: str, label: str, channel: str, who: str = "emergency_line") -> str:
@@ -246,3 +254,52 @@ async def test_email_outage_never_moves_the_clock_or_the_pages_time_skipping(
     # Each email was tried until its 10-minute budget ran out, then recorded as failed.
     assert [(n.key.split("/")[-3], n.ok) for n in emails] == [("r1s1", False), ("r1s3", False)]
     assert h.notifier.attempts.count(("email", emails[0].key)) > 3
+
+
+async def test_twilio_refusing_every_request_never_burns_the_ladder_and_recovers_once(
+    rig: Rig,
+) -> None:
+    # An expired Twilio token: every request answers 401 (code 20003). The seconds-scale
+    # ladder would otherwise run through all three steps in a few seconds and page nobody.
+    rig.write_policy(fault_policy(1, SENDGRID_LADDER))
+    rig.standins.twilio.standin.faults = FaultPlan(unauthorized=True)
+    await rig.start_worker()
+    ids = rig.ticket_ids(3)
+    await rig.open(ids)
+
+    async def failing() -> bool:
+        try:
+            return all(s.delivery == "failing" for s in await rig.statuses(ids))
+        except WorkflowQueryFailedError:  # a ticket still starting
+            return False
+
+    began = time.monotonic()
+    await until_async("every ticket to show delivery failing", failing, limit=30)
+    shown = time.monotonic() - began
+    # The other vendor carries the news at once: the step's email, and the fallback email.
+    fallback = {key(t, "r1s1-fallback", "email", "ana") for t in ids}
+    await until("the fallback emails", lambda: fallback <= rig.delivered("email").keys(), 30)
+    await asyncio.sleep(6)  # several of the ladder's 2-second ack windows
+    for status in await rig.statuses(ids):
+        assert status.escalation_level == 1, "the ladder moved on while nothing was delivered"
+        assert [b.outcome for b in status.breaches] == ["escalating"]
+    assert not rig.delivered("sms") and not rig.delivered("voice")
+
+    rig.standins.twilio.standin.faults = FaultPlan()  # the token is renewed
+    first_sms = {key(t, "r1s1", "sms", "ana") for t in ids}
+    calls = {key(t, "r1s2", "voice", "ana") for t in ids}
+    await until("the pending SMS", lambda: first_sms <= rig.delivered("sms").keys(), 60)
+    await until("the ladder going on", lambda: calls <= rig.delivered("voice").keys(), 60)
+    assert set((rig.delivered("sms") | rig.delivered("voice")).values()) == {1}
+    for status in await rig.statuses(ids):
+        assert status.delivery == "ok"
+    print(f"Twilio 401: delivery shown failing after {shown:.1f} s; pages sent once after")
+
+
+async def until_async(what: str, check: Callable[[], Awaitable[bool]], limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"timed out waiting for {what}")

@@ -98,6 +98,13 @@ async def test_prokuria_critical_missed_runs_the_whole_ladder_three_times() -> N
         assert status.response.state == "breached"
         assert status.breaches[0].outcome == "exhausted"
         assert status.sla_state == "breached"
+        # The warnings are in the ticket's timeline beside the pages.
+        warned = [n for n in status.sent if n.breach_id.startswith("warning-")]
+        assert [(n.breach_id, n.ok) for n in warned] == [
+            ("warning-response-50", True),
+            ("warning-response-80", True),
+        ]
+        assert "ana" in warned[0].recipient and "ana.example" in warned[0].to
         assert {n.key for n in status.sent} == {
             s.key for s in h.notifier.sent if "BREACH" in s.text or s.channel != "email"
         }

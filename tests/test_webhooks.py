@@ -181,3 +181,14 @@ async def test_voice_twiml_reads_reference_and_class_only(api: Api) -> None:
     assert reply.headers["content-type"].startswith("application/xml")
     assert "class critical" in reply.text and GATHER_PATH in reply.text
     assert "Escalation level" not in reply.text
+
+
+async def test_a_call_answered_by_voicemail_is_reported_as_machine(api: Api) -> None:
+    wf, breach = await breached(api)
+    q = {"wf": wf, "key": f"{breach}-1-voice", "breach": breach}
+    form = {"CallStatus": "completed", "AnsweredBy": "machine_end_beep"}
+    assert (await post(api, STATUS_CALLBACK_PATH, q, form)).status_code == 204
+    human = {"CallStatus": "completed", "AnsweredBy": "human"}
+    assert (await post(api, STATUS_CALLBACK_PATH, q, human)).status_code == 204
+    history = [h.detail for h in (await status(api, wf)).history if h.event == "delivery"]
+    assert history == [f"{breach}-1-voice machine", f"{breach}-1-voice completed"]

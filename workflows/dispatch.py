@@ -35,6 +35,17 @@ NOTIFY_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=60),
     non_retryable_error_types=["NotificationRejected"],
 )
+# With delivery assurance (patch below) an account-wide refusal (expired token, geo permission,
+# suspended account, quota) fails the activity at once, so the escalation can say "failing",
+# fall back to the other vendor and retry the page itself without burning the ladder.
+ACCOUNT_FAILURE = "DeliveryAccountFailure"
+NOTIFY_RETRY_ASSURED = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=["NotificationRejected", ACCOUNT_FAILURE],
+)
+DELIVERY_ASSURANCE = "delivery-assurance"
 NOTIFY_START_TO_CLOSE = timedelta(seconds=30)
 NOTIFY_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
 # The label escalation.py gives round 1, step 1: the page whose lag the alert watches.
@@ -61,11 +72,11 @@ async def send_step(
             if address:
                 code = (codes or {}).get(person.id) if channel is not Channel.EMAIL else None
                 jobs.append((person, channel, address, code))
-    results = await asyncio.gather(*(_send(input, p, c, a, label, k) for p, c, a, k in jobs))
+    results = await asyncio.gather(*(send_one(input, p, c, a, label, k) for p, c, a, k in jobs))
     return list(results)
 
 
-async def _send(
+async def send_one(
     input: EscalationInput,
     person: Recipient,
     channel: Channel,
@@ -104,7 +115,8 @@ async def _send(
             idempotency_key=key,
         )
         name = "send_email"
-    ok, detail = True, ""
+    ok, detail, failure = True, "", None
+    assured = workflow.patched(DELIVERY_ASSURANCE)
     try:
         result: SendResult = await workflow.execute_activity(
             name,
@@ -113,7 +125,7 @@ async def _send(
             task_queue=notify_queue_for(workflow.info().task_queue),
             start_to_close_timeout=NOTIFY_START_TO_CLOSE,
             schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
-            retry_policy=NOTIFY_RETRY,
+            retry_policy=NOTIFY_RETRY_ASSURED if assured else NOTIFY_RETRY,
             summary=f"{channel.value} to {person.id}",
         )
         ok, detail = result.ok, result.provider_id or result.detail
@@ -122,6 +134,8 @@ async def _send(
         cause = err.cause
         ok = False
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        if isinstance(cause, ApplicationError) and assured:
+            failure = "account" if cause.type == ACCOUNT_FAILURE else "recipient"
     meter = workflow.metric_meter()
     record_notification(meter, input.tenant, channel.value, "sent" if ok else "failed")
     if ok:
@@ -141,4 +155,5 @@ async def _send(
         ok=ok,
         detail=detail[:300],
         code=code,
+        failure=failure,
     )

@@ -21,12 +21,19 @@ with workflow.unsafe.imports_passed_through():
         StopEscalationInput,
     )
     from slawatch.telemetry import record_escalation_exhausted
-    from workflows.dispatch import send_step
+    from workflows.dispatch import DELIVERY_ASSURANCE, send_one, send_step
     from workflows.timers import wait_until
 
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
-# Twilio call/message statuses after which nobody will acknowledge that notification.
-FAILED_DELIVERY = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})
+# Twilio call/message statuses after which nobody will acknowledge that notification; "machine"
+# is a call answered by voicemail (answering-machine detection): a voicemail is not an answer.
+FAILED_DELIVERY = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled", "machine"})
+# A page the vendor refused for our whole account is tried again after this, doubling up to
+# REDELIVER_MAX, until it goes, the breach is acknowledged or the ladder ends.
+REDELIVER_FIRST = timedelta(seconds=5)
+REDELIVER_MAX = timedelta(minutes=5)
+# Who hears by the other vendor's channel when one vendor refuses our account.
+FALLBACK_ROLE = "duty_manager"
 # Patch: a step's email runs beside the pages instead of holding them until SendGrid answers.
 EMAIL_BESIDE_PAGES = "email-beside-pages"
 
@@ -68,9 +75,21 @@ class EscalationWorkflow:
         self.emails: list[asyncio.Task[None]] = []
         # Each person's one-time acknowledgement code for this breach (the same on every step).
         self.codes: dict[str, str] = {}
+        # Delivery assurance: pages refused for our account (key -> what failed), the current
+        # step's label, its SMS pages by key (for a call when one is not delivered), whether
+        # any of its pages got through, and the retries still running.
+        self.failing: dict[str, str] = {}
+        self.label = ""
+        self.sms_pages: dict[str, Recipient] = {}
+        self.delivered = False
+        self.finished = False
+        self.assured = False
+        self.input: EscalationInput | None = None
+        self.retries: list[asyncio.Task[None]] = []
 
     @workflow.run
     async def run(self, input: EscalationInput) -> EscalationResult:
+        self.input = input
         policy = input.policy
         cls: ServiceClass = policy.classes[input.severity]
         ladder: Ladder = policy.ladders[cls.ladder]
@@ -86,6 +105,7 @@ class EscalationWorkflow:
                 if self.stopped is not None:
                     break
                 await self._wait_for_ack(step, sent, f"ack window, step {self.level}")
+        self.finished = True
         if self.stopped is not None:
             outcome = "acknowledged" if self.stopped.reason == "acknowledged" else "stopped"
         result = EscalationResult(
@@ -100,7 +120,7 @@ class EscalationWorkflow:
             parent = workflow.get_external_workflow_handle(input.ticket_workflow_id)
             await parent.signal("escalation_finished", result)
         # Emails still retrying (SendGrid down) get their full retry time, then report.
-        await workflow.wait_condition(lambda: all(t.done() for t in self.emails))
+        await workflow.wait_condition(lambda: all(t.done() for t in self.emails + self.retries))
         return result
 
     async def _run_step(
@@ -125,6 +145,14 @@ class EscalationWorkflow:
             sent += await send_step(input, people, phones, label, self._codes_for(people))
         self.step_keys = {n.key for n in sent if n.channel in PHONE_CHANNELS and n.ok}
         self.failed_keys = set()
+        self.assured = workflow.patched(DELIVERY_ASSURANCE)
+        if self.assured:
+            self.label, self.delivered = label, bool(self.step_keys)
+            by_id = {p.id: p for p in people}
+            self.sms_pages = {
+                n.key: by_id[n.recipient] for n in sent if n.channel is Channel.SMS and n.ok
+            }
+            self._assure(input, people, sent, label)
         return sent
 
     def _codes_for(self, people: list[Recipient]) -> dict[str, str]:
@@ -142,6 +170,8 @@ class EscalationWorkflow:
         sent = await send_step(input, people, [Channel.EMAIL], label)
         if not sent:
             return
+        if workflow.patched(DELIVERY_ASSURANCE):
+            self._assure(input, people, sent, label)
         try:
             await self._report(input, sent)
         except FailureError:
@@ -160,9 +190,19 @@ class EscalationWorkflow:
             )
 
     async def _wait_for_ack(self, step: LadderStep, sent: list[SentNotification], why: str) -> None:
-        # Nothing reached anyone (all rejected): waiting out the window would only delay.
         if sent and not any(n.ok for n in sent):
-            return
+            if not any(n.failure == "account" for n in sent):
+                # Nothing reached anyone (all rejected): waiting out the window would only delay.
+                return
+            # Nothing went because the vendor refuses our account: the ladder must not burn.
+            # The ack window starts when a retried page gets through (or someone acknowledges
+            # after hearing by the fallback channel).
+            await workflow.wait_condition(
+                lambda: self.stopped is not None or self.delivered,
+                timeout_summary="delivery failing: waiting for a page to get through",
+            )
+            if self.stopped is not None:
+                return
         await wait_until(
             lambda: (
                 self.stopped is not None
@@ -174,8 +214,80 @@ class EscalationWorkflow:
 
     async def _report(self, input: EscalationInput, sent: list[SentNotification]) -> None:
         parent = workflow.get_external_workflow_handle(input.ticket_workflow_id)
-        progress = EscalationProgress(breach_id=input.breach_id, level=self.level, sent=sent)
+        failing = sorted(set(self.failing.values())) if self.assured else None
+        progress = EscalationProgress(
+            breach_id=input.breach_id, level=self.level, sent=sent, failing=failing
+        )
         await parent.signal("escalation_progress", progress)
+
+    # -- delivery assurance -------------------------------------------------------------------
+
+    def _assure(
+        self,
+        input: EscalationInput,
+        people: list[Recipient],
+        sent: list[SentNotification],
+        label: str,
+    ) -> None:
+        """Pages refused for our account: retry each until it goes, and tell people by the
+        other vendor's channel at once (Twilio refused: email; SendGrid refused: SMS)."""
+        refused = [n for n in sent if n.failure == "account"]
+        if not refused:
+            return
+        by_id = {p.id: p for p in people}
+        for n in refused:
+            self.failing[n.key] = f"{n.channel.value} refused for the account: {n.detail}"[:200]
+            task = self._redeliver(input, by_id[n.recipient], n)
+            self.retries.append(asyncio.create_task(task))
+        phones_refused = any(n.channel in PHONE_CHANNELS for n in refused)
+        channel = Channel.EMAIL if phones_refused else Channel.SMS
+        self.retries.append(asyncio.create_task(self._fallback(input, people, channel, label)))
+
+    async def _fallback(
+        self, input: EscalationInput, people: list[Recipient], channel: Channel, label: str
+    ) -> None:
+        extra = input.policy.roles.get(FALLBACK_ROLE, []) if channel is Channel.EMAIL else []
+        everyone = people + [
+            Recipient(id=pid, name=r.name, phone=r.phone, email=r.email)
+            for pid in extra
+            if pid not in {p.id for p in people}
+            for r in [input.policy.responders[pid]]
+        ]
+        codes = self._codes_for(everyone) if channel is Channel.SMS else None
+        sent = await send_step(input, everyone, [channel], f"{label}-fallback", codes)
+        if sent:
+            await self._report_quietly(input, sent)
+
+    async def _redeliver(
+        self, input: EscalationInput, person: Recipient, page: SentNotification
+    ) -> None:
+        delay = REDELIVER_FIRST
+        while True:
+            done = await wait_until(
+                lambda: self.stopped is not None or self.finished,
+                delay,
+                f"delivery failing: {page.channel.value} to {person.id} again",
+            )
+            if done:
+                self.failing.pop(page.key, None)
+                return
+            label = page.key.split("/")[-3]
+            again = await send_one(input, person, page.channel, page.to, label, page.code)
+            if again.failure == "account":
+                delay = min(delay * 2, REDELIVER_MAX)
+                continue
+            self.failing.pop(page.key, None)
+            if again.ok and again.channel in PHONE_CHANNELS and label == self.label:
+                self.step_keys.add(again.key)
+                self.delivered = True
+            await self._report_quietly(input, [again])
+            return
+
+    async def _report_quietly(self, input: EscalationInput, sent: list[SentNotification]) -> None:
+        try:
+            await self._report(input, sent)
+        except FailureError:
+            workflow.logger.info("delivery news after the ticket closed")
 
     @workflow.signal
     def stop(self, input: StopEscalationInput) -> None:
@@ -184,9 +296,28 @@ class EscalationWorkflow:
 
     @workflow.signal
     def delivery_status(self, input: DeliveryStatusInput) -> None:
-        """Failed, busy or unanswered: when every page of the step failed, move on at once."""
-        if input.status in FAILED_DELIVERY and input.idempotency_key in self.step_keys:
-            self.failed_keys.add(input.idempotency_key)
+        """Failed, busy or unanswered: when every page of the step failed, move on at once.
+
+        An SMS that was not delivered is followed by a call to that person at once (unless
+        the step already calls them): the step moves on only when the call fails too.
+        """
+        if input.status not in FAILED_DELIVERY or input.idempotency_key not in self.step_keys:
+            return
+        person = self.sms_pages.pop(input.idempotency_key, None)
+        called = {k for k in self.step_keys if k.endswith(f"/voice/{person.id}")} if person else {}
+        if person is not None and not called and self.input is not None and person.phone:
+            call_key = input.idempotency_key.removesuffix(f"/sms/{person.id}")
+            self.step_keys.add(f"{call_key}/voice/{person.id}")
+            self.retries.append(asyncio.create_task(self._call_instead(self.input, person)))
+        self.failed_keys.add(input.idempotency_key)
+
+    async def _call_instead(self, input: EscalationInput, person: Recipient) -> None:
+        code = self._codes_for([person])[person.id]
+        assert person.phone is not None
+        call = await send_one(input, person, Channel.VOICE, person.phone, self.label, code)
+        if not call.ok:
+            self.failed_keys.add(call.key)
+        await self._report_quietly(input, [call])
 
     @workflow.query
     def current_level(self) -> int:

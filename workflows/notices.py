@@ -8,7 +8,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from slawatch.models import SendEmailInput, SendResult, TargetKind, TicketState, ticket_ref
+    from policies.schema import Channel
+    from slawatch.models import (
+        SendEmailInput,
+        SendResult,
+        SentNotification,
+        TargetKind,
+        TicketState,
+        ticket_ref,
+    )
     from slawatch.settings import notify_queue_for
     from workflows import sla
 
@@ -40,6 +48,9 @@ def summary_line(ticket_id: str, s: TicketState, now: datetime) -> str:
     level = max((b.level for b in s.breaches if b.outcome == "escalating"), default=0)
     if level:
         parts.append(f"escalation level {level}")
+    if s.delivery_failing:
+        # The operator's first clue when Twilio or SendGrid refuses the account.
+        parts.append("DELIVERY FAILING: " + sorted(set(s.delivery_failing.values()))[0])
     return " · ".join(parts)
 
 
@@ -52,6 +63,15 @@ async def send_warning(
     to = [policy.responders[p].email for p in dict.fromkeys(people)] or [policy.support_email]
     ref = ticket_ref(policy.tenant, ticket_id)
     key = f"{workflow.info().workflow_id}/warning-{kind.value}-{percent}-{s.severity}"
+    record = SentNotification(
+        breach_id=f"warning-{kind.value}-{percent}",
+        key=key,
+        channel=Channel.EMAIL,
+        to=",".join(to),
+        recipient=",".join(dict.fromkeys(people)) or "support",
+        at=now,
+        ok=True,
+    )
     try:
         await workflow.execute_activity(
             "send_email",
@@ -70,3 +90,7 @@ async def send_warning(
     except ActivityError as err:
         # A lost warning email must never stop the clock: note it and carry on.
         workflow.logger.warning("warning email failed: %s", err)
+        record.ok, record.detail = False, str(err.cause or err)[:300]
+    # In the ticket's timeline beside the pages: who was warned, when, and whether it went.
+    record.at = workflow.now()
+    s.sent.append(record)

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from slawatch.search_attributes import (
         CLASS,
         DEFINITIONS,
+        DELIVERY,
         ESCALATION_LEVEL,
         PAGED_TO,
         RESOLUTION_DUE,
@@ -25,10 +26,14 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch: tickets publish the numbers paged for their live breaches (SlaPagedTo).
 PAGED_TO_ATTRIBUTE = "paged-to-search-attribute"
+# Patch: tickets say when a vendor refuses our account for their pages (SlaDelivery).
+DELIVERY_ATTRIBUTE = "delivery-search-attribute"
 
 __all__ = [
     "CLASS",
     "DEFINITIONS",
+    "DELIVERY",
+    "DELIVERY_ATTRIBUTE",
     "ESCALATION_LEVEL",
     "PAGED_TO",
     "PAGED_TO_ATTRIBUTE",
@@ -63,5 +68,10 @@ def upsert_search_attributes(s: TicketState, now: datetime) -> None:
         paged = paged_numbers(s.sent, live)
         if (current.get(PAGED_TO) or []) != paged:
             updates.append(PAGED_TO.value_set(paged) if paged else PAGED_TO.value_unset())
+    delivery = "failing" if s.delivery_failing else "ok"
+    shown = current.get(DELIVERY)
+    # Only tickets whose pages ever failed for the account carry it: SlaDelivery = "failing".
+    if (s.delivery_failing or shown) and shown != delivery and workflow.patched(DELIVERY_ATTRIBUTE):
+        updates.append(DELIVERY.value_set(delivery))
     if updates:
         workflow.upsert_search_attributes(updates)

@@ -49,6 +49,8 @@ class TicketBase:
     async def _stop_escalations(self, breaches: list[Breach], reason: str, **who: str) -> None:
         for breach in breaches:
             breach.outcome = "acknowledged" if reason == "acknowledged" else "stopped"
+            # Its pages are no longer wanted: a failing delivery for it is no longer news.
+            self.state.delivery_failing.pop(breach.breach_id, None)
             handle = workflow.get_external_workflow_handle(breach.escalation_workflow_id)
             await handle.signal(EscalationWorkflow.stop, StopEscalationInput(reason=reason, **who))
 
@@ -115,4 +117,6 @@ class TicketBase:
             acknowledgements=s.acknowledgements,
             sent=s.sent,
             history=s.history,
+            delivery="failing" if s.delivery_failing else "ok",
+            delivery_problems=sorted(set(s.delivery_failing.values())),
         )

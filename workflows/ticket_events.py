@@ -224,6 +224,15 @@ class TicketEvents(TicketBase):
     def escalation_progress(self, input: EscalationProgress) -> None:
         s = self.state
         s.sent.extend(input.sent)
+        if input.failing is not None:
+            was = input.breach_id in s.delivery_failing
+            if input.failing:
+                s.delivery_failing[input.breach_id] = "; ".join(input.failing)
+                if not was:
+                    self._note(s, "delivery_failing", f"{input.breach_id}: {input.failing[0]}")
+            elif was:
+                del s.delivery_failing[input.breach_id]
+                self._note(s, "delivery_restored", input.breach_id)
         for breach in s.breaches:
             if breach.breach_id == input.breach_id:
                 breach.level = input.level
@@ -231,6 +240,7 @@ class TicketEvents(TicketBase):
 
     @workflow.signal
     def escalation_finished(self, input: EscalationResult) -> None:
+        self.state.delivery_failing.pop(input.breach_id, None)
         for breach in self.state.breaches:
             if breach.breach_id == input.breach_id and breach.outcome == "escalating":
                 breach.outcome = input.outcome
@@ -239,9 +249,11 @@ class TicketEvents(TicketBase):
 
     @workflow.signal
     async def delivery_status(self, input: DeliveryStatusInput) -> None:
-        """A Twilio status callback: forwarded to the escalation that sent the notification."""
-        for sent in self.state.sent:
+        """A Twilio status callback: recorded on the page, forwarded to its escalation."""
+        # The last record of the key: a page retried after an account failure is there twice.
+        for sent in reversed(self.state.sent):
             if sent.key == input.idempotency_key:
+                sent.outcome = input.status
                 for breach in self.state.breaches:
                     if breach.breach_id == sent.breach_id and breach.outcome == "escalating":
                         handle = workflow.get_external_workflow_handle(
