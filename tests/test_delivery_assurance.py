@@ -127,3 +127,21 @@ async def test_acknowledging_while_delivery_fails_ends_the_retries_and_the_faili
         tries = len(h.notifier.attempts)
         await h.advance_to(await h.now() + timedelta(minutes=20))
         assert len(h.notifier.attempts) == tries  # no more retries for an acknowledged breach
+
+
+async def test_sendgrid_refusing_the_account_falls_back_to_sms() -> None:
+    async with harness() as h:
+        handle, opened = await open_critical(h, "DA-6")
+        h.notifier.account_down.add("email")
+        # Step 4 (20 min after the breach) calls and emails the duty manager, Carmen.
+        await h.advance_to(opened + BREACH + timedelta(minutes=20, seconds=2))
+        fallback = [s for s in h.notifier.sent if s.channel == "sms" and "fallback" in s.key]
+        assert [s.to for s in fallback] == [CARMEN], fallback
+        assert "Reply" in fallback[0].text  # with her one-time code
+        status = await h.status(handle)
+        assert status.delivery == "failing"
+        assert any("email refused for the account" in p for p in status.delivery_problems)
+        h.notifier.account_down.clear()
+        await h.advance_to(await h.now() + timedelta(minutes=6))
+        emailed = [s for s in h.notifier.sent if s.channel == "email" and "/r1s4/" in s.key]
+        assert len(emailed) == 1  # the refused email went once it could
