@@ -22,8 +22,9 @@ settings.register_profile("fuzz", derandomize=False, print_blob=True)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or (
     "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
 )
-# How many more examples the random exploration tries than a test's everyday count.
-FUZZ_FACTOR = 10
+# How many more examples the random exploration tries than a test's everyday count
+# (HYPOTHESIS_FUZZ_FACTOR=1 explores new seeds at the everyday count).
+FUZZ_FACTOR = int(os.environ.get("HYPOTHESIS_FUZZ_FACTOR", "10"))
 
 
 def examples(count: int) -> int:
