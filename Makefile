@@ -13,7 +13,8 @@ $(BIN)/slawatch: pyproject.toml
 
 install: $(BIN)/slawatch
 
-# Prism + Twilio's spec (npm), Chromium, docker-compose and promtool (Debian): what the tests use.
+# Prism + Twilio's spec (npm), Chromium, docker-compose, promtool and PostgreSQL (Debian): what
+# the tests use.
 system:
 	bash .ci/install-system
 

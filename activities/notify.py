@@ -27,7 +27,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.clients import vendors_from_settings
-from activities.ledger import Ledger
+from activities.ledger import InFlight, SendLedger, describe, open_ledger
 from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH, build_call_twiml, webhook_url
 from activities.vendor_errors import Scope, classify
 from activities.vendors import Email, Mailer, Telephony, VendorError
@@ -38,6 +38,9 @@ from slawatch.telemetry import record_delivery_failure
 REJECTED = "NotificationRejected"
 UNAVAILABLE = "NotificationUnavailable"
 ACCOUNT_FAILURE = "DeliveryAccountFailure"
+# Another attempt of the same key is sending right now (another host, or a timed-out attempt
+# still waiting on the vendor): retryable, so Temporal asks again after backoff.
+IN_FLIGHT = "NotificationInFlight"
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -82,7 +85,7 @@ class NotificationActivities:
     """The send_sms, place_call and send_email activities over injected vendor clients."""
 
     def __init__(
-        self, telephony: Telephony, mailer: Mailer, ledger: Ledger, public_base_url: str
+        self, telephony: Telephony, mailer: Mailer, ledger: SendLedger, public_base_url: str
     ) -> None:
         self._telephony = telephony
         self._mailer = mailer
@@ -94,7 +97,11 @@ class NotificationActivities:
     ) -> SendResult:
         """Send unless the ledger says `key` already went out; record the outcome."""
         logger = _log().bind(key=key, channel=channel)
-        prior = await asyncio.to_thread(self._ledger.begin, key, channel)
+        try:
+            prior = await asyncio.to_thread(self._ledger.begin, key, channel)
+        except InFlight:
+            logger.warning("notify.send", outcome="in_flight")
+            raise ApplicationError("another attempt is sending this key", type=IN_FLIGHT) from None
         if prior is not None:
             logger.info("notify.send", outcome="duplicate", provider_id=prior.provider_id)
             return prior
@@ -103,19 +110,29 @@ class NotificationActivities:
         except VendorError as exc:
             found = classify(exc, channel, activity.info().attempt, to)
             details = found.details
+            if found.scope is not Scope.RECIPIENT:
+                # Retryable (transient or account-wide): this attempt is over and nothing was
+                # delivered, or a timed-out request may still arrive (the design resends rather
+                # than miss a page). Either way Temporal's retry need not wait out the lease.
+                await asyncio.to_thread(self._ledger.release, key)
             if found.scope is Scope.TRANSIENT:
                 logger.warning("notify.send", outcome="retry", **details)
                 raise ApplicationError(exc.message, details, type=UNAVAILABLE) from None
             meter = activity.metric_meter()
             record_delivery_failure(meter, exc.vendor, channel, found.scope.value)
             if found.scope is Scope.ACCOUNT:
-                # The ledger entry stays "sending": the retry sends, nothing was delivered.
+                # The ledger entry stays "sending" (released above): the retry sends.
                 logger.error("notify.send", outcome="account_failure", **details)
                 raise ApplicationError(str(exc), details, type=ACCOUNT_FAILURE) from None
             result = SendResult(ok=False, detail=str(exc))
             await asyncio.to_thread(self._ledger.mark_rejected, key, result)
             logger.warning("notify.send", outcome="rejected", **details)
             raise _rejected(str(exc), **details) from None
+        except Exception:
+            # Not a vendor answer (a bug in a client): the attempt is over all the same. A
+            # cancelled attempt keeps its lease: its request may still be on its way.
+            await asyncio.to_thread(self._ledger.release, key)
+            raise
         result = SendResult(ok=True, provider_id=provider_id, detail=f"{channel} accepted")
         await asyncio.to_thread(self._ledger.mark_sent, key, result)
         logger.info("notify.send", outcome="sent", provider_id=provider_id)
@@ -178,7 +195,8 @@ class NotificationActivities:
 
 
 def notification_activities(settings: Settings) -> list[Callable[..., Awaitable[SendResult]]]:
-    """The three activities wired to the real vendor clients and the ledger in data_dir."""
+    """The three activities wired to the real vendor clients and the ledger settings name."""
     telephony, mailer = vendors_from_settings(settings)
-    ledger = Ledger.in_data_dir(settings.data_dir)
+    ledger = open_ledger(settings)
+    _log().info("notify.ledger", at=describe(settings))
     return NotificationActivities(telephony, mailer, ledger, settings.public_base_url).all()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Twilio's own format for account SIDs; the dev default satisfies it so the real client works
@@ -21,7 +22,10 @@ def notify_queue_for(ticket_task_queue: str) -> str:
 class Settings(BaseSettings):
     """Everything slawatch reads from its environment. Secrets are SecretStr: never logged."""
 
-    model_config = SettingsConfigDict(env_prefix="SLAWATCH_", extra="ignore")
+    # hide_input_in_errors: a validation error must not echo a secret (a ledger URL's password).
+    model_config = SettingsConfigDict(
+        env_prefix="SLAWATCH_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"
@@ -62,9 +66,24 @@ class Settings(BaseSettings):
 
     # Local stack
     data_dir: Path = Path(".slawatch")
+    # The notification send ledger: unset = SQLite in data_dir (one host); a
+    # postgresql://user:password@host:5432/db URL = one ledger shared by workers on every host.
+    # A secret: the URL carries the password.
+    ledger_url: SecretStr | None = None
 
     # host:port for the Prometheus scrape endpoint (SDK and slawatch metrics); None = off.
     metrics_bind_address: str | None = None
+
+    @field_validator("ledger_url", mode="before")
+    @classmethod
+    def _ledger_url(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None  # an empty variable means "not set": the SQLite default
+        if not isinstance(text, str) or urlsplit(text).scheme not in {"postgresql", "postgres"}:
+            # Never echo the value: it may hold the password.
+            raise ValueError("must be a postgresql://user:password@host:port/database URL")
+        return value
 
     @property
     def notify_task_queue(self) -> str:

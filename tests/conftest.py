@@ -14,6 +14,7 @@ import pytest
 import pytest_timeout
 
 from tests import profiles
+from tests.postgres_fixtures import *  # noqa: F403  (a real PostgreSQL, once a session, on use)
 from tests.standins_fixtures import *  # noqa: F403  (Prism + proxy + SendGrid, once a session)
 
 profiles.load()

@@ -17,7 +17,7 @@ from temporalio.runtime import Runtime
 from temporalio.testing import ActivityEnvironment
 
 from activities.clients import SendGridMailer, sendgrid_client
-from activities.ledger import Ledger
+from activities.ledger import open_ledger
 from activities.notify import notification_activities
 from activities.vendor_errors import THROTTLE_ACCOUNT_FROM_ATTEMPT, Scope, classify
 from activities.vendors import Email, VendorError
@@ -123,7 +123,7 @@ async def test_expired_twilio_token_fails_the_account_and_retries_send_later(
         failures(before, "twilio", channel, "recipient")
     )
     # Nothing was delivered, so the ledger leaves the key open: the retry really sends.
-    ledger = Ledger.in_data_dir(standins_settings.data_dir)
+    ledger = open_ledger(standins_settings)
     assert ledger.state(arg.idempotency_key) == ("sending", 1)
     standins.twilio.standin.faults = FaultPlan()
     activities = {fn.__name__: fn for fn in notification_activities(standins_settings)}

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree as ET
 
+import pytest
+from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.ledger import Ledger
+from activities.ledger import SQLITE_FILE, open_ledger
+from activities.ledger.sqlite import SqliteLedger
 from activities.notify import notification_activities
 from slawatch.models import PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
 from slawatch.settings import Settings
@@ -75,13 +81,43 @@ async def test_crashed_sending_entry_is_sent_again(
     standins: Standins, standins_settings: Settings
 ) -> None:
     key = unique_key("sms")
-    ledger = Ledger.in_data_dir(standins_settings.data_dir)
-    # A worker that marked the key and died before the vendor answered.
-    assert ledger.begin(key, "sms") is None
+    # A worker that marked the key and died before the vendor answered; its lease ran out.
+    crashed = SqliteLedger(standins_settings.data_dir / SQLITE_FILE, lease=timedelta(0))
+    assert crashed.begin(key, "sms") is None
     result = await run(standins_settings, "send_sms", sms(key))
     assert result.ok and not result.duplicate
     assert len(twilio_lines_for(standins, key)) == 1
-    assert ledger.state(key) == ("sent", 2)
+    assert open_ledger(standins_settings).state(key) == ("sent", 2)
+
+
+async def test_key_another_attempt_is_sending_is_not_sent_but_retried(
+    standins: Standins, standins_settings: Settings
+) -> None:
+    key = unique_key("sms")
+    # Another worker claimed the key a moment ago and is waiting on Twilio.
+    assert open_ledger(standins_settings).begin(key, "sms") is None
+    activities = {fn.__name__: fn for fn in notification_activities(standins_settings)}
+    with pytest.raises(ApplicationError) as info:
+        await ActivityEnvironment().run(activities["send_sms"], sms(key))
+    assert info.value.type == "NotificationInFlight" and not info.value.non_retryable
+    assert twilio_lines_for(standins, key) == []
+    assert open_ledger(standins_settings).state(key) == ("sending", 1)
+
+
+async def test_workers_sharing_a_postgres_ledger_send_a_key_once(
+    standins: Standins, standins_settings: Settings, ledger_url: str, tmp_path: Path
+) -> None:
+    key = unique_key("sms")
+    # Two workers on different hosts: separate data_dirs, one ledger URL.
+    first = standins_settings.model_copy(
+        update={"ledger_url": SecretStr(ledger_url), "data_dir": tmp_path / "host-a"}
+    )
+    second = first.model_copy(update={"data_dir": tmp_path / "host-b"})
+    sent = await run(first, "send_sms", sms(key))
+    again = await run(second, "send_sms", sms(key))
+    assert len(twilio_lines_for(standins, key)) == 1
+    assert again.duplicate and again.provider_id == sent.provider_id
+    assert not (tmp_path / "host-a" / SQLITE_FILE).exists()
 
 
 async def test_call_carries_twiml_with_reference_class_and_ack_digit(

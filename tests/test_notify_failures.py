@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.ledger import Ledger
+from activities.ledger import open_ledger
 from activities.notify import notification_activities
 from slawatch.models import SendEmailInput, SendSmsInput
 from slawatch.settings import Settings
@@ -61,7 +61,7 @@ async def test_invalid_number_at_twilio_is_rejected_for_good(
         "scope": "recipient",
     }
     assert [line["status"] for line in twilio_lines_for(standins, key)] == [400]
-    ledger = Ledger.in_data_dir(standins_settings.data_dir)
+    ledger = open_ledger(standins_settings)
     assert ledger.state(key) == ("rejected", 1)
 
 

@@ -1,9 +1,8 @@
-"""The pure page builders (SMS text, call TwiML) and the idempotency ledger."""
+"""The pure page builders (SMS text, call TwiML). The ledger has tests/test_ledger.py."""
 
 from __future__ import annotations
 
 import ast
-import sqlite3
 import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -11,9 +10,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 import activities.messages as messages
-from activities.ledger import Ledger
 from activities.messages import build_call_twiml, build_sms_body, parse_sms_ack, webhook_url
-from slawatch.models import SendResult
 
 GATHER = "https://hooks.example.test/twilio/voice/gather?breach=b&key=k&wf=w"
 
@@ -97,31 +94,3 @@ def test_messages_imports_only_the_standard_library() -> None:
     }
     roots = {name.split(".")[0] for name in imported} - {"__future__"}
     assert roots and roots <= sys.stdlib_module_names
-
-
-def test_ledger_sent_key_returns_stored_result_across_instances(tmp_path: Path) -> None:
-    ledger = Ledger.in_data_dir(tmp_path)
-    assert ledger.begin("k", "sms") is None
-    ledger.mark_sent("k", SendResult(ok=True, provider_id="SM1", detail="sms accepted"))
-    again = Ledger.in_data_dir(tmp_path).begin("k", "sms")
-    assert again == SendResult(ok=True, provider_id="SM1", detail="sms accepted", duplicate=True)
-    assert ledger.state("k") == ("sent", 1)
-
-
-def test_ledger_resends_sending_and_rejected_keys(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3")
-    assert ledger.begin("crashed", "voice") is None
-    assert ledger.begin("crashed", "voice") is None  # never marked sent: try again
-    assert ledger.state("crashed") == ("sending", 2)
-    assert ledger.begin("bad", "sms") is None
-    ledger.mark_rejected("bad", SendResult(ok=False, detail="invalid number"))
-    assert ledger.state("bad") == ("rejected", 1)
-    assert ledger.begin("bad", "sms") is None
-    assert ledger.state("bad") == ("sending", 2)
-    assert ledger.state("never") is None
-
-
-def test_ledger_file_is_in_wal_mode(tmp_path: Path) -> None:
-    ledger = Ledger.in_data_dir(tmp_path)
-    with sqlite3.connect(ledger.path) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -1,22 +1,19 @@
-"""Idempotency ledger: one row per notification key, so a retried step is not sent twice.
+"""The send ledger in a SQLite file: the embedded default, shared by the workers of one host.
 
-States: "sending" (a request may be on its way), "sent" (the vendor accepted it, result stored)
-and "rejected" (the vendor refused it for good). Only "sent" stops a later attempt. A key left
-in "sending" means a worker crashed or a request failed mid-flight, and we cannot know whether
-the vendor got it; we send again, because a missed page is worse than a duplicate one.
-
-The file is SQLite in WAL mode under settings.data_dir, shared by every worker process on the
-host. Workers on different hosts need the same data_dir (one shared volume) to share the ledger.
+WAL mode lets several worker processes on the host read while one writes. Workers on different
+hosts do not see each other's file: use the PostgreSQL ledger for them (SLAWATCH_LEDGER_URL).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from activities.ledger import LEASE, InFlight
 from slawatch.models import SendResult
 
 _SCHEMA = """
@@ -26,25 +23,27 @@ CREATE TABLE IF NOT EXISTS sends (
     state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'rejected')),
     attempts INTEGER NOT NULL DEFAULT 0,
     result TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    lease_until REAL
 )
 """
 
 
-class Ledger:
+class SqliteLedger:
     """Records each idempotency key's send state in a SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lease: timedelta = LEASE) -> None:
         self.path = path
+        self._lease = lease.total_seconds()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             # WAL lets several worker processes read while one writes; it persists in the file.
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
-
-    @classmethod
-    def in_data_dir(cls, data_dir: Path) -> Ledger:
-        return cls(data_dir / "notify-ledger.sqlite3")
+            # Files written before leases existed lack the column; NULL reads as "expired".
+            columns = {row[1] for row in db.execute("PRAGMA table_info(sends)")}
+            if "lease_until" not in columns:
+                db.execute("ALTER TABLE sends ADD COLUMN lease_until REAL")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -57,23 +56,27 @@ class Ledger:
             db.close()
 
     def begin(self, key: str, channel: str) -> SendResult | None:
-        """The stored result if `key` was already sent; otherwise mark it sending and None."""
-        now = datetime.now(UTC).isoformat()
+        now = time.time()
         with self._connect() as db:
             # IMMEDIATE takes the write lock up front so check-then-mark is atomic across processes.
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute("SELECT state, result FROM sends WHERE key = ?", (key,)).fetchone()
+                row = db.execute(
+                    "SELECT state, result, lease_until FROM sends WHERE key = ?", (key,)
+                ).fetchone()
                 if row is not None and row[0] == "sent":
                     db.execute("COMMIT")
                     stored = SendResult.model_validate_json(row[1])
                     return stored.model_copy(update={"duplicate": True})
+                if row is not None and row[0] == "sending" and (row[2] or 0) > now:
+                    raise InFlight(key)
                 db.execute(
-                    "INSERT INTO sends (key, channel, state, attempts, updated_at)"
-                    " VALUES (?, ?, 'sending', 1, ?)"
+                    "INSERT INTO sends (key, channel, state, attempts, updated_at, lease_until)"
+                    " VALUES (?, ?, 'sending', 1, ?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET state = 'sending',"
-                    " attempts = attempts + 1, updated_at = excluded.updated_at",
-                    (key, channel, now),
+                    " attempts = attempts + 1, updated_at = excluded.updated_at,"
+                    " lease_until = excluded.lease_until",
+                    (key, channel, _iso(now), now + self._lease),
                 )
                 db.execute("COMMIT")
             except BaseException:
@@ -81,24 +84,36 @@ class Ledger:
                 raise
         return None
 
-    def _finish(self, key: str, state: str, result: SendResult) -> None:
-        now = datetime.now(UTC).isoformat()
+    def release(self, key: str) -> None:
         with self._connect() as db:
             db.execute(
-                "UPDATE sends SET state = ?, result = ?, updated_at = ? WHERE key = ?",
-                (state, result.model_dump_json(), now, key),
+                "UPDATE sends SET lease_until = NULL, updated_at = ?"
+                " WHERE key = ? AND state = 'sending'",
+                (_iso(time.time()), key),
+            )
+
+    def _finish(self, key: str, state: str, result: SendResult) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE sends SET state = ?, result = ?, updated_at = ?, lease_until = NULL"
+                " WHERE key = ?",
+                (state, result.model_dump_json(), _iso(time.time()), key),
             )
 
     def mark_sent(self, key: str, result: SendResult) -> None:
-        """Record that the vendor accepted `key`; later attempts return `result`."""
         self._finish(key, "sent", result)
 
     def mark_rejected(self, key: str, result: SendResult) -> None:
-        """Record a permanent refusal (kept for audit; a new attempt may still try again)."""
         self._finish(key, "rejected", result)
 
     def state(self, key: str) -> tuple[str, int] | None:
-        """(state, attempts) for `key`, or None if it was never seen."""
         with self._connect() as db:
             row = db.execute("SELECT state, attempts FROM sends WHERE key = ?", (key,)).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))
+
+    def close(self) -> None:
+        """Nothing to close: every operation opens and closes its own connection."""
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
