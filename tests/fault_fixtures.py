@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from activities.ledger import SQLITE_FILE
 from slawatch.dev import PRAGMAS
 from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput, ticket_workflow_id
 from slawatch.standins.faults import FaultPlan
@@ -121,8 +123,10 @@ class Rig:
     standins: Standins
     queue: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:8]}")
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
-    worker: asyncio.subprocess.Process | None = None
+    workers: list[asyncio.subprocess.Process] = field(default_factory=list)
     starts: int = 0
+    # Set to share one PostgreSQL ledger between the workers (else each host's SQLite file).
+    ledger_url: str | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -132,13 +136,15 @@ class Rig:
         (self.root / "policies").mkdir(exist_ok=True)
         (self.root / "policies" / f"{TENANT}.yaml").write_text(text)
 
-    def worker_env(self) -> dict[str, str]:
+    def worker_env(self, data_dir: Path | None = None) -> dict[str, str]:
+        ledger = {"SLAWATCH_LEDGER_URL": self.ledger_url} if self.ledger_url else {}
         return {
             **os.environ,
+            **ledger,
             "SLAWATCH_TEMPORAL_ADDRESS": self.server.address,
             "SLAWATCH_TICKET_TASK_QUEUE": self.queue,
             "SLAWATCH_POLICY_DIR": str(self.root / "policies"),
-            "SLAWATCH_DATA_DIR": str(self.data_dir),
+            "SLAWATCH_DATA_DIR": str(data_dir or self.data_dir),
             "SLAWATCH_NOTIFIER_MODE": "stand-in",
             "SLAWATCH_TWILIO_BASE_URL": self.standins.twilio.url,
             "SLAWATCH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
@@ -150,19 +156,31 @@ class Rig:
             "SLAWATCH_LOG_FORMAT": "json",
         }
 
-    async def start_worker(self, request_timeout: float | None = None) -> None:
-        """Start the worker process and wait until it logs that it is polling."""
+    async def start_worker(
+        self,
+        request_timeout: float | None = None,
+        *,
+        data_dir: Path | None = None,
+        crash_marker: Path | None = None,
+    ) -> asyncio.subprocess.Process:
+        """Start a worker process (one more beside any running) and wait until it polls.
+        `data_dir` stands for another host's disk; with `crash_marker` the worker is
+        tests/crash_worker.py, which kill -9s itself right after recording a call as sent."""
         self.starts += 1
         log = self.root / f"worker-{self.starts}.log"
-        if request_timeout is None:
+        if crash_marker is not None:
+            argv = [sys.executable, str(Path(__file__).with_name("crash_worker.py"))]
+            argv.append(str(crash_marker))
+        elif request_timeout is None:
             argv = [str(Path(sys.executable).parent / "slawatch"), "worker"]
         else:
             argv = [sys.executable, "-c", _WORKER_BOOT, str(request_timeout)]
+        env = self.worker_env(data_dir)
         with log.open("wb") as out:
-            self.worker = await asyncio.create_subprocess_exec(
-                *argv, env=self.worker_env(), stdout=out, stderr=out, start_new_session=True
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=env, stdout=out, stderr=out, start_new_session=True
             )
-        proc = self.worker
+        self.workers.append(proc)
 
         def started() -> bool:
             if proc.returncode is not None:
@@ -170,12 +188,14 @@ class Rig:
             return "worker_started" in log.read_text(errors="replace")
 
         await until("the worker to start", started, limit=60)
+        return proc
 
     async def kill_worker(self) -> None:
-        """kill -9 the worker's whole process group: no graceful shutdown at all."""
-        if self.worker is not None and self.worker.returncode is None:
-            os.killpg(self.worker.pid, signal.SIGKILL)
-            await self.worker.wait()
+        """kill -9 every worker's whole process group: no graceful shutdown at all."""
+        for proc in self.workers:
+            if proc.returncode is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
 
     def ticket_ids(self, count: int) -> list[str]:
         return [f"K{self.tag}-{n:03d}" for n in range(count)]
@@ -231,8 +251,14 @@ class Rig:
         return counts
 
     def ledger(self) -> dict[str, tuple[str, int, str]]:
-        """The worker's idempotency ledger: key -> (state, attempts, updated_at)."""
-        path = self.data_dir / "notify-ledger.sqlite3"
+        """The workers' idempotency ledger: key -> (state, attempts, updated_at)."""
+        if self.ledger_url is not None:
+            with psycopg.connect(self.ledger_url) as pg:
+                found = pg.execute(
+                    "SELECT key, state, attempts, updated_at::text FROM slawatch_sends"
+                ).fetchall()
+            return {str(k): (str(s), int(a), str(u)) for k, s, a, u in found}
+        path = self.data_dir / SQLITE_FILE
         if not path.exists():
             return {}
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
