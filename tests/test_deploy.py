@@ -10,16 +10,20 @@ import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 
+from activities.ledger.postgres import PostgresLedger
 from slawatch import telemetry
 from slawatch.settings import Settings
+from tests.postgres_fixtures import ADMIN, PostgresServer, pg_bindir
 from workflows.search import DEFINITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +31,9 @@ DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose" / "docker-compose.yaml"
 K8S = sorted((DEPLOY / "kubernetes").rglob("*.yaml"))
 SETUP_SCRIPT = DEPLOY / "compose" / "scripts" / "setup-temporal.sh"
+LEDGER_SCRIPT = DEPLOY / "compose" / "scripts" / "setup-ledger.sh"
+# A secret URL in compose: only its password is interpolated, from a required variable.
+SECRET_URL = re.compile(r"postgresql://\w+:\$\{(\w+):\?[^}]+\}@[\w.-]+:\d+/\w+")
 K8S_VERSIONS = ("1.31.0", "1.34.0")  # a common managed-cluster version and a recent one
 FIELDS = {f"SLAWATCH_{name.upper()}" for name in Settings.model_fields}
 SECRET_FIELDS = {
@@ -36,6 +43,7 @@ SECRET_FIELDS = {
 }
 COMPOSE_ENV = {
     "POSTGRES_PASSWORD": "pg-secret",
+    "LEDGER_POSTGRES_PASSWORD": "ledger-secret",
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
     "SLAWATCH_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
     "SLAWATCH_TWILIO_AUTH_TOKEN": "twilio-secret",
@@ -97,6 +105,20 @@ def test_compose_config_renders_the_stack(tmp_path: Path) -> None:
         assert set(env) - FIELDS == set(), f"{name} sets unknown settings"
         assert env["SLAWATCH_TWILIO_AUTH_TOKEN"] == "twilio-secret"
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
+    # Every worker replica shares the send ledger, in a database the setup job made first.
+    worker = services["slawatch-worker"]
+    ledger = "postgresql://slawatch:ledger-secret@postgresql:5432/slawatch_ledger"
+    assert worker["environment"]["SLAWATCH_LEDGER_URL"] == ledger
+    assert Settings(ledger_url=ledger).ledger_url is not None
+    assert worker["depends_on"]["ledger-setup"]["condition"] == "service_completed_successfully"
+    assert worker["depends_on"]["temporal-setup"]["condition"] == "service_completed_successfully"
+    setup = services["ledger-setup"]
+    assert setup["environment"]["LEDGER_PASSWORD"] == "ledger-secret"
+    assert (setup["environment"]["LEDGER_USER"], setup["environment"]["LEDGER_DB"]) == (
+        "slawatch",
+        "slawatch_ledger",
+    )
+    assert setup["image"] == services["postgresql"]["image"]
 
 
 def test_compose_secrets_are_interpolated_never_literal() -> None:
@@ -106,10 +128,14 @@ def test_compose_secrets_are_interpolated_never_literal() -> None:
         secrets = SECRET_FIELDS & set(env)
         assert "SLAWATCH_TWILIO_AUTH_TOKEN" in secrets
         for name in secrets:
-            assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", env[name]), f"{service}: {name}"
+            url = SECRET_URL.fullmatch(env[name])
+            assert url or re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", env[name]), f"{service}: {name}"
+    assert "SLAWATCH_LEDGER_URL" in raw["services"]["slawatch-worker"]["environment"]
 
 
-@pytest.mark.parametrize("missing", ["SLAWATCH_TWILIO_AUTH_TOKEN", "POSTGRES_PASSWORD"])
+@pytest.mark.parametrize(
+    "missing", ["SLAWATCH_TWILIO_AUTH_TOKEN", "POSTGRES_PASSWORD", "LEDGER_POSTGRES_PASSWORD"]
+)
 def test_compose_refuses_to_render_without_a_secret(tmp_path: Path, missing: str) -> None:
     result = compose_config(tmp_path, {k: v for k, v in COMPOSE_ENV.items() if k != missing})
     assert result.returncode != 0
@@ -154,7 +180,15 @@ def test_manifests_set_only_real_settings_and_take_secrets_from_secrets() -> Non
                     assert "secretKeyRef" in var["valueFrom"], var["name"]
     # The secrets the worker and API need are all wired.
     assert {"SLAWATCH_TWILIO_AUTH_TOKEN", "SLAWATCH_SENDGRID_API_KEY"} <= seen
-    assert {"SLAWATCH_API_TOKENS", "SLAWATCH_TEMPORAL_API_KEY"} <= seen
+    assert {"SLAWATCH_API_TOKENS", "SLAWATCH_TEMPORAL_API_KEY", "SLAWATCH_LEDGER_URL"} <= seen
+
+
+def test_worker_pods_share_a_required_ledger_secret() -> None:
+    [worker] = [d for d in manifests() if d["kind"] == "Deployment" and "worker" in str(d)]
+    [container] = containers(worker)
+    [ledger] = [v for v in container["env"] if v["name"] == "SLAWATCH_LEDGER_URL"]
+    # Not optional: a pod without it would fall back to a ledger of its own.
+    assert ledger["valueFrom"]["secretKeyRef"] == {"name": "slawatch-ledger", "key": "url"}
 
 
 def test_pods_run_as_non_root_with_probes() -> None:
@@ -172,6 +206,47 @@ def test_pods_run_as_non_root_with_probes() -> None:
 def test_setup_job_runs_the_compose_script_verbatim() -> None:
     scripts = [d for d in manifests() if d["metadata"]["name"] == "slawatch-temporal-setup-script"]
     assert scripts and scripts[0]["data"]["setup-temporal.sh"] == SETUP_SCRIPT.read_text()
+
+
+def test_ledger_setup_script_makes_a_role_and_database_only_the_ledger_uses(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Against the tests' real PostgreSQL: create, run again (idempotent), rotate the password."""
+    name = f"ledger_{uuid.uuid4().hex[:8]}"
+    env = {
+        "PATH": f"{pg_bindir()}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(postgres.port),
+        "PGUSER": ADMIN,
+        "PGPASSWORD": postgres.password,
+        "LEDGER_USER": name,
+        "LEDGER_DB": name,
+        "LEDGER_PASSWORD": "first-secret",
+    }
+    try:
+        first = run("sh", str(LEDGER_SCRIPT), env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        ledger = PostgresLedger(postgres.url(name, name, "first-secret"))
+        assert ledger.begin("k", "sms") is None
+        ledger.close()
+        again = run("sh", str(LEDGER_SCRIPT), env={**env, "LEDGER_PASSWORD": "second-secret"})
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "first-secret" not in again.stdout + again.stderr
+        with pytest.raises(RuntimeError, match="password authentication failed"):
+            PostgresLedger(postgres.url(name, name, "first-secret"))
+        rotated = PostgresLedger(postgres.url(name, name, "second-secret"))
+        assert rotated.state("k") == ("sending", 1)  # the ledger's rows survive a rotation
+        rotated.close()
+        with postgres.admin() as db:  # another role may not even connect to the ledger
+            db.execute(f"CREATE ROLE {name}_other LOGIN PASSWORD 'other'")
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(postgres.url(name, f"{name}_other", "other")).close()
+    finally:
+        postgres.drop_database(name)
+        with postgres.admin() as db:
+            db.execute(f"DROP ROLE IF EXISTS {name}_other")
+            db.execute(f"DROP ROLE IF EXISTS {name}")
 
 
 def test_hadolint_passes_and_catches_a_bad_dockerfile(tmp_path: Path) -> None:
