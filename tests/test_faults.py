@@ -85,7 +85,8 @@ async def test_kill_9_worker_mid_ladders_sends_every_step_once(rig: Rig) -> None
     assert counts.keys() == sms | calls, "a step nobody asked for went out"
     for status in await rig.statuses(ids):
         assert [(n.channel.value, n.ok) for n in status.sent] == [("sms", True), ("voice", True)]
-        assert [b.outcome for b in status.breaches] == ["escalating"]
+        # Nobody acknowledged: still in step 2's window, or past it on a slow machine.
+        assert [b.outcome for b in status.breaches] in (["escalating"], ["exhausted"])
     print(
         f"kill -9: 200 tickets; all first SMS sent {all_sms_at:.1f} s after opening; "
         f"{len(in_flight)} sends in flight and {calls_before} calls made at the kill; "
@@ -253,7 +254,9 @@ async def test_email_outage_never_moves_the_clock_or_the_pages_time_skipping(
     pages = [(s.channel, round((s.at - opened).total_seconds())) for s in h.notifier.sent]
     assert pages == [("sms", 3), ("voice", 5), ("sms", 7)]
     assert round((status.breaches[0].at - opened).total_seconds()) == 3
-    emails = [n for n in status.sent if n.channel.value == "email"]
+    emails = [
+        n for n in status.sent if n.channel.value == "email" and not n.breach_id.startswith("warn")
+    ]
     # Each email was tried until its 10-minute budget ran out, then recorded as failed.
     assert [(n.key.split("/")[-3], n.ok) for n in emails] == [("r1s1", False), ("r1s3", False)]
     assert h.notifier.attempts.count(("email", emails[0].key)) > 3
