@@ -148,8 +148,11 @@ def api() -> None:
     """Serve the intake API and Twilio webhooks (settings from SLAWATCH_* variables)."""
     from intake.server import serve_api
     from slawatch.logging import configure_logging
+    from slawatch.safety import Role
+    from slawatch.startup import refuse_unsafe_start
 
     settings = load_settings()
+    refuse_unsafe_start(settings, {Role.API})
     configure_logging(settings.log_format, settings.log_level)
     try:
         asyncio.run(serve_api(settings))
