@@ -11,14 +11,20 @@ import os
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
+from twilio.request_validator import RequestValidator
 
+from activities.messages import STATUS_CALLBACK_PATH
+from intake.app import create_app
 from slawatch.safety import ALL_ROLES, Role, is_loopback, production_problems, why_not_local
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
 from slawatch.standins.tools import free_port
@@ -217,3 +223,44 @@ def test_slawatch_api_starts_on_the_defaults(dev_env: WorkflowEnvironment) -> No
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+# Twilio webhooks with an empty auth token: anyone can compute that signature.
+
+PUBLIC = "https://hooks.example.test"
+
+
+@pytest.fixture
+async def app_for(dev_env: WorkflowEnvironment) -> AsyncIterator[Any]:
+    clients: list[httpx.AsyncClient] = []
+
+    def build(**overrides: Any) -> httpx.AsyncClient:
+        app = create_app(Settings(**overrides), dev_env.client)
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        clients.append(http)
+        return http
+
+    yield build
+    for http in clients:
+        await http.aclose()
+
+
+async def _status_callback(http: httpx.AsyncClient, token: str) -> httpx.Response:
+    query = urlencode({"wf": f"ticket-prokuria-{uuid.uuid4().hex[:8]}", "key": "k-1-sms"})
+    form = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
+    signature = RequestValidator(token).compute_signature(
+        f"{PUBLIC}{STATUS_CALLBACK_PATH}?{query}", form
+    )
+    headers = {"X-Twilio-Signature": signature}
+    return await http.post(f"{STATUS_CALLBACK_PATH}?{query}", data=form, headers=headers)
+
+
+@pytest.mark.parametrize("mode", ["stand-in", "live"])
+async def test_an_empty_auth_token_accepts_no_webhook(app_for: Any, mode: str) -> None:
+    empty = app_for(twilio_auth_token=SecretStr(""), public_base_url=PUBLIC, notifier_mode=mode)
+    forged = await _status_callback(empty, "")
+    assert forged.status_code == 403
+    assert forged.json()["error"] == "bad_signature"
+    # The control: the same request signed with a configured token is accepted.
+    real = app_for(twilio_auth_token=SecretStr("tw-hook-token"), public_base_url=PUBLIC)
+    assert (await _status_callback(real, "tw-hook-token")).status_code == 204
