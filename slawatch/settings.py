@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     # "token=tenant1,tenant2;token2=*": bearer tokens per intake system, scoped to tenants.
     api_tokens: SecretStr = SecretStr(f"{DEV_API_TOKEN}=*")
+    # /docs, /redoc and /openapi.json. None: on in the local stand-in mode, off otherwise (the
+    # schema maps the whole attack surface for anyone who can reach the API).
+    api_docs: bool | None = None
 
     # Local stack
     data_dir: Path = Path(".slawatch")

@@ -264,3 +264,38 @@ async def test_an_empty_auth_token_accepts_no_webhook(app_for: Any, mode: str) -
     # The control: the same request signed with a configured token is accepted.
     real = app_for(twilio_auth_token=SecretStr("tw-hook-token"), public_base_url=PUBLIC)
     assert (await _status_callback(real, "tw-hook-token")).status_code == 204
+
+
+DOC_PATHS = ["/docs", "/redoc", "/openapi.json"]
+
+
+async def test_docs_are_served_in_the_local_stand_in_mode(app_for: Any) -> None:
+    http = app_for()
+    for path in DOC_PATHS:
+        assert (await http.get(path)).status_code == 200, path
+    assert "/v1/tickets" in (await http.get("/openapi.json")).json()["paths"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"public_base_url": PUBLIC},
+        {"api_host": "0.0.0.0"},
+        {"notifier_mode": "live"},
+        {"api_docs": False},
+    ],
+    ids=["public-url", "public-host", "live", "turned-off"],
+)
+async def test_docs_are_off_outside_it_or_when_turned_off(
+    app_for: Any, overrides: dict[str, Any]
+) -> None:
+    http = app_for(**overrides)
+    for path in DOC_PATHS:
+        assert (await http.get(path)).status_code == 404, path
+    assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_docs_can_be_turned_on_in_production(app_for: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("SLAWATCH_API_DOCS", "true")
+    http = app_for(public_base_url=PUBLIC)
+    assert (await http.get("/openapi.json")).status_code == 200
