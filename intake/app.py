@@ -15,7 +15,7 @@ from intake.gateway import TicketGateway
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig
 from intake.webhook_store import WebhookStore
-from slawatch.safety import local_stand_in_mode
+from slawatch.safety import api_docs_enabled
 from slawatch.settings import Settings
 
 # Ticket events are a few hundred bytes; Twilio webhooks a few KB. Anything near this is abuse.
@@ -24,7 +24,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The API and the Twilio webhooks over one Temporal client; settings are read, not kept."""
-    docs = settings.api_docs if settings.api_docs is not None else local_stand_in_mode(settings)
+    docs = api_docs_enabled(settings)
     app = FastAPI(
         title="slawatch intake API",
         version="1",

@@ -154,12 +154,15 @@ async def run_stack(settings: Settings, ui_port: int, stop: asyncio.Event) -> No
 
 
 def _print_urls(settings: Settings, ui_port: int, mode: str) -> None:
+    from slawatch.safety import api_docs_enabled
+
     api = f"http://{settings.api_host}:{settings.api_port}"
+    docs = f"OpenAPI docs {api}/docs" if api_docs_enabled(settings) else "docs off"
     lines = [
         "slawatch dev is running (Ctrl-C stops everything):",
         f"  Temporal         {settings.temporal_address}  namespace {settings.temporal_namespace}",
         f"  Temporal Web UI  http://127.0.0.1:{ui_port}/namespaces/{settings.temporal_namespace}/workflows",
-        f"  intake API       {api}  (OpenAPI docs {api}/docs; token from SLAWATCH_API_TOKENS)",
+        f"  intake API       {api}  ({docs}; token from SLAWATCH_API_TOKENS)",
         f"  worker           task queue {settings.ticket_task_queue}",
         f"  data             {settings.data_dir} (tickets survive restarts)",
     ]

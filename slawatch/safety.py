@@ -67,6 +67,11 @@ def local_stand_in_mode(settings: Settings) -> bool:
     return not why_not_local(settings)
 
 
+def api_docs_enabled(settings: Settings) -> bool:
+    """SLAWATCH_API_DOCS when set; otherwise the docs are served only in the local mode."""
+    return settings.api_docs if settings.api_docs is not None else local_stand_in_mode(settings)
+
+
 def _secret(name: str, value: str, dev_value: str) -> list[str]:
     if not value.strip():
         return [f"{name} is empty; set the real one"]
