@@ -117,14 +117,18 @@ def _search_attributes(registered: dict[str, int]) -> Check:
 
     from workflows.search import DEFINITIONS
 
-    wrong = []
+    missing, mistyped = [], []
     for name, kind in DEFINITIONS.items():
         wanted = IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
-        if registered.get(name) != wanted:
-            wrong.append(f"{name} ({kind})")
-    if wrong:
+        if name not in registered:
+            missing.append(f"{name} ({kind})")
+        elif registered[name] != wanted:
+            mistyped.append(f"{name} (should be {kind})")
+    if missing or mistyped:
+        found = [f"missing: {', '.join(missing)}"] if missing else []
+        found += [f"wrong type: {', '.join(mistyped)}"] if mistyped else []
         fix = "run the setup job or `temporal operator search-attribute create` (deploy/README.md)"
-        return Check("search attributes", Outcome.FAIL, f"missing: {', '.join(wrong)}; {fix}")
+        return Check("search attributes", Outcome.FAIL, f"{'; '.join(found)}; {fix}")
     return Check("search attributes", Outcome.PASS, f"all {len(DEFINITIONS)} registered")
 
 

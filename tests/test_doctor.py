@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from pydantic import SecretStr
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.testing import WorkflowEnvironment
 
@@ -158,6 +160,17 @@ async def test_doctor_finds_missing_search_attributes(
         "missing: SlaTenant (Keyword), SlaClass (Keyword), SlaState (Keyword),"
         " SlaResponseDue (Datetime), SlaResolutionDue (Datetime), SlaEscalationLevel (Int)"
     )
+    # Registered under the wrong type is as bad as missing: the workflow's upserts would fail.
+    await dev_env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={"SlaTenant": IndexedValueType.INDEXED_VALUE_TYPE_TEXT},
+        )
+    )
+    outcome, detail = _by_name(await run_checks(bare, ALL_ROLES, None))["search attributes"]
+    assert outcome is Outcome.FAIL
+    assert detail.startswith("missing: SlaClass (Keyword), ")
+    assert "; wrong type: SlaTenant (should be Keyword); " in detail
 
 
 async def test_doctor_reports_broken_policies(doctor_settings: Settings, tmp_path: Path) -> None:
