@@ -113,13 +113,12 @@ def _reason(exc: BaseException) -> str:
 
 
 def _search_attributes(registered: dict[str, int]) -> Check:
-    from temporalio.api.enums.v1 import IndexedValueType
-
+    from slawatch.search_attributes import indexed_value_type
     from workflows.search import DEFINITIONS
 
     missing, mistyped = [], []
     for name, kind in DEFINITIONS.items():
-        wanted = IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+        wanted = indexed_value_type(kind)
         if name not in registered:
             missing.append(f"{name} ({kind})")
         elif registered[name] != wanted:

@@ -158,7 +158,8 @@ async def test_doctor_finds_missing_search_attributes(
     assert outcome is Outcome.FAIL
     assert detail.startswith(
         "missing: SlaTenant (Keyword), SlaClass (Keyword), SlaState (Keyword),"
-        " SlaResponseDue (Datetime), SlaResolutionDue (Datetime), SlaEscalationLevel (Int)"
+        " SlaResponseDue (Datetime), SlaResolutionDue (Datetime), SlaEscalationLevel (Int),"
+        " SlaPagedTo (KeywordList); "
     )
     # Registered under the wrong type is as bad as missing: the workflow's upserts would fail.
     await dev_env.client.operator_service.add_search_attributes(
