@@ -193,12 +193,13 @@ def test_the_commands_refuse_to_start_with_one_line(
     assert not any(secret in done.stderr for secret in REAL_TEXTS)
 
 
-def test_slawatch_api_starts_on_the_defaults(dev_env: WorkflowEnvironment) -> None:
+def test_slawatch_api_starts_on_the_defaults(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
     # `slawatch dev`'s settings with no setup at all: the real command serves, docs included.
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLAWATCH_")}
     env |= {"SLAWATCH_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host}
     env |= {"SLAWATCH_API_PORT": str(port), "SLAWATCH_LOG_FORMAT": "json"}
+    env |= {"SLAWATCH_DATA_DIR": str(tmp_path)}  # where the data lives is not a secret
     slawatch = str(Path(sys.executable).parent / "slawatch")
     proc = subprocess.Popen([slawatch, "api"], env=env, stderr=subprocess.PIPE)
     try:
@@ -231,11 +232,13 @@ PUBLIC = "https://hooks.example.test"
 
 
 @pytest.fixture
-async def app_for(dev_env: WorkflowEnvironment) -> AsyncIterator[Any]:
+async def app_for(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Any]:
     clients: list[httpx.AsyncClient] = []
 
     def build(**overrides: Any) -> httpx.AsyncClient:
-        app = create_app(Settings(**overrides), dev_env.client)
+        # Each app its own data directory: the webhook store lives there.
+        data_dir = tmp_path / f"app-{len(clients)}"
+        app = create_app(Settings(data_dir=data_dir, **overrides), dev_env.client)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
         clients.append(http)
         return http
@@ -247,7 +250,8 @@ async def app_for(dev_env: WorkflowEnvironment) -> AsyncIterator[Any]:
 
 async def _status_callback(http: httpx.AsyncClient, token: str) -> httpx.Response:
     query = urlencode({"wf": f"ticket-prokuria-{uuid.uuid4().hex[:8]}", "key": "k-1-sms"})
-    form = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
+    form = {"AccountSid": DEV_ACCOUNT_SID, "MessageSid": f"SM{uuid.uuid4().hex}"}
+    form["MessageStatus"] = "delivered"
     signature = RequestValidator(token).compute_signature(
         f"{PUBLIC}{STATUS_CALLBACK_PATH}?{query}", form
     )

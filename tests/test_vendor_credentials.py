@@ -221,12 +221,13 @@ def test_live_worker_refuses_when_sendgrid_is_unreachable(monkeypatch: pytest.Mo
     assert result.stderr == f"error: cannot reach SendGrid at {url}: network error (URLError)\n"
 
 
-def test_stand_in_mode_starts_without_asking_vendors() -> None:
+def test_stand_in_mode_starts_without_asking_vendors(tmp_path: Path) -> None:
     # The stand-ins may start after the worker (separate processes): stand-in mode never asks.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLAWATCH_")}
     slawatch = str(Path(sys.executable).parent / "slawatch")
     with fake_vendor(401, TWILIO_401) as standin:
         env |= {"SLAWATCH_TEMPORAL_ADDRESS": "127.0.0.1:1", "SLAWATCH_LOG_FORMAT": "json"}
+        env |= {"SLAWATCH_DATA_DIR": str(tmp_path)}
         env |= {"SLAWATCH_TWILIO_BASE_URL": standin.url, "SLAWATCH_SENDGRID_BASE_URL": standin.url}
         done = subprocess.run(
             [slawatch, "worker"], env=env, capture_output=True, text=True, timeout=60
