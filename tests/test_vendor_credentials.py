@@ -235,3 +235,36 @@ def test_stand_in_mode_starts_without_asking_vendors(tmp_path: Path) -> None:
     assert standin.seen == []
     # It got as far as Temporal, which is not there.
     assert done.returncode == 1 and "127.0.0.1:1" in done.stderr, done.stderr
+
+
+class _Exited(Exception):
+    pass
+
+
+@pytest.mark.parametrize("command", ["worker", "api"])
+def test_a_failed_start_exits_without_finalizing(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After a Temporal client was tried, interpreter finalization aborted about one exit in
+    # five (SIGABRT and a fatal-error dump instead of exit 1): a supervisor saw a crash. So a
+    # failed start leaves through exit_now, never through typer.Exit.
+    codes: list[int] = []
+
+    def exit_now(code: int = 0) -> None:
+        codes.append(code)
+        raise _Exited
+
+    async def unreachable(*_: object, **__: object) -> None:
+        raise RuntimeError("Failed client connect: connection refused")
+
+    monkeypatch.setattr("workers.cli.exit_now", exit_now)
+    monkeypatch.setattr("slawatch.process.exit_now", exit_now)
+    monkeypatch.setattr("workers.cli.configure_logging", lambda *_: None)
+    monkeypatch.setattr("slawatch.logging.configure_logging", lambda *_: None)
+    monkeypatch.setattr("workers.worker.run_worker", unreachable)
+    monkeypatch.setattr("intake.server.serve_api", unreachable)
+    result = CliRunner().invoke(app, [command], env={"SLAWATCH_TEMPORAL_ADDRESS": "127.0.0.1:1"})
+    assert isinstance(result.exception, _Exited)
+    assert codes == [1]
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "connection refused" in result.stderr
