@@ -16,6 +16,7 @@ from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from requests.adapters import HTTPAdapter
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Mail
+from twilio.base import values
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioRestClient
@@ -53,13 +54,13 @@ class TwilioTelephony:
             raise VendorError("twilio", f"{what} failed: {exc}") from None
         return str(sid)
 
-    def send_sms(self, *, to: str, body: str, status_callback: str) -> str:
+    def send_sms(self, *, to: str, body: str, status_callback: str | None) -> str:
+        """Send one SMS; without a status callback (`slawatch doctor --test-page`) none is asked."""
         messages = self._client.api.v2010.account.messages
+        callback = values.unset if status_callback is None else status_callback
         return self._call(
             "SMS",
-            lambda: messages.create(
-                to=to, from_=self._from, body=body, status_callback=status_callback
-            ),
+            lambda: messages.create(to=to, from_=self._from, body=body, status_callback=callback),
         )
 
     def place_call(self, *, to: str, twiml: str, status_callback: str) -> str:
@@ -119,9 +120,15 @@ def _sendgrid_errors(body: bytes | str | None) -> tuple[str, tuple[str, ...]]:
         return "unreadable error body", ()
 
 
-def twilio_client(settings: Settings) -> TwilioRestClient:
+def sendgrid_reason(body: bytes | str | None) -> str:
+    """SendGrid's error messages on one line (credential checks report only these)."""
+    return _sendgrid_errors(body)[0]
+
+
+def twilio_client(settings: Settings, timeout: float | None = None) -> TwilioRestClient:
     """The official client pointed at the stand-in or Twilio, with SDK retries off."""
-    http = TwilioHttpClient(timeout=REQUEST_TIMEOUT, logger=_sdk_log)
+    # REQUEST_TIMEOUT is read per call, not bound as a default: the fault tests lower it.
+    http = TwilioHttpClient(timeout=timeout or REQUEST_TIMEOUT, logger=_sdk_log)
     if http.session is not None:
         for scheme in ("http://", "https://"):
             http.session.mount(scheme, HTTPAdapter(max_retries=0))
@@ -135,12 +142,12 @@ def twilio_client(settings: Settings) -> TwilioRestClient:
     return client
 
 
-def sendgrid_client(settings: Settings) -> SendGridAPIClient:
+def sendgrid_client(settings: Settings, timeout: float | None = None) -> SendGridAPIClient:
     """The official client pointed at the capture stand-in or SendGrid."""
     live = settings.notifier_mode == "live"
     host = SENDGRID_LIVE_URL if live else settings.sendgrid_base_url.rstrip("/")
     client = SendGridAPIClient(settings.sendgrid_api_key.get_secret_value(), host=host)
-    client.client.timeout = REQUEST_TIMEOUT
+    client.client.timeout = timeout or REQUEST_TIMEOUT
     return client
 
 

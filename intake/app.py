@@ -1,4 +1,8 @@
-"""The intake API: `create_app(settings, client)` builds the FastAPI app (OpenAPI at /docs)."""
+"""The intake API: `create_app(settings, client)` builds the FastAPI app (OpenAPI at /docs).
+
+The docs (/docs, /redoc, /openapi.json) are served when SLAWATCH_API_DOCS says so, by default
+only in the local stand-in mode (slawatch/safety.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from intake.gateway import TicketGateway
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig
 from intake.webhook_store import WebhookStore
+from slawatch.safety import api_docs_enabled
 from slawatch.settings import Settings
 
 # Ticket events are a few hundred bytes; Twilio webhooks a few KB. Anything near this is abuse.
@@ -19,10 +24,14 @@ MAX_BODY_BYTES = 64 * 1024
 
 def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The API and the Twilio webhooks over one Temporal client; settings are read, not kept."""
+    docs = api_docs_enabled(settings)
     app = FastAPI(
         title="slawatch intake API",
         version="1",
         description="Open support tickets, send their events, read their SLA status.",
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
     app.state.auth = TokenAuth(settings.api_tokens.get_secret_value())
     app.state.gateway = TicketGateway(client, settings.ticket_task_queue)

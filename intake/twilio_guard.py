@@ -50,11 +50,13 @@ async def signed_params(request: Request) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         params = None
     signature = request.headers.get("x-twilio-signature", "")
-    validator = RequestValidator(config.auth_token.get_secret_value())
+    token = config.auth_token.get_secret_value()
     if (
-        params is None
+        # With an empty token anyone can compute a valid signature: refuse in every mode.
+        not token
+        or params is None
         or not signature
-        or not validator.validate(config.public_url(request), params, signature)
+        or not RequestValidator(token).validate(config.public_url(request), params, signature)
     ):
         # Same answer for every failure: a forger learns nothing about which part was wrong.
         raise ApiError(403, "invalid X-Twilio-Signature", code="bad_signature")

@@ -1,4 +1,4 @@
-"""The `slawatch` command: policy tools, the worker, the API, and the local stack."""
+"""The `slawatch` command: policy tools, the worker, the API, the local stack, the doctor."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def _register() -> None:
     from slawatch.cli_policy import policy_app
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev
+    from slawatch.doctor import doctor
     from workers.cli import worker
 
     app.add_typer(policy_app, name="policy")
@@ -24,6 +25,7 @@ def _register() -> None:
     app.command("outbox")(outbox)
     app.command("api")(api)
     app.command("dev")(dev)
+    app.command("doctor")(doctor)
     app.command("worker")(worker)
 
 

@@ -148,12 +148,22 @@ def api() -> None:
     """Serve the intake API and Twilio webhooks (settings from SLAWATCH_* variables)."""
     from intake.server import serve_api
     from slawatch.logging import configure_logging
+    from slawatch.process import exit_now
+    from slawatch.safety import Role
+    from slawatch.startup import refuse_unsafe_start
 
     settings = load_settings()
+    refuse_unsafe_start(settings, {Role.API})
     configure_logging(settings.log_format, settings.log_level)
+    # Errors exit without interpreter finalization, which the Temporal core's threads can abort
+    # (SIGABRT instead of the exit code) once a client was tried; see slawatch/process.py.
     try:
         asyncio.run(serve_api(settings))
     except ValueError as exc:  # a malformed SLAWATCH_API_TOKENS, named by the parser
-        fail(str(exc), code=2)
+        typer.echo(f"error: {exc}", err=True)
+        exit_now(2)
     except RuntimeError as exc:  # Client.connect: the server is not there
-        fail(f"cannot connect to Temporal at {settings.temporal_address}: {exc}")
+        typer.echo(
+            f"error: cannot connect to Temporal at {settings.temporal_address}: {exc}", err=True
+        )
+        exit_now(1)

@@ -17,10 +17,9 @@ import typer
 
 from slawatch.binaries import find_binary
 from slawatch.process import exit_now
-from slawatch.settings import DEV_ACCOUNT_SID, Settings
+from slawatch.settings import DEV_ACCOUNT_SID, DEV_SENDGRID_API_KEY, Settings
 from slawatch.temporal import connect
 
-DEV_SENDGRID_KEY = "SG.dev-key"
 # WAL roughly doubles SQLite's start and timer throughput (DESIGN.md, performance facts).
 PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
@@ -32,7 +31,7 @@ class DevError(Exception):
 def notifier_mode(settings: Settings) -> str:
     """Live when real Twilio and SendGrid credentials are both set, stand-ins when neither."""
     twilio = settings.twilio_account_sid != DEV_ACCOUNT_SID
-    sendgrid = settings.sendgrid_api_key.get_secret_value() != DEV_SENDGRID_KEY
+    sendgrid = settings.sendgrid_api_key.get_secret_value() != DEV_SENDGRID_API_KEY
     if twilio != sendgrid:
         missing = "SLAWATCH_SENDGRID_API_KEY" if twilio else "SLAWATCH_TWILIO_ACCOUNT_SID"
         raise DevError(f"real credentials for only one vendor: set {missing} too, or neither")
@@ -155,12 +154,15 @@ async def run_stack(settings: Settings, ui_port: int, stop: asyncio.Event) -> No
 
 
 def _print_urls(settings: Settings, ui_port: int, mode: str) -> None:
+    from slawatch.safety import api_docs_enabled
+
     api = f"http://{settings.api_host}:{settings.api_port}"
+    docs = f"OpenAPI docs {api}/docs" if api_docs_enabled(settings) else "docs off"
     lines = [
         "slawatch dev is running (Ctrl-C stops everything):",
         f"  Temporal         {settings.temporal_address}  namespace {settings.temporal_namespace}",
         f"  Temporal Web UI  http://127.0.0.1:{ui_port}/namespaces/{settings.temporal_namespace}/workflows",
-        f"  intake API       {api}  (OpenAPI docs {api}/docs; token from SLAWATCH_API_TOKENS)",
+        f"  intake API       {api}  ({docs}; token from SLAWATCH_API_TOKENS)",
         f"  worker           task queue {settings.ticket_task_queue}",
         f"  data             {settings.data_dir} (tickets survive restarts)",
     ]
@@ -179,8 +181,18 @@ def dev(ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI")) -
     """Run the whole local stack: Temporal + UI, worker, API, Twilio/SendGrid stand-ins."""
     from slawatch.cli_output import load_settings
     from slawatch.logging import configure_logging
+    from slawatch.safety import ALL_ROLES
+    from slawatch.startup import refuse_unsafe_start
 
     settings = load_settings()
+    try:
+        mode = notifier_mode(settings)
+    except DevError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    # With no setup this is the local stand-in mode, where nothing is refused; real vendor
+    # credentials switch to live mode, which needs real secrets for every role.
+    refuse_unsafe_start(settings.model_copy(update={"notifier_mode": mode}), ALL_ROLES)
     configure_logging(settings.log_format, settings.log_level)
 
     async def main() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.common import SearchAttributeKey
 
 TENANT = SearchAttributeKey.for_keyword("SlaTenant")
@@ -27,3 +30,9 @@ DEFINITIONS = {
     PAGED_TO.name: "KeywordList",
     DELIVERY.name: "Keyword",
 }
+
+
+def indexed_value_type(kind: str) -> IndexedValueType.ValueType:
+    """The wire enum for a DEFINITIONS type: "KeywordList" is INDEXED_VALUE_TYPE_KEYWORD_LIST."""
+    enum = re.sub(r"(?<!^)(?=[A-Z])", "_", kind).upper()
+    return IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{enum}")

@@ -9,9 +9,13 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Twilio's own format for account SIDs; the dev default satisfies it so the real client works
-# against the local stand-in.
+# Built-in development values: they let `slawatch dev` run with no setup, and slawatch/safety.py
+# refuses every one of them outside the local stand-in mode. The SID has Twilio's own format so
+# the real client works against the local stand-in.
 DEV_ACCOUNT_SID = "AC" + "0" * 32
+DEV_TWILIO_AUTH_TOKEN = "dev-auth-token"
+DEV_SENDGRID_API_KEY = "SG.dev-key"
+DEV_API_TOKEN = "dev-token"
 
 
 def notify_queue_for(ticket_task_queue: str) -> str:
@@ -49,10 +53,10 @@ class Settings(BaseSettings):
     # "live" to the real services (chosen automatically when real credentials are set).
     notifier_mode: Literal["stand-in", "live"] = "stand-in"
     twilio_account_sid: str = DEV_ACCOUNT_SID
-    twilio_auth_token: SecretStr = SecretStr("dev-auth-token")
+    twilio_auth_token: SecretStr = SecretStr(DEV_TWILIO_AUTH_TOKEN)
     twilio_base_url: str = "http://127.0.0.1:4010"
     twilio_from_number: str = "+15005550006"
-    sendgrid_api_key: SecretStr = SecretStr("SG.dev-key")
+    sendgrid_api_key: SecretStr = SecretStr(DEV_SENDGRID_API_KEY)
     sendgrid_base_url: str = "http://127.0.0.1:4020"
     email_from: str = "slawatch@example.com"
     # Where Twilio reaches our webhooks (status callbacks, voice TwiML, SMS replies).
@@ -62,7 +66,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # "token=tenant1,tenant2;token2=*": bearer tokens per intake system, scoped to tenants.
-    api_tokens: SecretStr = SecretStr("dev-token=*")
+    api_tokens: SecretStr = SecretStr(f"{DEV_API_TOKEN}=*")
+    # /docs, /redoc and /openapi.json. None: on in the local stand-in mode, off otherwise (the
+    # schema maps the whole attack surface for anyone who can reach the API).
+    api_docs: bool | None = None
 
     # Local stack
     data_dir: Path = Path(".slawatch")

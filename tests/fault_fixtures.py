@@ -146,6 +146,9 @@ class Rig:
             "SLAWATCH_POLICY_DIR": str(self.root / "policies"),
             "SLAWATCH_DATA_DIR": str(data_dir or self.data_dir),
             "SLAWATCH_NOTIFIER_MODE": "stand-in",
+            # The public base URL below is outside the local stand-in mode, where `slawatch
+            # worker` refuses the built-in development SID: any well-formed one does for Prism.
+            "SLAWATCH_TWILIO_ACCOUNT_SID": "AC" + "f" * 32,
             "SLAWATCH_TWILIO_BASE_URL": self.standins.twilio.url,
             "SLAWATCH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
             "SLAWATCH_SENDGRID_BASE_URL": self.standins.sendgrid.url,

@@ -269,6 +269,8 @@ async def api(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Api
         api_tokens=SecretStr(f"{TOKEN_ALL}=*;{TOKEN_PROKURIA}=prokuria"),
         twilio_auth_token=SecretStr(TWILIO_TOKEN),
         public_base_url=PUBLIC_BASE,
+        # A public base URL is outside the local stand-in mode, where the docs are off by default.
+        api_docs=True,
     )
     client = dev_env.client
     app = create_app(settings, client)

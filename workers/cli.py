@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from slawatch.logging import configure_logging
 from slawatch.process import exit_now
+from slawatch.safety import Role
 from slawatch.settings import Settings
+from slawatch.startup import refuse_unsafe_start
 
 
 def worker() -> None:
@@ -23,11 +25,14 @@ def worker() -> None:
         field = "SLAWATCH_" + "_".join(str(p) for p in first["loc"]).upper()
         typer.echo(f"error: {field}: {first['msg']}", err=True)
         raise typer.Exit(2) from None
+    refuse_unsafe_start(settings, {Role.WORKER})
     configure_logging(settings.log_format, settings.log_level)
     try:
         asyncio.run(run_worker(settings))
     except (ValueError, OSError, RuntimeError) as exc:
-        # Unreachable server, bad TLS files, a port in use: one line, not a traceback.
+        # Unreachable server, bad TLS files, a port in use: one line, not a traceback. And no
+        # interpreter finalization: the Temporal core's threads abort it about one time in five
+        # once a client was tried, turning exit 1 into SIGABRT and a fatal-error dump.
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        exit_now(1)
     exit_now(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -121,19 +120,18 @@ def _stop_on_signals() -> asyncio.Event:
 
 async def ensure_search_attributes(client: Client) -> None:
     """Register slawatch's search attributes on the namespace (idempotent)."""
-    from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
     from temporalio.service import RPCError, RPCStatusCode
 
+    from slawatch.search_attributes import indexed_value_type
     from workflows.search import DEFINITIONS
 
     for name, kind in DEFINITIONS.items():
         # One at a time, so that one already registered doesn't hide another that is missing
         # (and the time-skipping test server has no List call to ask first).
-        enum = re.sub(r"(?<!^)(?=[A-Z])", "_", kind).upper()  # KeywordList -> KEYWORD_LIST
         request = AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{enum}")},
+            search_attributes={name: indexed_value_type(kind)},
         )
         try:
             await client.operator_service.add_search_attributes(request)
