@@ -222,10 +222,10 @@ async def test_sendgrid_down_for_the_whole_ladder_emails_arrive_once_and_pages_k
         assert (at["r1s2"] - at["r1s1"]).total_seconds() >= 2
         assert (at["r1s3"] - at["r1s2"]).total_seconds() >= 2
     for status in await rig.statuses(ids):
-        paged = [n for n in status.sent if n.ok and not n.breach_id.startswith("warning-")]
+        ladder_sent = [n for n in status.sent if n.ok and not n.breach_id.startswith("warning-")]
         # The warning email is in the timeline too, sent once SendGrid was back.
         assert [n.ok for n in status.sent if n.breach_id == "warning-response-50"] == [True]
-        sent = sorted((n.channel.value, n.key.split("/")[-3]) for n in paged)
+        sent = sorted((n.channel.value, n.key.split("/")[-3]) for n in ladder_sent)
         assert sent == [
             ("email", "r1s1"),
             ("email", "r1s3"),
