@@ -14,7 +14,7 @@ from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig
-from intake.webhook_store import WebhookStore
+from intake.webhook_store import open_webhook_store
 from slawatch.safety import api_docs_enabled
 from slawatch.settings import Settings
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     app.state.gateway = TicketGateway(client, settings.ticket_task_queue)
     app.state.policies = PolicyBook(settings.policy_dir)
     app.state.twilio = TwilioConfig.from_settings(settings)
-    app.state.webhook_store = WebhookStore.in_data_dir(settings.data_dir)
+    app.state.webhook_store = open_webhook_store(settings)
     errors.install(app)
     app.include_router(tickets.router)
     app.include_router(webhooks.router)

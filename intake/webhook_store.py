@@ -6,9 +6,10 @@
 - Wrong PINs per responder: after PIN_MAX_FAILURES within PIN_WINDOW the responder's PIN is
   locked until the window has passed, whatever number or call the attempts came from.
 
-The store is a SQLite file in WAL mode under settings.data_dir: every API process on the host
-shares it (replicas on several hosts share it through one volume, like the send ledger).
-Calls are blocking; the webhooks run them in a thread.
+Two backends with one interface, chosen like the send ledger's: a SQLite file in WAL mode
+under settings.data_dir (every API process on the host shares it), or, when
+SLAWATCH_LEDGER_URL names a PostgreSQL database, two tables there that every API replica on
+every host shares. Calls are blocking; the webhooks run them in a thread.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
+
+from slawatch.settings import Settings
 
 REPLAY_TTL = timedelta(days=2)
 PIN_MAX_FAILURES = 5
@@ -31,7 +35,28 @@ _SCHEMA = (
 )
 
 
-class WebhookStore:
+class WebhookStore(Protocol):
+    """What the webhooks remember: seen SIDs (with a TTL) and PIN failures."""
+
+    def first_sighting(self, sid: str, now: datetime | None = None) -> bool: ...
+
+    def forget(self, sid: str) -> None: ...
+
+    def pin_locked(self, who: str, now: datetime | None = None) -> bool: ...
+
+    def pin_failed(self, who: str, now: datetime | None = None) -> None: ...
+
+    def pin_succeeded(self, who: str) -> None: ...
+
+
+def open_webhook_store(settings: Settings) -> WebhookStore:
+    """PostgreSQL when SLAWATCH_LEDGER_URL is set (shared by every replica), else SQLite."""
+    if settings.ledger_url is None:
+        return SqliteWebhookStore.in_data_dir(settings.data_dir)
+    return PostgresWebhookStore(settings.ledger_url.get_secret_value())
+
+
+class SqliteWebhookStore:
     """Seen webhook SIDs (with a TTL) and PIN failures, in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -43,7 +68,7 @@ class WebhookStore:
                 db.execute(statement)
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> WebhookStore:
+    def in_data_dir(cls, data_dir: Path) -> SqliteWebhookStore:
         return cls(data_dir / "webhooks.sqlite3")
 
     @contextmanager
@@ -87,3 +112,79 @@ class WebhookStore:
     def pin_succeeded(self, who: str) -> None:
         with self._connect() as db:
             db.execute("DELETE FROM pin_failures WHERE who = ?", (who,))
+
+
+_PG_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS slawatch_webhooks_seen"
+    " (sid text PRIMARY KEY, at timestamptz NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS slawatch_webhooks_seen_at ON slawatch_webhooks_seen (at)",
+    "CREATE TABLE IF NOT EXISTS slawatch_pin_failures (who text NOT NULL, at timestamptz NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS slawatch_pin_failures_who ON slawatch_pin_failures (who, at)",
+)
+
+
+class PostgresWebhookStore:
+    """The same, in PostgreSQL: every API replica on every host sees every SID."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        from activities.ledger import redact, scrub
+
+        options: dict[str, Any] = {"connect_timeout": 5, "application_name": "slawatch-webhooks"}
+        try:
+            with psycopg.connect(url, **options) as db:
+                # Replicas starting at once would race CREATE TABLE IF NOT EXISTS.
+                db.execute("SELECT pg_advisory_xact_lock(7415926536)")
+                for statement in _PG_SCHEMA:
+                    db.execute(statement)
+        except psycopg.Error as exc:
+            where = redact(url)
+            raise RuntimeError(f"webhook store at {where}: {scrub(str(exc), url)}") from None
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=4,
+            kwargs=options,
+            timeout=10,
+            check=ConnectionPool.check_connection,
+            name="slawatch-webhooks",
+            open=True,
+        )
+
+    def _run(self, sql: str, args: tuple[Any, ...]) -> Any:
+        with self._pool.connection() as db:
+            return db.execute(sql, args)
+
+    def first_sighting(self, sid: str, now: datetime | None = None) -> bool:
+        at = now or datetime.now(UTC)
+        with self._pool.connection() as db:
+            db.execute("DELETE FROM slawatch_webhooks_seen WHERE at < %s", (at - REPLAY_TTL,))
+            cursor = db.execute(
+                "INSERT INTO slawatch_webhooks_seen (sid, at) VALUES (%s, %s)"
+                " ON CONFLICT (sid) DO NOTHING",
+                (sid, at),
+            )
+            return cursor.rowcount == 1
+
+    def forget(self, sid: str) -> None:
+        self._run("DELETE FROM slawatch_webhooks_seen WHERE sid = %s", (sid,))
+
+    def pin_locked(self, who: str, now: datetime | None = None) -> bool:
+        since = (now or datetime.now(UTC)) - PIN_WINDOW
+        with self._pool.connection() as db:
+            row = db.execute(
+                "SELECT count(*) FROM slawatch_pin_failures WHERE who = %s AND at >= %s",
+                (who, since),
+            ).fetchone()
+        return row is not None and int(row[0]) >= PIN_MAX_FAILURES
+
+    def pin_failed(self, who: str, now: datetime | None = None) -> None:
+        at = now or datetime.now(UTC)
+        with self._pool.connection() as db:
+            db.execute("DELETE FROM slawatch_pin_failures WHERE at < %s", (at - PIN_WINDOW,))
+            db.execute("INSERT INTO slawatch_pin_failures (who, at) VALUES (%s, %s)", (who, at))
+
+    def pin_succeeded(self, who: str) -> None:
+        self._run("DELETE FROM slawatch_pin_failures WHERE who = %s", (who,))

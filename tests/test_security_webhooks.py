@@ -16,7 +16,14 @@ from temporalio.client import WorkflowUpdateFailedError
 from activities.messages import GATHER_PATH
 from intake import webhooks
 from intake.twilio_guard import check_pin
-from intake.webhook_store import PIN_MAX_FAILURES, REPLAY_TTL, WebhookStore
+from intake.webhook_store import (
+    PIN_MAX_FAILURES,
+    PIN_WINDOW,
+    REPLAY_TTL,
+    PostgresWebhookStore,
+    SqliteWebhookStore,
+    WebhookStore,
+)
 from intake.webhooks import PIN_PATH, SMS_PATH
 from slawatch.models import AcknowledgeInput, TicketStatus
 from tests.security_fixtures import (
@@ -203,10 +210,39 @@ async def test_pin_hashing_runs_off_the_event_loop(
     assert threads and threading.get_ident() not in threads
 
 
-def test_replay_store_forgets_after_its_ttl(tmp_path: Path) -> None:
-    store = WebhookStore(tmp_path / "w.sqlite3")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[WebhookStore, WebhookStore]:
+    """Two stores over one backend, as two API replicas would open it."""
+    if request.param == "sqlite":
+        return SqliteWebhookStore(tmp_path / "w.sqlite3"), SqliteWebhookStore(
+            tmp_path / "w.sqlite3"
+        )
+    url = request.getfixturevalue("ledger_url")
+    return PostgresWebhookStore(url), PostgresWebhookStore(url)
+
+
+def test_replay_store_is_shared_by_replicas_and_forgets_after_its_ttl(
+    stores: tuple[WebhookStore, WebhookStore],
+) -> None:
+    store, replica = stores
     now = datetime.now(UTC)
     assert store.first_sighting("sms:SM1", now)
-    assert not store.first_sighting("sms:SM1", now + timedelta(hours=1))
+    assert not replica.first_sighting("sms:SM1", now + timedelta(hours=1))
+    replica.forget("sms:SM1")  # handling failed on our side: Twilio's retry gets through
+    assert store.first_sighting("sms:SM1", now)
     # Past the TTL the row is gone (Twilio no longer delivers a message that old).
     assert store.first_sighting("sms:SM1", now + REPLAY_TTL + timedelta(seconds=1))
+
+
+def test_pin_lockout_is_shared_by_replicas_and_ends_after_its_window(
+    stores: tuple[WebhookStore, WebhookStore],
+) -> None:
+    store, replica = stores
+    now = datetime.now(UTC)
+    for n in range(PIN_MAX_FAILURES):
+        (store if n % 2 else replica).pin_failed("paging:bob", now)
+    assert store.pin_locked("paging:bob", now) and replica.pin_locked("paging:bob", now)
+    assert not store.pin_locked("paging:ana", now)
+    assert not replica.pin_locked("paging:bob", now + PIN_WINDOW + timedelta(seconds=1))
+    store.pin_succeeded("paging:bob")
+    assert not replica.pin_locked("paging:bob", now)
