@@ -15,13 +15,13 @@ every host shares. Calls are blocking; the webhooks run them in a thread.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from slawatch.settings import Settings
+from slawatch.sqlite import connection
 
 REPLAY_TTL = timedelta(days=2)
 PIN_MAX_FAILURES = 5
@@ -71,15 +71,8 @@ class SqliteWebhookStore:
     def in_data_dir(cls, data_dir: Path) -> SqliteWebhookStore:
         return cls(data_dir / "webhooks.sqlite3")
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # A connection per call: calls come from asyncio.to_thread on varying threads.
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        try:
-            db.execute("PRAGMA synchronous=NORMAL")
-            yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connection(self.path)
 
     def first_sighting(self, sid: str, now: datetime | None = None) -> bool:
         """Record `sid`; False when it was recorded before (a replay or a duplicate)."""

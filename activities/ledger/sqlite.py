@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from activities.ledger import LEASE, InFlight
 from slawatch.models import SendResult
+from slawatch.sqlite import connection
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
@@ -45,15 +45,8 @@ class SqliteLedger:
             if "lease_until" not in columns:
                 db.execute("ALTER TABLE sends ADD COLUMN lease_until REAL")
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # A connection per operation: calls come from asyncio.to_thread on varying threads.
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        try:
-            db.execute("PRAGMA synchronous=NORMAL")
-            yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connection(self.path)
 
     def begin(self, key: str, channel: str) -> SendResult | None:
         now = time.time()
