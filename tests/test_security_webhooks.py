@@ -33,11 +33,11 @@ from tests.security_fixtures import (
     EMERGENCY,
     Stack,
     code_of,
-    security_server,
+    dev_env,
     stack,
 )
 
-__all__ = ["security_server", "stack"]  # fixtures, imported for pytest
+__all__ = ["dev_env", "stack"]  # fixtures, imported for pytest
 
 
 def acked(status: TicketStatus) -> list[str]:
