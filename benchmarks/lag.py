@@ -1,7 +1,8 @@
 """Breach-to-page lag: from each ticket's exact response deadline to its SMS at the Twilio stand-in.
 
 Run: `python -m benchmarks.lag [--tickets 1000] [--breaching M] [--window 60] [--store sqlite]`.
-Full run: `--tickets 10000`. Prints a table, then one JSON line.
+Full run: `--tickets 10000`. Smallest (tests/test_benchmarks_smoke.py): `--tickets 3 --window 1
+--lead 1 --drain 20 --probe 5`. Prints a table, then one JSON line.
 
 Two phases on fresh dev servers, same deadlines: the floor (a bare sandboxed workflow that sleeps
 to the deadline and calls a no-op activity) and slawatch (`slawatch worker`, real Prism + proxy).
@@ -152,7 +153,7 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
     result: dict[str, Any] = {"phase": "slawatch" if slawatch else "floor"}
     if slawatch:
         standins = b.start_standins()
-        result["standin_probe"] = await probe_standin(standins.twilio.url)
+        result["standin_probe"] = await probe_standin(standins.twilio.url, args.probe)
         policies = b.root / "policies"
         policies.mkdir()
         (policies / f"{TENANT}.yaml").write_text(policy_yaml(TARGET_S, 3600))
@@ -247,12 +248,17 @@ def cli() -> None:
         "--drain", type=float, default=60.0, help="seconds to wait after the window"
     )
     parser.add_argument("--max-cached", type=int, help="worker cache size (default N+M+100)")
+    parser.add_argument(
+        "--probe", type=int, default=300, help="SMS requests that probe the Twilio stand-in first"
+    )
     args = parser.parse_args()
     args.breaching = args.breaching or min(args.tickets, 1000)
     if not 0 < args.breaching <= args.tickets:
         parser.error("--breaching: must be between 1 and --tickets")
     if args.window <= 0:
         parser.error("--window: must be positive")
+    if args.probe < 1:
+        parser.error("--probe: must be at least 1")
     asyncio.run(main(args))
 
 
