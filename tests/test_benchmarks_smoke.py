@@ -145,6 +145,7 @@ def test_intake_smoke(tmp_path: Path) -> None:
             assert r[f"{k}_of_bare"] == round(r[k] / bare[k], 2), r
         assert any(line.startswith(f"memory  {r['path']} ") for line in out.splitlines()), out
     assert bare["open_per_s_of_bare"] == bare["ready_per_s_of_bare"] == 1.0
+    assert isinstance(rows[2]["retried_503"], int) and rows[2]["retried_503"] >= 0
     check_logs_in(figures, tmp_path)
 
 
