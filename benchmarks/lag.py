@@ -1,7 +1,8 @@
 """Breach-to-page lag: from each ticket's exact response deadline to its SMS at the Twilio stand-in.
 
 Run: `python -m benchmarks.lag [--tickets 1000] [--breaching M] [--window 60] [--store sqlite]`.
-Full run: `--tickets 10000`. Prints a table, then one JSON line.
+Full run: `--tickets 10000`. Smallest (tests/test_benchmarks_smoke.py): `--tickets 3 --window 1
+--lead 3 --drain 20 --probe 5`. Prints a table, then one JSON line.
 
 Two phases on fresh dev servers, same deadlines: the floor (a bare sandboxed workflow that sleeps
 to the deadline and calls a no-op activity) and slawatch (`slawatch worker`, real Prism + proxy).
@@ -127,19 +128,27 @@ async def decompose(
     """Where a page's lag goes, from the histories of `sample` breached tickets."""
     sent = first_sms(outbox)
     parts: dict[str, list[float]] = {"first_task_s": [], "timer_late_s": [], "timer_to_sms_s": []}
+    untimed = 0
     for i in sorted(sent)[:: max(1, len(sent) // sample)]:
         handle = client.get_workflow_handle(ticket_workflow_id(TENANT, f"B{i:06d}"))
         events = (await handle.fetch_history()).events
-        times = [(e.event_type, e.event_time.ToDatetime(UTC)) for e in events]
-        task_started = next(t for k, t in times if k == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
-        timer_set = next(t for k, t in times if k == EventType.EVENT_TYPE_TIMER_STARTED)
-        fired = next(t for k, t in times if k == EventType.EVENT_TYPE_TIMER_FIRED)
+        first: dict[int, datetime] = {}
+        for e in events:
+            first.setdefault(e.event_type, e.event_time.ToDatetime(UTC))
+        task_started = first.get(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+        timer_set = first.get(EventType.EVENT_TYPE_TIMER_STARTED)
+        fired = first.get(EventType.EVENT_TYPE_TIMER_FIRED)
+        if task_started is None or timer_set is None or fired is None:
+            # No deadline timer was ever armed: the task after the policy snapshot ran after the
+            # deadline (a saturated worker, a workflow task timed out) and breached at once.
+            untimed += 1
+            continue
         # The first timer's length is computed from workflow.now() (the task's start) but runs
         # from when the task completes: a slow first task makes the timer late by that much.
         parts["first_task_s"].append((timer_set - task_started).total_seconds())
         parts["timer_late_s"].append((fired - deadlines[i]).total_seconds())
         parts["timer_to_sms_s"].append((sent[i] - fired).total_seconds())
-    return {k: percentiles(v) for k, v in parts.items()}
+    return {**{k: percentiles(v) for k, v in parts.items()}, "no_deadline_timer": untimed}
 
 
 async def wait_until(instant: datetime) -> None:
@@ -152,7 +161,7 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
     result: dict[str, Any] = {"phase": "slawatch" if slawatch else "floor"}
     if slawatch:
         standins = b.start_standins()
-        result["standin_probe"] = await probe_standin(standins.twilio.url)
+        result["standin_probe"] = await probe_standin(standins.twilio.url, args.probe)
         policies = b.root / "policies"
         policies.mkdir()
         (policies / f"{TENANT}.yaml").write_text(policy_yaml(TARGET_S, 3600))
@@ -247,12 +256,17 @@ def cli() -> None:
         "--drain", type=float, default=60.0, help="seconds to wait after the window"
     )
     parser.add_argument("--max-cached", type=int, help="worker cache size (default N+M+100)")
+    parser.add_argument(
+        "--probe", type=int, default=300, help="SMS requests that probe the Twilio stand-in first"
+    )
     args = parser.parse_args()
     args.breaching = args.breaching or min(args.tickets, 1000)
     if not 0 < args.breaching <= args.tickets:
         parser.error("--breaching: must be between 1 and --tickets")
     if args.window <= 0:
         parser.error("--window: must be positive")
+    if args.probe < 1:
+        parser.error("--probe: must be at least 1")
     asyncio.run(main(args))
 
 
