@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,10 +93,19 @@ def _load_yaml(text: str, source: str) -> Any:
             loader.dispose()
 
 
+_PLAIN_KEY = re.compile(r"[\w-]+")
+
+
+def _key(part: str) -> str:
+    # A key that is no plain name (a newline, spaces, punctuation) is shown quoted: the
+    # problem must stay one line (found by a random fuzz run: a key "\n" split the message).
+    return part if _PLAIN_KEY.fullmatch(part) else json.dumps(part)
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(part))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -286,3 +288,13 @@ def test_random_events_rejected_change_nothing_accepted_are_recorded(
     # Its own event loop per example: hypothesis drives this test synchronously.
     accepted, rejected = asyncio.run(_play(events))
     assert accepted + rejected == len([e for e in events if e[0] != "wait"])
+
+
+@pytest.mark.parametrize("key", ["\n", " spaced out ", "a:b", "\u2028"])
+def test_an_unknown_key_that_is_no_plain_name_is_named_on_one_line(key: str) -> None:
+    # Found by `make fuzz` (seed 10): an extra key "\n" under a step's wait made the problem
+    # "fuzz.yaml: ladders.critical.steps[0].wait.\n: Extra inputs..." span two lines.
+    path = ("ladders", "critical", "steps", 0, "wait", key)
+    outcome = check_outcome(yaml.safe_dump(_set(SEED, path, 1)))
+    assert isinstance(outcome, PolicyError)
+    assert any(p.field.endswith(json.dumps(key)) for p in outcome.problems), outcome.problems
