@@ -35,7 +35,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     # The Temporal core's threads sometimes abort the interpreter while it finalizes
-    # ("Fatal Python error: PyGILState_Release", DESIGN.md), after every test has passed and the
+    # ("Fatal Python error: PyGILState_Release"), after every test has passed and the
     # summary is printed. End with pytest's own exit status instead of finalizing.
     if "code" in _exit_status:
         sys.stdout.flush()

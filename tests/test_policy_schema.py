@@ -1,4 +1,4 @@
-"""The seed policies say what DESIGN.md's SLA semantics say, and bad policies fail clearly."""
+"""The seed policies say what docs/design.md's SLA semantics say, and bad policies fail clearly."""
 
 from __future__ import annotations
 

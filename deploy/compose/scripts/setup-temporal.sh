@@ -43,7 +43,7 @@ until existing=$(temporal operator search-attribute list --namespace "$TEMPORAL_
   attempt=$((attempt + 1))
   sleep 2
 done
-# name:type pairs; the workflows upsert exactly these (see DESIGN.md, "Temporal rules").
+# name:type pairs; the workflows upsert exactly these (see docs/design.md, "Temporal rules").
 for pair in SlaTenant:Keyword SlaClass:Keyword SlaState:Keyword \
   SlaResponseDue:Datetime SlaResolutionDue:Datetime SlaEscalationLevel:Int \
   SlaPagedTo:KeywordList SlaDelivery:Keyword; do
