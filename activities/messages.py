@@ -1,7 +1,7 @@
 """Pure builders for SMS text, call TwiML and webhook URLs: ticket reference and class only.
 
 Workflows call these, so they are deterministic and import only the standard library. They
-never take customer data: a page may be read by anyone near the phone (docs/design.md, security model).
+never take customer data: a page may be read by anyone near the phone (docs/design.md).
 """
 
 from __future__ import annotations
