@@ -167,7 +167,10 @@ async def test_flaky_twilio_loses_no_notification_and_repeats_none_it_saw_answer
         # after a timeout nobody can know, and the design re-sends rather than miss a page.
         assert len([r for r in ok if r["fault"] != "delay"]) == 1, (k, records[k])
         late += len([r for r in ok if r["fault"] == "delay"])
-    assert records.keys() == wanted
+    # A send throttled three times running counts as account-wide (activities/vendor_errors.py)
+    # and brings the step's fallback email at once; nothing else went out.
+    fallback = {k for k in records if "-fallback/email/" in k}
+    assert records.keys() - fallback == wanted
     for status in await rig.statuses(ids):
         assert sorted(n.channel.value for n in status.sent if n.ok) == ["sms", "sms", "voice"]
     print(
