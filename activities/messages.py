@@ -1,4 +1,4 @@
-"""Pure builders for SMS text, call TwiML and webhook URLs: ticket reference and class only.
+"""Pure builders for SMS text and webhook URLs: ticket reference and class only.
 
 Workflows call these, so they are deterministic and import only the standard library. They
 never take customer data: a page may be read by anyone near the phone (docs/design.md).
@@ -7,12 +7,11 @@ never take customer data: a page may be read by anyone near the phone (docs/desi
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode, urlsplit
-from xml.etree import ElementTree as ET
+from urllib.parse import urlencode
 
 # A reference must survive being typed back in "ACK <ref>" and read aloud: no spaces.
-_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,159}$")
-_CLASS = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,159}$")
+CLASS = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _KIND = re.compile(r"^[a-z][a-z_]{0,31}$")
 _ACK = re.compile(r"^\s*ACK\s+(\S+)\s*$", re.IGNORECASE)
 # A page's one-time acknowledgement code: four digits, never the bare ACK_DIGIT.
@@ -24,7 +23,8 @@ GATHER_PATH = "/twilio/voice/gather"
 ACK_DIGIT = "1"
 
 
-def _check(field: str, value: str, pattern: re.Pattern[str]) -> str:
+def check_field(field: str, value: str, pattern: re.Pattern[str]) -> str:
+    """`value`, or ValueError naming the field when it does not match `pattern`."""
     if not pattern.match(value):
         raise ValueError(f"{field}: {value!r} does not match {pattern.pattern}")
     return value
@@ -43,11 +43,11 @@ def build_sms_body(
     With a one-time `code` the hint is "Reply <code> to acknowledge <ref>": the code proves the
     page was received, which a caller ID alone does not.
     """
-    _check("ticket_ref", ticket_ref, _REF)
-    _check("severity", severity, _CLASS)
-    _check("kind", kind, _KIND)
+    check_field("ticket_ref", ticket_ref, REF)
+    check_field("severity", severity, CLASS)
+    check_field("kind", kind, _KIND)
     if code is not None:
-        _check("code", code, ACK_CODE)
+        check_field("code", code, ACK_CODE)
     if percent is None:
         what = f"{kind} target BREACHED"
     elif 0 < percent < 100:
@@ -64,36 +64,13 @@ def build_sms_body(
 def parse_sms_ack(text: str) -> str | None:
     """The ticket reference of an "ACK <ref>" reply, or None when the text is not one."""
     match = _ACK.match(text)
-    return match.group(1) if match and _REF.match(match.group(1)) else None
+    return match.group(1) if match and REF.match(match.group(1)) else None
 
 
-def _spoken(ticket_ref: str) -> str:
+def spoken(ticket_ref: str) -> str:
+    """The reference as text-to-speech should read it (the call's TwiML, activities/twiml.py)."""
     # Text-to-speech reads "T-1042" as a subtraction; spell separators as pauses instead.
     return re.sub(r"[._:/-]+", ", ", ticket_ref)
-
-
-def build_call_twiml(ticket_ref: str, severity: str, gather_url: str) -> str:
-    """TwiML that reads the ticket reference and class twice and asks for 1 to acknowledge."""
-    _check("ticket_ref", ticket_ref, _REF)
-    _check("severity", severity, _CLASS)
-    parts = urlsplit(gather_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"gather_url: {gather_url!r} is not an absolute http(s) URL")
-    text = (
-        f"This is slawatch. Ticket {_spoken(ticket_ref)}, class {severity}, "
-        f"has breached its service level. Press {ACK_DIGIT} to acknowledge."
-    )
-    response = ET.Element("Response")
-    gather = ET.SubElement(
-        response,
-        "Gather",
-        {"numDigits": "1", "action": gather_url, "method": "POST", "timeout": "8"},
-    )
-    # Said twice inside Gather: the responder may pick up mid-sentence.
-    for _ in range(2):
-        ET.SubElement(gather, "Say").text = text
-    ET.SubElement(response, "Say").text = "No acknowledgement received. Goodbye."
-    return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(response, encoding="unicode")
 
 
 def webhook_url(base_url: str, path: str, **params: str) -> str:

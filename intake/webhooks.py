@@ -18,10 +18,10 @@ from activities.messages import (
     ACK_DIGIT,
     GATHER_PATH,
     STATUS_CALLBACK_PATH,
-    build_call_twiml,
     parse_sms_ack,
     webhook_url,
 )
+from activities.twiml import build_call_twiml
 from intake import acks, voice
 from intake.errors import ApiError
 from intake.policybook import PolicyBook

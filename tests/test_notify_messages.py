@@ -10,7 +10,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 import activities.messages as messages
-from activities.messages import build_call_twiml, build_sms_body, parse_sms_ack, webhook_url
+from activities.messages import build_sms_body, parse_sms_ack, webhook_url
+from activities.twiml import build_call_twiml
 
 GATHER = "https://hooks.example.test/twilio/voice/gather?breach=b&key=k&wf=w"
 
@@ -66,6 +67,8 @@ def test_call_twiml_gathers_one_digit_and_reads_only_reference_and_class() -> No
     gather = root.find("Gather")
     assert gather is not None
     assert (gather.get("action"), gather.get("numDigits")) == (GATHER, "1")
+    assert (gather.get("method"), gather.get("timeout")) == ("POST", "8")
+    assert [say.text for say in root.findall("Say")] == ["No acknowledgement received. Goodbye."]
     said = [say.text for say in gather.iter("Say")]
     assert len(said) == 2 and said[0] == said[1]
     assert said[0] == (
