@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from policies.clock import BusinessClock, deadline
 from policies.loader import load_policy, snapshot
 from policies.schema import Calendar, Duration, Unit, to_business_time
+from slawatch.cli_output import table
 
 GOAL_PER_SECOND = 10_000
 SEVEN_DAYS = Duration(amount=7, unit=Unit.DAYS)
@@ -96,14 +97,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20_000, help="deadlines per timed run")
     args = parser.parse_args()
     rows = run(args.count)
-    print(
-        f"{'tenant':<10} {'class':<16} {'target':<11} {'duration':<11} {'warm/s':>9} {'cold/s':>9}"
-    )
-    for r in rows:
-        print(
-            f"{r.tenant:<10} {r.cls:<16} {r.target:<11} {r.duration:<11} "
-            f"{r.warm_per_s:>9,} {r.cold_per_s:>9,}"
-        )
+    figures = [
+        [r.tenant, r.cls, r.target, r.duration, f"{r.warm_per_s:,}", f"{r.cold_per_s:,}"]
+        for r in rows
+    ]
+    headers = ["tenant", "class", "target", "duration", "warm/s", "cold/s"]
+    print(table(headers, figures, upper=False, right={"warm/s", "cold/s"}))
     worst = min(min(r.warm_per_s, r.cold_per_s) for r in rows if r.seven_days)
     verdict = "meets" if worst >= GOAL_PER_SECOND else "MISSES"
     print(

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from slawatch.binaries import find_binary
+from slawatch.cli_output import table
 from slawatch.standins.stack import Standins, start_standins
 from slawatch.standins.tools import free_port
 from slawatch.testing import seconds_policy, step
@@ -70,15 +72,16 @@ def rss_mb(pid: int) -> float:
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/max (nearest rank), rounded to the millisecond."""
+    """p50/p95/p99 (statistics.quantiles, inclusive: interpolated between the samples, never
+    beyond the largest) and max, rounded to the millisecond."""
     if not values:
         return {"count": 0}
     ordered = sorted(values)
-
-    def rank(p: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))]
-
-    out = {f"p{int(p * 100)}": round(rank(p), 3) for p in (0.5, 0.95, 0.99)}
+    # quantiles needs two points; one sample is every percentile of itself.
+    cuts = statistics.quantiles(
+        ordered * 2 if len(ordered) == 1 else ordered, n=100, method="inclusive"
+    )
+    out = {f"p{p}": round(cuts[p - 1], 3) for p in (50, 95, 99)}
     return {"count": len(ordered), **out, "max": round(ordered[-1], 3)}
 
 
@@ -101,14 +104,18 @@ def machine() -> dict[str, Any]:
 
 
 def emit(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], data: Any) -> None:
-    """A readable table on stdout, then the whole result as one JSON line."""
-    cells = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    """A readable table on stdout (rich, figures right-aligned), then the whole result as one
+    JSON line."""
     print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    for r in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    # Figures right-aligned: a column of numbers, blanks and "-" (no figure) is one.
+    columns = [[r[i] for r in rows if r[i] not in ("", "-", None)] for i in range(len(headers))]
+    right = [h for h, c in zip(headers, columns, strict=True) if c and all(_figure(v) for v in c)]
+    print(table(headers, rows, upper=False, right=right))
     print(json.dumps({"benchmark": title, "machine": machine(), **data}, default=str))
+
+
+def _figure(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes], limit: float) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Collection, Sequence
 from typing import Any, NoReturn
 
 import typer
 from pydantic import ValidationError
+from rich.console import Console, JustifyMethod
+from rich.table import Table
+from rich.text import Text
 
 from slawatch.settings import Settings
 from slawatch.standins.outbox import OutboxRecord
@@ -19,12 +23,46 @@ def fail(message: str, details: Sequence[str] = (), code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    upper: bool = True,
+    right: Collection[str] = (),
+) -> str:
+    """Rows as plain text in aligned columns, two spaces apart, under a header line.
+
+    Rendered by rich (column widths by display width, so wide characters align too) without
+    borders, colours or markup: cells are printed as they are, `[x]` included, and no line is
+    wrapped, so scripts and `grep` see one row per line. Columns named in `right` are
+    right-aligned (figures).
+    """
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="")
+    for header in headers:
+        justify: JustifyMethod = "right" if header in right else "left"
+        grid.add_column(header.upper() if upper else header, justify=justify)
+    for row in rows:
+        grid.add_row(*(Text("" if c is None else str(c)) for c in row))
+    return render(grid)
+
+
+def render(renderable: Any) -> str:
+    """A rich renderable as plain text: no colour, no markup, no wrapping, no trailing spaces."""
+    console = Console(
+        file=io.StringIO(),
+        width=_UNWRAPPED,
+        color_system=None,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+    with console.capture() as captured:
+        console.print(renderable)
+    return "\n".join(line.rstrip() for line in captured.get().splitlines())
+
+
+# Wide enough that rich never wraps or truncates a cell: a table is as wide as its content.
+_UNWRAPPED = 100_000
 
 
 def _when(value: str | None) -> str:
