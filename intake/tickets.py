@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN)]
 TicketPath = Annotated[str, Path(pattern=TICKET_ID_PATTERN)]
-# A ticket's policy snapshot resolves public holidays for its opening year and two after, and
+# A ticket's policy snapshot resolves public holidays for its opening year and ten after, and
 # the clock walks business time from opened_at: an opening years back (year 75 from the fuzzer)
 # left the workflow failing every task. Backfills within a year and clock skew are fine.
 OPENED_AT_PAST = timedelta(days=366)

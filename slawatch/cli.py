@@ -13,7 +13,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    # Sub-command groups live beside the code they drive; each module adds its own Typer app.
+    # The command groups (`policy`, `ticket`) and single commands are defined in the modules
+    # that implement them; this is the one place they are put together.
     from slawatch.cli_policy import policy_app
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev

@@ -69,7 +69,10 @@ def record_breach(meter: MetricMeter, tenant: str, severity: str, kind: str) -> 
 
 
 def record_notification(meter: MetricMeter, tenant: str, channel: str, outcome: str) -> None:
-    """Count one send by channel (sms, voice, email) and outcome (sent, rejected, retry, ...)."""
+    """Count one send by channel (sms, voice, email) and outcome: sent, or failed (refused for
+    the recipient or account-wide, or out of retries). The escalation workflow counts each send
+    it asks for, a page sent again after an account-wide refusal included; the activity's own
+    attempts (retry, duplicate, rejected, ...) are in its `notify.send` log lines."""
     meter.create_counter(NOTIFICATIONS, "Escalation notifications by channel and outcome").add(
         1, {"tenant": tenant, "channel": channel, "outcome": outcome}
     )

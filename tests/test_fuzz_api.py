@@ -172,7 +172,8 @@ def test_an_opening_outside_the_clocks_range_is_refused_naming_opened_at(
     served: str, opened_at: str
 ) -> None:
     # Found by the fuzzer: year 75 was accepted and left the ticket's workflow failing every
-    # task (its holiday snapshot covers the opening year and two after), and the API said 503.
+    # task (its holiday snapshot then covered the opening year and two after), and the API said
+    # 503.
     body = {"tenant": "prokuria", "ticket_id": "FUZZ-OLD", "opened_at": opened_at}
     answer = httpx.post(f"{served}/v1/tickets", json=body, headers=AUTH, timeout=30)
     assert answer.status_code == 422, answer.text
