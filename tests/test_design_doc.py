@@ -1,0 +1,80 @@
+"""docs/design.md and the README name files, functions and patches that exist.
+
+The design is read by people who have only this repository, and its "Where things happen"
+sends them to a function: when code moves, this fails until the text follows.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DESIGN = REPO / "docs" / "design.md"
+DOCS = [DESIGN, REPO / "README.md"]
+TOP = ("policies/", "workflows/", "activities/", "intake/", "workers/", "slawatch/", "deploy/")
+TOP += ("tests/", "benchmarks/", "docs/", ".ci/")
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def _defined(path: Path, dotted: str) -> bool:
+    """`name` or `Class.method` is defined at the top of `path` (or in that class)."""
+    body: list[ast.stmt] = ast.parse(path.read_text()).body
+    for part in dotted.split("."):
+        found = [
+            node
+            for node in body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and node.name == part
+        ]
+        if not found:
+            return False
+        body = found[0].body
+    return True
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_repository_path_named_exists(doc: Path) -> None:
+    named = set(re.findall(r"`([.\w/*-]+)`", doc.read_text()))
+    paths = {n for n in named if n.startswith(TOP) and not n.startswith(".standins")}
+    assert paths, "no paths found: the pattern above no longer matches the text"
+    missing = sorted(p for p in paths if not list(REPO.glob(p.rstrip("/"))))
+    assert not missing, f"{doc.name} names paths that do not exist: {missing}"
+
+
+def test_where_things_happen_names_functions_that_exist() -> None:
+    section = _section(DESIGN.read_text(), "Where things happen")
+    pairs = re.findall(r"`([\w/]+\.py)`,\s*`([A-Za-z_][\w.]*)`", section)
+    assert len(pairs) >= 8, pairs
+    wrong = [(f, name) for f, name in pairs if not _defined(REPO / f, name)]
+    assert not wrong, f"docs/design.md names functions that are not there: {wrong}"
+
+
+def _patches_in_code() -> dict[str, set[str]]:
+    """Each `workflow.patched(...)` id in workflows/ and the files that call it."""
+    sources = {p.relative_to(REPO).as_posix(): p.read_text() for p in REPO.glob("workflows/*.py")}
+    constants = {
+        name: value
+        for text in sources.values()
+        for name, value in re.findall(r'^([A-Z_]+) = "([^"]+)"$', text, re.MULTILINE)
+    }
+    used: dict[str, set[str]] = {}
+    for path, text in sources.items():
+        for name in re.findall(r"workflow\.patched\(([A-Z_]+)\)", text):
+            used.setdefault(constants[name], set()).add(path)
+    return used
+
+
+def test_the_patch_table_lists_every_patch_and_where_it_is_used() -> None:
+    section = _section(DESIGN.read_text(), "Temporal rules")
+    rows = re.findall(r"^\| `([a-z-]+)` \| ([^|]+) \|", section, re.MULTILINE)
+    table = {patch: set(re.findall(r"`([\w/]+\.py)`", where)) for patch, where in rows}
+    assert table == _patches_in_code()
