@@ -13,8 +13,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    # The command groups (`policy`, `ticket`) and single commands are defined in the modules
-    # that implement them; this is the one place they are put together.
+    """Put together the command groups (`policy`, `ticket`) and the single commands, each
+    defined in the module that implements it."""
     from slawatch.cli_policy import policy_app
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev

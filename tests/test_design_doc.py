@@ -15,8 +15,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DESIGN = REPO / "docs" / "design.md"
 DOCS = [DESIGN, REPO / "README.md"]
-TOP = ("policies/", "workflows/", "activities/", "intake/", "workers/", "slawatch/", "deploy/")
-TOP += ("tests/", "benchmarks/", "docs/", ".ci/")
+# Where repository paths start, to tell them from other backticked names.
+TOP = tuple(f"{name}/" for name in ("policies", "workflows", "activities", "intake", "workers"))
+TOP += tuple(f"{name}/" for name in ("slawatch", "deploy", "tests", "benchmarks", "docs", ".ci"))
 
 
 def _section(text: str, title: str) -> str:
