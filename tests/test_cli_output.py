@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from slawatch.cli_output import print_status
+from slawatch.cli_output import print_status, table
 
 
 def _status(**extra: Any) -> dict[str, Any]:
@@ -47,3 +47,13 @@ def test_status_without_pages_or_failures_says_neither(
     print_status(_status(sent=[], delivery="ok"))
     out = capsys.readouterr().out
     assert "pages:" not in out and "FAILING" not in out
+
+
+def test_tables_print_cells_as_they_are_one_row_per_line() -> None:
+    long = "x" * 300
+    out = table(["at", "text"], [("now", "[bold]not markup[/bold]"), ("later", long)])
+    assert out.splitlines() == [
+        "AT     TEXT",
+        "now    [bold]not markup[/bold]",
+        f"later  {long}",
+    ]
