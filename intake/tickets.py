@@ -25,9 +25,10 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN)]
 TicketPath = Annotated[str, Path(pattern=TICKET_ID_PATTERN)]
-# A ticket's policy snapshot resolves public holidays for its opening year and ten after, and
-# the clock walks business time from opened_at: an opening years back (year 75 from the fuzzer)
-# left the workflow failing every task. Backfills within a year and clock skew are fine.
+# A ticket's policy snapshot resolves public holidays only for a few years from its opening year
+# on (the snapshot's code says how many), and the clock walks business time from opened_at: an
+# opening years back (year 75 from the fuzzer) left the workflow failing every task. Backfills
+# within a year and clock skew are fine.
 OPENED_AT_PAST = timedelta(days=366)
 OPENED_AT_FUTURE = timedelta(minutes=5)
 ERRORS: dict[int | str, dict[str, object]] = {
