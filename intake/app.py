@@ -12,6 +12,7 @@ from temporalio.client import Client
 from intake import errors, tickets, webhooks
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
+from intake.idempotency import Idempotency, open_idempotency_store
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig
 from intake.webhook_store import open_webhook_store
@@ -46,5 +47,8 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Inside BodyLimit (added later = outside): the body it keys on is already bounded.
+    idempotency = open_idempotency_store(settings)
+    app.add_middleware(Idempotency, store=idempotency, auth=app.state.auth)
     app.add_middleware(errors.BodyLimit, limit=max_body_bytes)
     return app
