@@ -9,9 +9,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from intake import errors, tickets, webhooks
+from intake import errors, jira, tickets, webhooks, zendesk
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
+from intake.helpdesk import parse_secrets
 from intake.idempotency import Idempotency, open_idempotency_store
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig
@@ -42,6 +43,14 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     errors.install(app)
     app.include_router(tickets.router)
     app.include_router(webhooks.router)
+    app.state.helpdesk_secrets = {
+        "zendesk": parse_secrets(
+            settings.zendesk_secrets.get_secret_value(), "SLAWATCH_ZENDESK_SECRETS"
+        ),
+        "jira": parse_secrets(settings.jira_secrets.get_secret_value(), "SLAWATCH_JIRA_SECRETS"),
+    }
+    app.include_router(zendesk.router)
+    app.include_router(jira.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
