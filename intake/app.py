@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from intake import errors, jira, tickets, webhooks, zendesk
+from intake import email_intake, errors, jira, tickets, webhooks, zendesk
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
 from intake.helpdesk import parse_secrets
@@ -48,9 +48,11 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
             settings.zendesk_secrets.get_secret_value(), "SLAWATCH_ZENDESK_SECRETS"
         ),
         "jira": parse_secrets(settings.jira_secrets.get_secret_value(), "SLAWATCH_JIRA_SECRETS"),
+        "email": parse_secrets(settings.email_parse_keys, "SLAWATCH_EMAIL_PARSE_KEYS"),
     }
     app.include_router(zendesk.router)
     app.include_router(jira.router)
+    app.include_router(email_intake.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

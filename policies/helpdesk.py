@@ -83,11 +83,31 @@ class JiraIntake(Strict):
     first_response: FirstResponse = FirstResponse.PUBLIC_AGENT_COMMENT
 
 
+class EmailRule(Strict):
+    """A mail whose subject contains `subject_contains` (any case) opens in `class`."""
+
+    subject_contains: str = Field(min_length=1)
+    class_: Name = Field(alias="class")
+
+
+class EmailIntake(Strict):
+    """Mail to the support address, through SendGrid Inbound Parse."""
+
+    # The address customers write to; by default the policy's support_email.
+    address: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Only senders of these domains (and their subdomains) open tickets; others are logged.
+    allowed_domains: list[str] = Field(min_length=1)
+    # First match wins; no match: the policy's default class.
+    rules: list[EmailRule] = Field(default_factory=list)
+    ticket_prefix: str = Field(default="MAIL-", pattern=PREFIX_PATTERN)
+
+
 class Helpdesk(Strict):
     """The help desks a tenant connects; each endpoint refuses a tenant without its section."""
 
     zendesk: ZendeskIntake | None = None
     jira: JiraIntake | None = None
+    email: EmailIntake | None = None
 
     def problems(self, classes: set[str]) -> list[str]:
         """Cross-references the policy checks: every mapped class must exist."""
@@ -102,4 +122,9 @@ class Helpdesk(Strict):
                     key = priority if _PLAIN.fullmatch(priority) else json.dumps(priority)
                     where = f"helpdesk.{desk}.priorities.{key}"
                     errors.append(f"{where}: unknown class {cls!r} (known: {known})")
+        for i, rule in enumerate(self.email.rules if self.email else []):
+            if rule.class_ not in classes:
+                known = ", ".join(sorted(classes))
+                where = f"helpdesk.email.rules[{i}].class"
+                errors.append(f"{where}: unknown class {rule.class_!r} (known: {known})")
         return errors

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # tenant without an entry gets nothing through that adapter.
     zendesk_secrets: SecretStr = SecretStr("")
     jira_secrets: SecretStr = SecretStr("")
+    # "tenant=<base64 public key>": SendGrid Inbound Parse's signature verification key.
+    email_parse_keys: str = ""
 
     # Local stack
     data_dir: Path = Path(".slawatch")

@@ -22,6 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -43,12 +46,22 @@ ZENDESK_SECRET = "zendesk-signing-secret-0123456789abcdef"
 JIRA_SECRET = "jira-webhook-secret-0123456789abcdef"
 HELPDESK = """
 helpdesk:
+  email:
+    allowed_domains: [customer.example]
+    rules: [{subject_contains: outage, class: critical}]
   zendesk:
     priorities: {urgent: critical, high: major, normal: minor, low: minor}
   jira:
     priorities: {Highest: critical, High: major, Medium: minor, Low: minor}
     statuses: {"Waiting for customer": pause}
 """
+
+
+# SendGrid signs Inbound Parse posts with its private key; the tenant configures the public one.
+PARSE_KEY = ec.generate_private_key(ec.SECP256R1())
+PARSE_PUBLIC_KEY = base64.b64encode(
+    PARSE_KEY.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+).decode()
 
 
 @dataclass
@@ -80,6 +93,22 @@ class Desk:
             "X-Atlassian-Webhook-Identifier": delivery or uuid.uuid4().hex,
         }
         return await self.http.post("/v1/helpdesk/jira/prokuria", content=raw, headers=headers)
+
+    async def email(
+        self, fields: dict[str, str], key: ec.EllipticCurvePrivateKey = PARSE_KEY
+    ) -> httpx.Response:
+        """A mail as SendGrid Inbound Parse posts it: multipart/form-data, signed."""
+        form = {name: (None, value) for name, value in fields.items()}
+        built = httpx.Request("POST", "http://api.test/", files=form)
+        raw = built.read()
+        stamp = str(int(datetime.now(UTC).timestamp()))
+        signature = key.sign(stamp.encode() + raw, ec.ECDSA(hashes.SHA256()))
+        headers = {
+            "Content-Type": built.headers["Content-Type"],
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+        }
+        return await self.http.post("/v1/helpdesk/email/prokuria", content=raw, headers=headers)
 
     async def native(self, ticket_id: str, events: list[dict[str, Any]], **opening: Any) -> None:
         auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -118,6 +147,7 @@ async def desk(
         api_tokens=SecretStr(f"{TOKEN}=prokuria"),
         zendesk_secrets=SecretStr(f"prokuria={ZENDESK_SECRET};cargotask={ZENDESK_SECRET}"),
         jira_secrets=SecretStr(f"prokuria={JIRA_SECRET}"),
+        email_parse_keys=f"prokuria={PARSE_PUBLIC_KEY}",
         public_base_url="https://hooks.example.test",
         api_docs=True,
     )
@@ -435,3 +465,61 @@ def test_weak_or_malformed_helpdesk_secrets_refuse_to_start_outside_the_local_mo
     assert not any("tiny-secret" in p for p in problems)  # never the secret itself
     local = Settings(zendesk_secrets=SecretStr(secrets))
     assert production_problems(local, {Role.API}) == []
+
+
+def mails(run: str) -> dict[str, dict[str, str]]:
+    """The email fixtures, their Message-IDs made unique to this run (the store remembers)."""
+    out = {}
+    for path in sorted((FIXTURES / "email").glob("*.json")):
+        text = path.read_text().replace("@mail.customer.example>", f".{run}@mail.customer.example>")
+        out[path.stem] = json.loads(
+            text.replace("abc123@spam.example", f"abc123.{run}@spam.example")
+        )
+    return out
+
+
+async def test_a_mail_opens_a_ticket_and_a_reply_in_its_thread_does_not(desk: Desk) -> None:
+    mail = mails(uuid.uuid4().hex[:8])
+    first = await desk.email(mail["01-new-mail"])
+    assert first.status_code == 200, first.text
+    assert first.json()["events"] == ["open"]
+    ticket_id = first.json()["ticket_id"]
+    assert ticket_id.startswith("MAIL-")
+    status = await desk.status(ticket_id)
+    assert status["severity"] == "critical"  # the subject says "Outage": the policy's rule
+    reply = await desk.email(mail["02-reply-in-thread"])
+    assert reply.status_code == 200
+    assert (reply.json()["ticket_id"], reply.json()["events"]) == (ticket_id, [])
+    assert reply.json()["ignored"] == "a reply in the ticket's thread"
+    again = await desk.email(mail["01-new-mail"])  # SendGrid's retry of the first post
+    assert again.json()["duplicate"] is True
+    # A subdomain of an allowed domain may write; no rule matches: the default class.
+    question = await desk.email(mail["03-question"])
+    assert question.json()["events"] == ["open"]
+    assert (await desk.status(question.json()["ticket_id"]))["severity"] == "minor"
+
+
+async def test_a_mail_from_outside_the_allowed_domains_is_logged_not_ticketed(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reply = await desk.email(mails(uuid.uuid4().hex[:8])["04-outside-domain"])
+    assert reply.status_code == 200  # 2xx: SendGrid must not retry it
+    assert reply.json() == {
+        "ticket_id": None,
+        "events": [],
+        "ignored": "sender's domain is not allowed for this tenant",
+        "duplicate": False,
+        "status": None,
+    }
+    logged = capsys.readouterr().out
+    assert "email_sender_not_allowed" in logged and "spam.example" in logged
+    assert "offers@" not in logged  # the domain, never the address
+
+
+async def test_mail_not_signed_by_sendgrids_key_is_refused(desk: Desk) -> None:
+    mail = mails(uuid.uuid4().hex[:8])["01-new-mail"]
+    forged = await desk.email(mail, key=ec.generate_private_key(ec.SECP256R1()))
+    assert forged.status_code == 401
+    assert forged.json()["error"] == "bad_signature"
+    unsigned = await desk.http.post("/v1/helpdesk/email/prokuria", files={"to": (None, "x")})
+    assert unsigned.status_code == 401
