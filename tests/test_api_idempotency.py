@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from intake.app import create_app
 from intake.idempotency import (
@@ -197,3 +198,21 @@ def test_keys_are_shared_by_replicas_leased_and_forgotten_after_their_ttl(
     assert two.claim("tok", "k2", "fp2", now).kind == "new"
     # Past the TTL a kept answer is gone: the key is new again.
     assert one.claim("tok", "k1", "other", now + KEY_TTL + timedelta(minutes=1)).kind == "new"
+
+
+async def test_replicas_on_postgresql_answer_a_key_alike(api: Api, ledger_url: str) -> None:
+    """Two API replicas over one PostgreSQL (SLAWATCH_LEDGER_URL): a retry may reach either."""
+    shared = api.settings.model_copy(update={"ledger_url": SecretStr(ledger_url)})
+    replicas = [create_app(shared, api.client) for _ in range(2)]
+    tid = await opened(api)
+    answers = []
+    for app in replicas:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+            answers.append(
+                await http.post(events(tid), json={"type": "pause"}, headers=keyed("k-pg"))
+            )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[1].content == answers[0].content
+    assert answers[1].headers["idempotent-replayed"] == "true"
+    assert (await history(api, tid)).count("pause") == 1
