@@ -101,6 +101,11 @@ def _recent(stamp: str) -> bool:
     return abs(datetime.now(UTC) - at) <= MAX_AGE
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    # `event` is free-form JSON: a comment that is no object is no comment, never a 500.
+    return value if isinstance(value, dict) else {}
+
+
 def _class(config: ZendeskIntake, priority: str | None) -> str | None:
     return lookup(config.priorities, priority)
 
@@ -157,8 +162,8 @@ async def _handle(request: Request, tenant: str, hook: ZendeskWebhook) -> Adapte
     elif kind == "status_changed":
         await session.move_to(lookup(config.statuses, str(current)))
     elif kind == "comment_added":
-        comment = hook.event.get("comment") or {}
-        author = comment.get("author") or {}
+        comment = _mapping(hook.event.get("comment"))
+        author = _mapping(comment.get("author"))
         public_agent = comment.get("is_public") is True and author.get("is_staff") is True
         waiting = status.response.state not in (TargetState.MET, TargetState.NONE)
         if config.first_response is FirstResponse.PUBLIC_AGENT_COMMENT and public_agent and waiting:

@@ -392,6 +392,8 @@ async def test_client_mistakes_are_4xx_naming_the_problem(desk: Desk) -> None:
     unset = await desk.http.post("/v1/helpdesk/zendesk/cargotask", content=raw, headers=headers)
     assert unset.status_code == 404
     assert "no helpdesk.zendesk in its policy" in unset.json()["detail"]
+    odd_comment = {**good, "type": "zen:event-type:ticket.comment_added", "event": {"comment": 7}}
+    assert (await desk.zendesk(odd_comment)).json()["events"] == ["open"]  # and no first response
     other = await desk.zendesk({**good, "type": "zen:event-type:user.active_changed"})
     assert other.status_code == 200 and other.json()["ignored"].startswith("not a ticket event")
 
