@@ -10,11 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
+from starlette.types import Receive, Scope, Send
 
 from intake.app import create_app
+from intake.auth import TokenAuth
 from intake.idempotency import (
     CLAIM_LEASE,
     KEY_TTL,
+    Claim,
+    Idempotency,
     IdempotencyStore,
     PostgresIdempotencyStore,
     SqliteIdempotencyStore,
@@ -216,3 +220,29 @@ async def test_replicas_on_postgresql_answer_a_key_alike(api: Api, ledger_url: s
     assert answers[1].content == answers[0].content
     assert answers[1].headers["idempotent-replayed"] == "true"
     assert (await history(api, tid)).count("pause") == 1
+
+
+class _DownStore:
+    def claim(self, *args: object, **kwargs: object) -> Claim:
+        raise OSError("disk I/O error")
+
+    def complete(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("never reached")
+
+    def release(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("never reached")
+
+
+async def test_an_unavailable_key_store_is_a_503_and_the_event_is_not_applied() -> None:
+    reached: list[str] = []
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope["path"])
+
+    guarded = Idempotency(route, store=_DownStore(), auth=TokenAuth("tok-all=*"))
+    transport = httpx.ASGITransport(app=guarded)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+        reply = await http.post("/v1/tickets", json={}, headers=keyed("k-down"))
+    assert reply.status_code == 503
+    assert reply.json()["detail"] == "the idempotency store is unavailable; retry"
+    assert reached == []  # without its key's record the request must not run
