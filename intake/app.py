@@ -13,7 +13,8 @@ from intake import email_intake, errors, jira, tickets, webhooks, zendesk
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
 from intake.helpdesk import parse_secrets
-from intake.idempotency import Idempotency, open_idempotency_store
+from intake.idempotency import Idempotency
+from intake.idempotency_store import open_idempotency_store
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig
 from intake.webhook_store import open_webhook_store

@@ -14,11 +14,11 @@ from starlette.types import Receive, Scope, Send
 
 from intake.app import create_app
 from intake.auth import TokenAuth
-from intake.idempotency import (
+from intake.idempotency import Idempotency
+from intake.idempotency_store import (
     CLAIM_LEASE,
     KEY_TTL,
     Claim,
-    Idempotency,
     IdempotencyStore,
     PostgresIdempotencyStore,
     SqliteIdempotencyStore,
