@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 
 from intake.errors import ApiError
 from intake.helpdesk import PREFIX, AdapterResult, TicketSession, once, secret_for, ticket_id_of
@@ -116,13 +116,35 @@ def _class(config: EmailIntake, subject: str) -> str | None:
     return next((r.class_ for r in config.rules if r.subject_contains.casefold() in folded), None)
 
 
+_FIELDS = ["headers", "from", "to", "subject", "text", "envelope"]
+_FORM = {
+    "requestBody": {
+        "required": True,
+        "description": "The mail as SendGrid Inbound Parse posts it (parsed mode).",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["headers", "envelope"],
+                    "properties": {name: {"type": "string"} for name in _FIELDS},
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/{tenant}",
     responses={415: ERRORS[413], **ERRORS},
     summary="Receive a mail (SendGrid Inbound Parse)",
+    openapi_extra=_FORM,
 )
 async def email_webhook(
-    request: Request, tenant: Annotated[str, Path(pattern=TENANT_PATTERN)]
+    request: Request,
+    tenant: Annotated[str, Path(pattern=TENANT_PATTERN)],
+    _signature: Annotated[str | None, Header(alias=SIGNATURE)] = None,
+    _timestamp: Annotated[str | None, Header(alias=TIMESTAMP)] = None,
 ) -> AdapterResult:
     """A mail to the support address opens a ticket; a reply in its thread joins it.
 

@@ -64,6 +64,18 @@ class AdapterResult(BaseModel):
     status: TicketStatus | None = None
 
 
+def json_body(required: list[str], properties: dict[str, Any], desk: str) -> dict[str, Any]:
+    """OpenAPI for a body the route reads raw (its signature covers the exact bytes)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"The webhook exactly as {desk} sends it (docs/helpdesk.md).",
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
 def secret_for(request: Request, desk: str, tenant: str) -> str | None:
     secrets: dict[str, dict[str, str]] = request.app.state.helpdesk_secrets
     return secrets.get(desk, {}).get(tenant)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 
 from intake.errors import ApiError
@@ -23,6 +23,7 @@ from intake.helpdesk import (
     PREFIX,
     AdapterResult,
     TicketSession,
+    json_body,
     lookup,
     once,
     parse,
@@ -135,9 +136,34 @@ def _phase(config: JiraIntake, status: _Status | None, name: str | None = None) 
     return lookup(config.status_categories, category)
 
 
-@router.post("/{tenant}", responses=ERRORS, summary="Receive a Jira Service Management webhook")
+_BODY = json_body(
+    ["webhookEvent", "issue"],
+    {
+        "webhookEvent": {"type": "string", "example": "jira:issue_updated"},
+        "timestamp": {"type": "integer"},
+        "issue": {
+            "type": "object",
+            "required": ["key", "fields"],
+            "properties": {"key": {"type": "string"}, "fields": {"type": "object"}},
+        },
+        "changelog": {"type": "object"},
+        "comment": {"type": "object"},
+    },
+    "Jira",
+)
+
+
+@router.post(
+    "/{tenant}",
+    responses=ERRORS,
+    summary="Receive a Jira Service Management webhook",
+    openapi_extra=_BODY,
+)
 async def jira_webhook(
-    request: Request, tenant: Annotated[str, Path(pattern=TENANT_PATTERN)]
+    request: Request,
+    tenant: Annotated[str, Path(pattern=TENANT_PATTERN)],
+    _signature: Annotated[str | None, Header(alias=SIGNATURE)] = None,
+    _delivery: Annotated[str | None, Header(alias=DELIVERY)] = None,
 ) -> AdapterResult:
     """jira:issue_created / jira:issue_updated (priority, status, comment): native events.
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 
 from intake.errors import ApiError
@@ -24,6 +24,7 @@ from intake.helpdesk import (
     PREFIX,
     AdapterResult,
     TicketSession,
+    json_body,
     lookup,
     once,
     parse,
@@ -110,13 +111,35 @@ def _class(config: ZendeskIntake, priority: str | None) -> str | None:
     return lookup(config.priorities, priority)
 
 
+_STRING = {"type": "string"}
+_BODY = json_body(
+    ["type", "id", "time", "detail"],
+    {
+        "type": {"type": "string", "example": "zen:event-type:ticket.status_changed"},
+        "id": _STRING,
+        "time": {"type": "string", "format": "date-time"},
+        "detail": {
+            "type": "object",
+            "required": ["id"],
+            "properties": {"id": _STRING, "priority": _STRING, "status": _STRING},
+        },
+        "event": {"type": "object"},
+    },
+    "Zendesk",
+)
+
+
 @router.post(
     "/{tenant}",
     responses=ERRORS,
     summary="Receive a Zendesk ticket event webhook",
+    openapi_extra=_BODY,
 )
 async def zendesk_webhook(
-    request: Request, tenant: Annotated[str, Path(pattern=TENANT_PATTERN)]
+    request: Request,
+    tenant: Annotated[str, Path(pattern=TENANT_PATTERN)],
+    _signature: Annotated[str | None, Header(alias=SIGNATURE)] = None,
+    _timestamp: Annotated[str | None, Header(alias=TIMESTAMP)] = None,
 ) -> AdapterResult:
     """Created, priority changed, status changed, comment added: the ticket's native events.
 

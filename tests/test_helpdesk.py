@@ -204,7 +204,18 @@ async def test_client_mistakes_are_4xx_naming_the_problem(desk: Desk) -> None:
 
 async def test_openapi_describes_the_adapters(desk: Desk) -> None:
     spec = (await desk.http.get("/openapi.json")).json()
-    assert {"/v1/helpdesk/zendesk/{tenant}", "/v1/helpdesk/jira/{tenant}"} <= set(spec["paths"])
+    described = {
+        "/v1/helpdesk/zendesk/{tenant}": ("application/json", "X-Zendesk-Webhook-Signature"),
+        "/v1/helpdesk/jira/{tenant}": ("application/json", "X-Hub-Signature"),
+        "/v1/helpdesk/email/{tenant}": (
+            "multipart/form-data",
+            "X-Twilio-Email-Event-Webhook-Signature",
+        ),
+    }
+    for path, (media, header) in described.items():
+        post = spec["paths"][path]["post"]
+        assert media in post["requestBody"]["content"], path
+        assert header in [p["name"] for p in post["parameters"]], path
 
 
 async def test_a_jira_comment_created_event_is_a_first_response_once(desk: Desk) -> None:
