@@ -9,9 +9,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from intake import errors, tickets, webhooks
+from intake import email_intake, errors, jira, tickets, webhooks, zendesk
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
+from intake.helpdesk import parse_secrets
+from intake.idempotency import Idempotency
+from intake.idempotency_store import open_idempotency_store
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig
 from intake.webhook_store import open_webhook_store
@@ -41,10 +44,23 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     errors.install(app)
     app.include_router(tickets.router)
     app.include_router(webhooks.router)
+    app.state.helpdesk_secrets = {
+        "zendesk": parse_secrets(
+            settings.zendesk_secrets.get_secret_value(), "SLAWATCH_ZENDESK_SECRETS"
+        ),
+        "jira": parse_secrets(settings.jira_secrets.get_secret_value(), "SLAWATCH_JIRA_SECRETS"),
+        "email": parse_secrets(settings.email_parse_keys, "SLAWATCH_EMAIL_PARSE_KEYS"),
+    }
+    app.include_router(zendesk.router)
+    app.include_router(jira.router)
+    app.include_router(email_intake.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Inside BodyLimit (added later = outside): the body it keys on is already bounded.
+    idempotency = open_idempotency_store(settings)
+    app.add_middleware(Idempotency, store=idempotency, auth=app.state.auth)
     app.add_middleware(errors.BodyLimit, limit=max_body_bytes)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -48,6 +49,17 @@ class TokenAuth:
     def __init__(self, spec: str) -> None:
         self._tokens = parse_tokens(spec)
 
+    def _known(self, header: str) -> tuple[int, str, frozenset[str]] | None:
+        """(position, token, tenants) of the bearer token in `header`, compared in constant time."""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        given = token.strip().encode()
+        for n, (known, tenants) in enumerate(self._tokens.items()):
+            if hmac.compare_digest(given, known.encode()):
+                return n, known, tenants
+        return None
+
     def caller(self, request: Request) -> Caller:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -57,11 +69,20 @@ class TokenAuth:
                 "missing bearer token: send Authorization: Bearer <token>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        given = token.strip().encode()
-        for n, (known, tenants) in enumerate(self._tokens.items()):
-            if hmac.compare_digest(given, known.encode()):
-                return Caller(name=f"token#{n + 1}", tenants=tenants)
-        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+        known = self._known(header)
+        if known is None:
+            raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+        n, _, tenants = known
+        return Caller(name=f"token#{n + 1}", tenants=tenants)
+
+    def scope_of(self, header: str) -> str | None:
+        """A stable name for the token in `header` (None if unknown) that does not reveal it.
+
+        A digest, not the position: idempotency keys must stay the token's across restarts and
+        replicas even when the configured list is reordered.
+        """
+        known = self._known(header)
+        return None if known is None else hashlib.sha256(known[1].encode()).hexdigest()[:32]
 
 
 def require_tenant(caller: Caller, tenant: str) -> None:

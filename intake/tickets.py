@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from intake.auth import Caller, require_tenant
 from intake.errors import ApiError
@@ -19,7 +19,13 @@ from intake.schemas import (
     redacted,
     update_input,
 )
-from slawatch.models import TENANT_PATTERN, TICKET_ID_PATTERN, OpenTicketInput, TicketStatus
+from slawatch.models import (
+    TENANT_PATTERN,
+    TICKET_ID_PATTERN,
+    OpenTicketInput,
+    Payload,
+    TicketStatus,
+)
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -53,6 +59,18 @@ def policies(request: Request) -> PolicyBook:
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+# Declared for the OpenAPI document; intake/idempotency.py does the work before the route runs.
+IdempotencyKeyDep = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[\x21-\x7e]{1,255}$",
+        description=(
+            "Printable ASCII, up to 255 characters. The same key with the same request gets"
+            " the first answer again (kept 48 h); with another request, a 422."
+        ),
+    ),
+]
 GatewayDep = Annotated[TicketGateway, Depends(gateway)]
 PoliciesDep = Annotated[PolicyBook, Depends(policies)]
 
@@ -64,16 +82,36 @@ async def open_ticket(
     who: CallerDep,
     gw: GatewayDep,
     book: PoliciesDep,
+    _key: IdempotencyKeyDep = None,
 ) -> TicketStatus:
-    """Open a ticket (201), or return the existing one for a repeat (200): never a second clock."""
+    """Open a ticket (201), or return the existing one for a repeat (200): never a second clock.
+
+    A repeat that names another class than the ticket's is a 409: change a class with a
+    reclassify event.
+    """
     require_tenant(who, ticket.tenant)
+    status, created = await open_or_join(ticket, gw, book)
+    response.status_code = 201 if created else 200
+    return redacted(status)
+
+
+async def open_or_join(
+    ticket: OpenTicketInput, gw: TicketGateway, book: PolicyBook
+) -> tuple[TicketStatus, bool]:
+    """What opening means, for the API and the help-desk adapters: checks, then one clock."""
     _check_opened_at(ticket.opened_at)
     policy = book.get(ticket.tenant)
     book.check_class(policy, ticket.severity)
     book.check_category(policy, ticket.category)
     status, created = await gw.open(ticket)
-    response.status_code = 201 if created else 200
-    return redacted(status)
+    if not created and ticket.severity is not None and ticket.severity != status.severity:
+        raise ApiError(
+            409,
+            f"ticket {ticket.ticket_id!r} is already open with class {status.severity!r}, not"
+            f" {ticket.severity!r}; send a reclassify event to change its class",
+            field="severity",
+        )
+    return status, created
 
 
 def _check_opened_at(opened_at: datetime | None) -> None:
@@ -97,14 +135,25 @@ async def send_event(
     who: CallerDep,
     gw: GatewayDep,
     book: PoliciesDep,
+    _key: IdempotencyKeyDep = None,
 ) -> TicketStatus:
     """Apply one event (first_response, reclassify, pause, ...) and return the new SLA status."""
     require_tenant(who, tenant)
+    return redacted(await apply_event(tenant, ticket_id, event, f"api:{who.name}", gw, book))
+
+
+async def apply_event(
+    tenant: str, ticket_id: str, event: Payload, caller: str, gw: TicketGateway, book: PolicyBook
+) -> TicketStatus:
+    """What an event means, for the API and the help-desk adapters: checks, then the update.
+
+    `event` is one of the TicketEvent members; `caller` is who sent it ("api:token#1").
+    """
     policy = book.get(tenant)
     if isinstance(event, ReclassifyEvent):
         book.check_class(policy, event.severity)
-    status = await gw.update(tenant, ticket_id, event.type, update_input(event, f"api:{who.name}"))
-    return redacted(status)
+    kind: str = getattr(event, "type")  # noqa: B009 - every TicketEvent member has it
+    return await gw.update(tenant, ticket_id, kind, update_input(event, caller))
 
 
 @router.get("/{tenant}/{ticket_id}", responses=ERRORS)

@@ -6,22 +6,19 @@
 - Wrong PINs per responder: after PIN_MAX_FAILURES within PIN_WINDOW the responder's PIN is
   locked until the window has passed, whatever number or call the attempts came from.
 
-Two backends with one interface, chosen like the send ledger's: a SQLite file in WAL mode
-under settings.data_dir (every API process on the host shares it), or, when
-SLAWATCH_LEDGER_URL names a PostgreSQL database, two tables there that every API replica on
-every host shares. Calls are blocking; the webhooks run them in a thread.
+Two backends with one interface (intake/durable.py): a SQLite file under settings.data_dir
+(every API process on the host shares it), or, when SLAWATCH_LEDGER_URL names a PostgreSQL
+database, two tables there that every API replica on every host shares. Calls are blocking;
+the webhooks run them in a thread.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from intake.durable import PostgresStore, SqliteStore
 from slawatch.settings import Settings
-from slawatch.sqlite import connection
 
 REPLAY_TTL = timedelta(days=2)
 PIN_MAX_FAILURES = 5
@@ -56,23 +53,10 @@ def open_webhook_store(settings: Settings) -> WebhookStore:
     return PostgresWebhookStore(settings.ledger_url.get_secret_value())
 
 
-class SqliteWebhookStore:
+class SqliteWebhookStore(SqliteStore):
     """Seen webhook SIDs (with a TTL) and PIN failures, in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            for statement in _SCHEMA:
-                db.execute(statement)
-
-    @classmethod
-    def in_data_dir(cls, data_dir: Path) -> SqliteWebhookStore:
-        return cls(data_dir / "webhooks.sqlite3")
-
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return connection(self.path)
+    SCHEMA = _SCHEMA
 
     def first_sighting(self, sid: str, now: datetime | None = None) -> bool:
         """Record `sid`; False when it was recorded before (a replay or a duplicate)."""
@@ -116,39 +100,12 @@ _PG_SCHEMA = (
 )
 
 
-class PostgresWebhookStore:
+class PostgresWebhookStore(PostgresStore):
     """The same, in PostgreSQL: every API replica on every host sees every SID."""
 
-    def __init__(self, url: str) -> None:
-        import psycopg
-        from psycopg_pool import ConnectionPool
-
-        from activities.ledger import redact, scrub
-
-        options: dict[str, Any] = {"connect_timeout": 5, "application_name": "slawatch-webhooks"}
-        try:
-            with psycopg.connect(url, **options) as db:
-                # Replicas starting at once would race CREATE TABLE IF NOT EXISTS.
-                db.execute("SELECT pg_advisory_xact_lock(7415926536)")
-                for statement in _PG_SCHEMA:
-                    db.execute(statement)
-        except psycopg.Error as exc:
-            where = redact(url)
-            raise RuntimeError(f"webhook store at {where}: {scrub(str(exc), url)}") from None
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=4,
-            kwargs=options,
-            timeout=10,
-            check=ConnectionPool.check_connection,
-            name="slawatch-webhooks",
-            open=True,
-        )
-
-    def _run(self, sql: str, args: tuple[Any, ...]) -> Any:
-        with self._pool.connection() as db:
-            return db.execute(sql, args)
+    SCHEMA = _PG_SCHEMA
+    NAME = "slawatch-webhooks"
+    WHAT = "webhook store"
 
     def first_sighting(self, sid: str, now: datetime | None = None) -> bool:
         at = now or datetime.now(UTC)

@@ -105,6 +105,8 @@ def _key(part: str) -> str:
 def _field(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad mapping key: the key itself says it
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(part))
     return out
 

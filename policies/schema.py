@@ -23,6 +23,7 @@ from policies.calendar import (
     Weekday,
     to_business_time,
 )
+from policies.helpdesk import Helpdesk
 
 # Re-exported: the schema is the one place callers import policy types from.
 __all__ = [
@@ -150,6 +151,9 @@ class Policy(Strict):
     roles: dict[Name, list[Name]] = Field(default_factory=dict)
     responders: dict[Name, Responder] = Field(default_factory=dict)
     ladders: dict[Name, Ladder] = Field(min_length=1)
+    # The help-desk adapters' mapping (policies/helpdesk.py). Excluded from dumps: the API
+    # reads it, a ticket's snapshot and history never carry it.
+    helpdesk: Helpdesk = Field(default_factory=Helpdesk, exclude=True)
 
     @field_validator("emergency_line")
     @classmethod
@@ -188,6 +192,7 @@ class Policy(Strict):
                 for i, person in enumerate(step.people):
                     if person not in self.responders:
                         errors.append(f"{where}.people[{i}]: unknown responder {person!r}")
+        errors.extend(self.helpdesk.problems(set(self.classes)))
         if errors:
             raise ValueError("\n".join(errors))
         return self

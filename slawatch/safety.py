@@ -98,6 +98,33 @@ def _api_tokens(spec: str) -> list[str]:
     return []
 
 
+# Zendesk's signing secrets are 40+ characters, Jira's generated ones 32+: anything shorter was
+# typed by hand for a test and is guessable.
+HELPDESK_SECRET_MIN = 24
+
+
+def _helpdesk_secrets(settings: Settings) -> list[str]:
+    from intake.helpdesk import parse_secrets
+
+    problems = []
+    for setting, spec in (
+        ("SLAWATCH_ZENDESK_SECRETS", settings.zendesk_secrets.get_secret_value()),
+        ("SLAWATCH_JIRA_SECRETS", settings.jira_secrets.get_secret_value()),
+    ):
+        try:
+            secrets = parse_secrets(spec, setting)
+        except ValueError as exc:  # names the entry by position, never its text
+            problems.append(str(exc))
+            continue
+        for tenant, secret in secrets.items():
+            if len(secret) < HELPDESK_SECRET_MIN:
+                problems.append(
+                    f"{setting}: the secret for {tenant!r} is shorter than"
+                    f" {HELPDESK_SECRET_MIN} characters; use the one the help desk generated"
+                )
+    return problems
+
+
 def production_problems(settings: Settings, roles: Iterable[Role] = ALL_ROLES) -> list[str]:
     """One line per setting that must change before `roles` may run; empty when none.
 
@@ -110,6 +137,7 @@ def production_problems(settings: Settings, roles: Iterable[Role] = ALL_ROLES) -
     problems = []
     if Role.API in roles:
         problems += _api_tokens(settings.api_tokens.get_secret_value())
+        problems += _helpdesk_secrets(settings)
     sid = settings.twilio_account_sid
     problems += _secret("SLAWATCH_TWILIO_ACCOUNT_SID", sid, DEV_ACCOUNT_SID)
     token = settings.twilio_auth_token.get_secret_value()

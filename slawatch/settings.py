@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     # /docs, /redoc and /openapi.json. None: on in the local stand-in mode, off otherwise (the
     # schema maps the whole attack surface for anyone who can reach the API).
     api_docs: bool | None = None
+    # Help-desk adapters (docs/helpdesk.md): "tenant=secret;tenant2=secret2" per help desk. A
+    # tenant without an entry gets nothing through that adapter.
+    zendesk_secrets: SecretStr = SecretStr("")
+    jira_secrets: SecretStr = SecretStr("")
+    # "tenant=<base64 public key>": SendGrid Inbound Parse's signature verification key.
+    email_parse_keys: str = ""
 
     # Local stack
     data_dir: Path = Path(".slawatch")

@@ -146,7 +146,9 @@ def _fuzz(url: str, mode: GenerationMode) -> tuple[int, list[str]]:
             calls += 1
             response = case.call_and_validate(headers=AUTH, checks=checks, timeout=30)
             real = (case.path_parameters or {}).get("ticket_id") == TICKET
-            if real and isinstance(case.body, dict) and response.status_code == 200:
+            # A replayed answer (the same Idempotency-Key and request again) applied nothing.
+            fresh = "idempotent-replayed" not in response.headers
+            if real and fresh and isinstance(case.body, dict) and response.status_code == 200:
                 accepted.append(RECORDED[str(case.body["type"])])
 
         check()

@@ -1,0 +1,192 @@
+"""What the help-desk adapters share: their secrets, the replay guard, and the ticket's events.
+
+Each adapter (intake/zendesk.py, intake/jira.py) checks its help desk's signature with the
+tenant's secret from the environment, reads the help desk's own payload, and turns it into the
+native ticket events through the same functions the API's routes call (intake/tickets.py). A
+status maps to the phase the ticket should be in; the event that gets it there follows from the
+phase it is in (so a retried or repeated status change does nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import structlog
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from intake.errors import ApiError
+from intake.gateway import TicketGateway
+from intake.policybook import PolicyBook
+from intake.schemas import (
+    CloseEvent,
+    PauseEvent,
+    ReopenEvent,
+    ResolveEvent,
+    ResumeEvent,
+    redacted,
+)
+from intake.tickets import apply_event, open_or_join
+from intake.webhook_store import WebhookStore
+from policies.helpdesk import Phase
+from policies.schema import Policy
+from slawatch.models import TICKET_ID_PATTERN, OpenTicketInput, Payload, TicketPhase, TicketStatus
+
+log = structlog.get_logger("slawatch.intake.helpdesk")
+
+PREFIX = "/v1/helpdesk"
+_TICKET_ID = re.compile(TICKET_ID_PATTERN)
+
+
+def parse_secrets(spec: str, setting: str) -> dict[str, str]:
+    """Parse "tenant=secret;tenant2=secret2"; a ValueError names the entry by position only."""
+    secrets: dict[str, str] = {}
+    for i, entry in enumerate(p.strip() for p in spec.split(";")):
+        if not entry:
+            continue
+        tenant, sep, secret = entry.partition("=")
+        if not sep or not tenant.strip() or not secret.strip():
+            raise ValueError(f"{setting} entry {i + 1}: expected tenant=secret")
+        secrets[tenant.strip()] = secret.strip()
+    return secrets
+
+
+class AdapterResult(BaseModel):
+    """What an adapter did with one webhook: the native events it sent, or why none."""
+
+    ticket_id: str | None = None
+    events: list[str] = []
+    ignored: str | None = None
+    duplicate: bool = False
+    status: TicketStatus | None = None
+
+
+def json_body(required: list[str], properties: dict[str, Any], desk: str) -> dict[str, Any]:
+    """OpenAPI for a body the route reads raw (its signature covers the exact bytes)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"The webhook exactly as {desk} sends it (docs/helpdesk.md).",
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+def secret_for(request: Request, desk: str, tenant: str) -> str | None:
+    secrets: dict[str, dict[str, str]] = request.app.state.helpdesk_secrets
+    return secrets.get(desk, {}).get(tenant)
+
+
+T = TypeVar("T")
+
+
+def lookup(mapping: Mapping[Any, T], name: str | None) -> T | None:
+    """A help desk's priority or status in the policy's mapping, ignoring case."""
+    if not name:
+        return None
+    folded = {str(k).casefold(): v for k, v in mapping.items()}
+    return folded.get(name.casefold())
+
+
+def parse(model: type[BaseModel], body: bytes) -> Any:
+    """The help desk's JSON as `model`; a 422 naming the first field at fault."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        raise ApiError(422, f"{field}: {err['msg']}", field=field) from None
+
+
+def ticket_id_of(prefix: str, own_id: str, field: str) -> str:
+    ticket_id = f"{prefix}{own_id}"
+    if not _TICKET_ID.fullmatch(ticket_id):
+        raise ApiError(422, f"{field}: {own_id!r} makes no valid ticket id", field=field)
+    return ticket_id
+
+
+async def once(
+    request: Request, key: str | None, handle: Callable[[], Awaitable[AdapterResult]]
+) -> AdapterResult:
+    """Handle a delivery once: the help desk's retry of one it already got is answered as done.
+
+    A failure on our side forgets the delivery, so that the help desk's own retry is handled.
+    """
+    if key is None:
+        return await handle()
+    store: WebhookStore = request.app.state.webhook_store
+    if not await asyncio.to_thread(store.first_sighting, key):
+        log.info("helpdesk_delivery_repeated", key=key)
+        return AdapterResult(duplicate=True)
+    try:
+        return await handle()
+    except Exception:
+        await asyncio.to_thread(store.forget, key)
+        raise
+
+
+class TicketSession:
+    """One webhook's work on one ticket: opened when unknown, then events in order."""
+
+    def __init__(self, request: Request, tenant: str, ticket_id: str, source: str) -> None:
+        self.gw: TicketGateway = request.app.state.gateway
+        self.book: PolicyBook = request.app.state.policies
+        self.tenant, self.ticket_id, self.source = tenant, ticket_id, source
+        self.done: list[str] = []
+        self.status: TicketStatus | None = None
+
+    def policy(self) -> Policy:
+        return self.book.get(self.tenant)
+
+    async def ensure_open(self, opening: OpenTicketInput) -> TicketStatus:
+        """The ticket's status; a ticket the help desk knows and we do not is opened first
+        (webhooks may arrive out of order: a priority change before its ticket's creation)."""
+        try:
+            self.status = await self.gw.status(self.tenant, self.ticket_id)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            self.status, created = await open_or_join(opening, self.gw, self.book)
+            if created:
+                self.done.append("open")
+        return self.status
+
+    async def send(self, event: Payload) -> TicketStatus:
+        kind: str = getattr(event, "type")  # noqa: B009 - every TicketEvent member has it
+        self.status = await apply_event(
+            self.tenant, self.ticket_id, event, self.source, self.gw, self.book
+        )
+        self.done.append(kind)
+        return self.status
+
+    async def move_to(self, target: Phase | None) -> None:
+        """Send what takes the ticket from its phase to `target` (nothing if it is there)."""
+        assert self.status is not None
+        for event in transitions(self.status.phase, target):
+            await self.send(event)
+
+    def result(self) -> AdapterResult:
+        status = redacted(self.status) if self.status else None
+        ignored = None if self.done else "nothing to change"
+        return AdapterResult(
+            ticket_id=self.ticket_id, events=self.done, status=status, ignored=ignored
+        )
+
+
+def transitions(phase: TicketPhase, target: Phase | None) -> list[Payload]:
+    """The native events that take a ticket from `phase` to the help desk's `target`."""
+    waiting, resolved = TicketPhase.WAITING_ON_CUSTOMER, TicketPhase.RESOLVED
+    if target is None or phase is TicketPhase.CLOSED:
+        return []
+    if target is Phase.CLOSE:
+        return [CloseEvent(type="close")]
+    if target is Phase.RESOLVE:
+        return [] if phase is resolved else [ResolveEvent(type="resolve")]
+    back: list[Payload] = [ReopenEvent(type="reopen")] if phase is resolved else []
+    if target is Phase.PAUSE:
+        return [] if phase is waiting else [*back, PauseEvent(type="pause")]
+    return [ResumeEvent(type="resume")] if phase is waiting else back

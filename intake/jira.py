@@ -1,0 +1,235 @@
+"""Jira Service Management issue webhooks -> ticket events (POST /v1/helpdesk/jira/{tenant}).
+
+A Jira admin webhook saved with a secret signs the raw body: X-Hub-Signature =
+"sha256=" + hex(HMAC-SHA256(secret, body)) (developer.atlassian.com/cloud/jira/platform/
+webhooks, "Secure admin webhooks"). The secret is the tenant's entry in SLAWATCH_JIRA_SECRETS,
+never the policy. Each delivery carries X-Atlassian-Webhook-Identifier, the same on Jira's
+retries: a delivery seen before is answered as done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Header, Path, Request
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+
+from intake.errors import ApiError
+from intake.helpdesk import (
+    PREFIX,
+    AdapterResult,
+    TicketSession,
+    json_body,
+    lookup,
+    once,
+    parse,
+    secret_for,
+    ticket_id_of,
+)
+from intake.schemas import FirstResponseEvent, ReclassifyEvent
+from intake.tickets import ERRORS
+from policies.helpdesk import FirstResponse, JiraIntake, Phase
+from slawatch.models import TENANT_PATTERN, OpenTicketInput, TargetState
+
+log = structlog.get_logger("slawatch.intake.jira")
+router = APIRouter(prefix=f"{PREFIX}/jira", tags=["help desks"])
+
+SIGNATURE = "X-Hub-Signature"
+DELIVERY = "X-Atlassian-Webhook-Identifier"
+
+
+def _jira_time(value: object) -> object:
+    # Jira writes "2024-05-20T14:20:00.000+0000": Python wants the offset as +00:00.
+    if isinstance(value, str) and len(value) > 5 and value[-5] in "+-" and value[-4:].isdigit():
+        return f"{value[:-2]}:{value[-2:]}"
+    return value
+
+
+JiraTime = Annotated[AwareDatetime, BeforeValidator(_jira_time)]
+
+
+class _Loose(BaseModel):
+    # Jira sends every field of the issue (custom fields included): read only what we map.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Named(_Loose):
+    name: str | None = None
+
+
+class _Category(_Loose):
+    key: str | None = None
+
+
+class _Status(_Named):
+    statusCategory: _Category | None = None
+
+
+class _User(_Loose):
+    accountId: str | None = None
+    displayName: str | None = None
+
+
+class _Fields(_Loose):
+    summary: str | None = None
+    created: JiraTime | None = None
+    priority: _Named | None = None
+    status: _Status | None = None
+    reporter: _User | None = None
+
+
+class _Issue(_Loose):
+    key: str
+    fields: _Fields
+
+
+class _Change(_Loose):
+    field: str
+    fromString: str | None = None
+    toString: str | None = None
+
+
+class _Changelog(_Loose):
+    items: list[_Change] = []
+
+
+class _Comment(_Loose):
+    author: _User | None = None
+    created: JiraTime | None = None
+    # Jira Service Management: True for a reply the customer sees, False for an internal note.
+    jsdPublic: bool | None = None
+
+
+class JiraWebhook(_Loose):
+    webhookEvent: str
+    timestamp: int | None = None
+    issue: _Issue
+    changelog: _Changelog | None = None
+    comment: _Comment | None = None
+
+
+def _verify(request: Request, tenant: str, body: bytes) -> None:
+    secret = secret_for(request, "jira", tenant)
+    given = request.headers.get(SIGNATURE, "")
+    problem = ""
+    if secret is None:
+        problem = "no SLAWATCH_JIRA_SECRETS entry for the tenant"
+    else:
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            problem = "signature missing or does not match"
+    if problem:
+        log.warning("jira_webhook_refused", tenant=tenant, problem=problem)
+        raise ApiError(401, f"invalid {SIGNATURE}", code="bad_signature")
+
+
+def _phase(config: JiraIntake, status: _Status | None, name: str | None = None) -> Phase | None:
+    """A status by its name first ("Waiting for customer"), else by its category."""
+    named = lookup(config.statuses, name or (status.name if status else None))
+    if named is not None:
+        return named
+    category = status.statusCategory.key if status and status.statusCategory else None
+    return lookup(config.status_categories, category)
+
+
+_BODY = json_body(
+    ["webhookEvent", "issue"],
+    {
+        "webhookEvent": {"type": "string", "example": "jira:issue_updated"},
+        "timestamp": {"type": "integer"},
+        "issue": {
+            "type": "object",
+            "required": ["key", "fields"],
+            "properties": {"key": {"type": "string"}, "fields": {"type": "object"}},
+        },
+        "changelog": {"type": "object"},
+        "comment": {"type": "object"},
+    },
+    "Jira",
+)
+
+
+@router.post(
+    "/{tenant}",
+    responses=ERRORS,
+    summary="Receive a Jira Service Management webhook",
+    openapi_extra=_BODY,
+)
+async def jira_webhook(
+    request: Request,
+    tenant: Annotated[str, Path(pattern=TENANT_PATTERN)],
+    _signature: Annotated[str | None, Header(alias=SIGNATURE)] = None,
+    _delivery: Annotated[str | None, Header(alias=DELIVERY)] = None,
+) -> AdapterResult:
+    """jira:issue_created / jira:issue_updated (priority, status, comment): native events.
+
+    Signed with the tenant's webhook secret (`X-Hub-Signature: sha256=...`).
+    """
+    body = await request.body()
+    _verify(request, tenant, body)
+    hook: JiraWebhook = parse(JiraWebhook, body)
+    if hook.webhookEvent not in {"jira:issue_created", "jira:issue_updated", "comment_created"}:
+        return AdapterResult(ignored=f"not an issue event: {hook.webhookEvent}")
+    delivery = request.headers.get(DELIVERY)
+    key = f"jira:{tenant}:{delivery}" if delivery else None
+    return await once(request, key, lambda: _handle(request, tenant, hook))
+
+
+async def _handle(request: Request, tenant: str, hook: JiraWebhook) -> AdapterResult:
+    config = request.app.state.policies.get(tenant).helpdesk.jira
+    if config is None:
+        raise ApiError(404, f"tenant {tenant!r} has no helpdesk.jira in its policy")
+    fields = hook.issue.fields
+    ticket_id = ticket_id_of(config.ticket_prefix, hook.issue.key, "issue.key")
+    session = TicketSession(request, tenant, ticket_id, "jira")
+    priority = fields.priority.name if fields.priority else None
+    opening = OpenTicketInput(
+        tenant=tenant,
+        ticket_id=ticket_id,
+        severity=lookup(config.priorities, priority),
+        channel="jira",
+        subject=(fields.summary or "")[:500] or None,
+        opened_at=min(fields.created or datetime.now(UTC), datetime.now(UTC)).astimezone(UTC),
+    )
+    status = await session.ensure_open(opening)
+    if hook.webhookEvent == "jira:issue_created":
+        await session.move_to(_phase(config, fields.status))
+    for change in hook.changelog.items if hook.changelog else []:
+        if change.field == "priority":
+            severity = lookup(config.priorities, change.toString)
+            if severity is not None and session.status and severity != session.status.severity:
+                reason = f"Jira priority {change.fromString} -> {change.toString}"
+                await session.send(
+                    ReclassifyEvent(type="reclassify", severity=severity, reason=reason)
+                )
+        elif change.field == "status":
+            await session.move_to(_phase(config, fields.status, change.toString))
+    if hook.comment is not None:
+        await _comment(session, config, hook.comment, fields.reporter, status.response.state)
+    result = session.result()
+    if not result.events:
+        result.ignored = f"{hook.webhookEvent}: nothing to change"
+    return result
+
+
+async def _comment(
+    session: TicketSession,
+    config: JiraIntake,
+    comment: _Comment,
+    reporter: _User | None,
+    response: TargetState,
+) -> None:
+    """A public reply by someone other than the reporter (an agent) is the first response."""
+    author = comment.author or _User()
+    by_customer = reporter is not None and author.accountId == reporter.accountId
+    public_agent = comment.jsdPublic is True and not by_customer
+    waiting = response not in (TargetState.MET, TargetState.NONE)
+    if config.first_response is FirstResponse.PUBLIC_AGENT_COMMENT and public_agent and waiting:
+        # In UTC, as the API's own times are: Jira writes the author's offset.
+        at = min(comment.created or datetime.now(UTC), datetime.now(UTC)).astimezone(UTC)
+        by = (author.displayName or f"jira user {author.accountId}")[:200]
+        await session.send(FirstResponseEvent(type="first_response", at=at, by=by))
