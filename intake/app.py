@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from intake import errors, tickets, webhooks
+from intake import errors, reports, tickets, webhooks
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
 from intake.policybook import PolicyBook
@@ -38,9 +38,11 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     app.state.policies = PolicyBook(settings.policy_dir)
     app.state.twilio = TwilioConfig.from_settings(settings)
     app.state.webhook_store = open_webhook_store(settings)
+    app.state.records = reports.Records(settings)
     errors.install(app)
     app.include_router(tickets.router)
     app.include_router(webhooks.router)
+    app.include_router(reports.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

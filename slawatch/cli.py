@@ -15,6 +15,7 @@ app = typer.Typer(
 def _register() -> None:
     # Sub-command groups live beside the code they drive; each module adds its own Typer app.
     from slawatch.cli_policy import policy_app
+    from slawatch.cli_report import records_app, report
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev
     from slawatch.doctor import doctor
@@ -27,6 +28,8 @@ def _register() -> None:
     app.command("dev")(dev)
     app.command("doctor")(doctor)
     app.command("worker")(worker)
+    app.command("report")(report)
+    app.add_typer(records_app, name="records")
 
 
 _register()
