@@ -7,6 +7,7 @@ like the worker, and need no API token.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
@@ -58,12 +59,14 @@ def report(
     settings = load_settings()
     try:
         store = open_records(settings)
-    except RuntimeError as exc:
+        try:
+            built = build_report(store, tenant, first, after, policy_classes(settings, tenant))
+        finally:
+            store.close()
+    except RuntimeError as exc:  # PostgreSQL refused: the message names where, never a password
         fail(str(exc))
-    try:
-        built = build_report(store, tenant, first, after, policy_classes(settings, tenant))
-    finally:
-        store.close()
+    except (OSError, sqlite3.Error) as exc:
+        fail(f"SLA records at {describe(settings)}: {exc}")
     if fmt == "csv":
         text = to_csv(built)
     elif fmt == "json":
@@ -110,3 +113,5 @@ def backfill_command(
         asyncio.run(run())
     except RuntimeError as exc:
         fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        fail(f"SLA records at {describe(settings)}: {exc}")
