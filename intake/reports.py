@@ -13,8 +13,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from activities.records import open_records
 from activities.records.figures import Report
-from activities.records.render import to_csv, to_html
-from activities.records.report import PeriodError, build_report, parse_period
+from activities.records.render import to_csv
+from activities.records.report import PeriodError, build_report, html_report, parse_period
 from activities.records.store import RecordStore
 from intake.auth import require_tenant
 from intake.errors import ApiError
@@ -65,6 +65,11 @@ async def tenant_report(
         report = await asyncio.to_thread(
             lambda: build_report(records.store(), tenant, first, after, classes)
         )
+        page = (
+            await asyncio.to_thread(html_report, records.store(), report)
+            if format == "html"
+            else ""
+        )
     except (RuntimeError, OSError, sqlite3.Error, psycopg.Error) as exc:
         # The database is unreachable or broken: ours to fix, not the caller's.
         raise ApiError(503, f"the SLA records cannot be read: {type(exc).__name__}") from None
@@ -73,5 +78,5 @@ async def tenant_report(
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return Response(to_csv(report), media_type="text/csv", headers=headers)
     if format == "html":
-        return Response(to_html(report), media_type="text/html")
+        return Response(page, media_type="text/html")
     return Response(report.model_dump_json(), media_type="application/json")

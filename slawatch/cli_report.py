@@ -15,8 +15,8 @@ import typer
 
 from activities.records import describe, open_records
 from activities.records.backfill import backfill
-from activities.records.render import FORMATS, to_csv, to_html, to_json, to_table
-from activities.records.report import PeriodError, build_report, parse_period
+from activities.records.render import FORMATS, to_csv, to_json, to_table
+from activities.records.report import PeriodError, build_report, html_report, parse_period
 from policies.loader import PolicyError, load_policy
 from slawatch.cli_output import fail, load_settings, table
 from slawatch.models import TENANT_NAME
@@ -61,20 +61,20 @@ def report(
         store = open_records(settings)
         try:
             built = build_report(store, tenant, first, after, policy_classes(settings, tenant))
+            if fmt == "csv":
+                text = to_csv(built)
+            elif fmt == "json":
+                text = to_json(built)
+            elif fmt == "html":
+                text = html_report(store, built)
+            else:
+                text = to_table(built, table)
         finally:
             store.close()
     except RuntimeError as exc:  # PostgreSQL refused: the message names where, never a password
         fail(str(exc))
     except (OSError, sqlite3.Error) as exc:
         fail(f"SLA records at {describe(settings)}: {exc}")
-    if fmt == "csv":
-        text = to_csv(built)
-    elif fmt == "json":
-        text = to_json(built)
-    elif fmt == "html":
-        text = to_html(built)
-    else:
-        text = to_table(built, table)
     if output is None:
         typer.echo(text.rstrip("\n"))
     else:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
+from matplotlib.image import imread
 from pydantic import SecretStr, ValidationError
 
 from activities.records import records_target
 from activities.records.build import build_record, policy_hash
+from activities.records.charts import charts
 from activities.records.figures import compute_report, percentile
-from activities.records.render import to_csv
+from activities.records.render import to_csv, to_html
 from activities.records.report import PeriodError, parse_period
-from activities.records.rows import BREACHED, MET, PENDING, TicketRecord, TicketRow
+from activities.records.rows import BREACHED, MET, PENDING, BreachRow, TicketRecord, TicketRow
 from activities.records.store import RecordStore
 from policies.loader import load_policy, snapshot
 from slawatch.models import (
@@ -29,6 +32,7 @@ from slawatch.models import (
     TicketStatus,
 )
 from slawatch.settings import Settings
+from tests.test_ui_browser import ARTIFACTS, chromium
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PROKURIA = load_policy("prokuria")
@@ -275,3 +279,54 @@ def test_the_records_url_setting(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as raised:
         Settings(records_url=SecretStr("mysql://u:hunter2@db/x"))
     assert "records_url" in str(raised.value) and "hunter2" not in str(raised.value)
+
+
+def _month_of_rows() -> tuple[list[TicketRow], list[BreachRow]]:
+    """Forty tickets over December 2026 in three classes, every fifth one breached."""
+    rows, breaches = [], []
+    for i in range(40):
+        opened = datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=18 * i)
+        name = ("critical", "major", "minor")[i % 3]
+        late = i % 5 == 0
+        rows.append(
+            _row(f"T{i}", name, BREACHED if late else MET, 600.0 + 300 * (i % 7), opened_at=opened)
+        )
+        if late:
+            breaches.append(
+                BreachRow(
+                    tenant="prokuria",
+                    ticket_id=f"T{i}",
+                    breach_id="response-1",
+                    kind=TargetKind.RESPONSE,
+                    sla_class=name,
+                    breached_at=opened + timedelta(hours=1),
+                    withdrawn=i % 10 == 0,
+                )
+            )
+    return rows, breaches
+
+
+def test_the_html_report_shows_its_charts_in_headless_chromium(tmp_path: Path) -> None:
+    rows, breaches = _month_of_rows()
+    start, end = parse_period("2026-12", None, None)
+    report = compute_report(
+        "prokuria", start, end, rows, breaches, [], ["critical", "major", "minor"]
+    )
+    assert {w.week for w in report.weekly} >= {date(2026, 11, 30), date(2026, 12, 28)}
+    page = to_html(report, charts(report, rows))
+    assert page.count('src="data:image/svg+xml;base64,') == 3
+    assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
+
+    source = tmp_path / "sla-report.html"
+    source.write_text(page, encoding="utf-8")
+    shot = ARTIFACTS / "sla-report.png"  # kept for people to look at
+    ARTIFACTS.mkdir(exist_ok=True)
+    chromium(tmp_path, "--window-size=1100,2200", f"--screenshot={shot}", source.as_uri())
+    pixels = imread(str(shot))[:, :, :3]
+    # Pixels of the first class's colour (#0072B2): the charts draw it, the tables do not.
+    target = np.array([0x00, 0x72, 0xB2]) / 255
+    blue = np.abs(pixels - target).max(axis=2) < 0.08
+    rows_with_blue = np.flatnonzero(blue.any(axis=1))
+    assert blue.sum() > 500
+    # All of it below the class table: the pictures drew it, in the order the page gives.
+    assert rows_with_blue.min() > 250

@@ -355,6 +355,14 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
                     reports[0].classes,
                     reports[0].breaches,
                 )
+                page = await http.get(
+                    "/v1/reports/prokuria",
+                    params=params | {"format": "html"},
+                    headers={"Authorization": "Bearer tok-p"},
+                )
+                assert page.headers["content-type"].startswith("text/html")
+                assert page.text.count('src="data:image/svg+xml;base64,') == 3
+                assert "P2" in page.text and "ana (sms)" in page.text
                 denied = await http.get(
                     "/v1/reports/cargotask",
                     params=params,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,12 +68,24 @@ class BreachLine(Figures):
     ack_channel: str | None
 
 
+class WeekFigures(Figures):
+    """Response verdicts of one class's tickets opened in one ISO week (Monday, UTC)."""
+
+    week: date
+    sla_class: str
+    opened: int
+    response_met: int
+    response_breached: int
+    response_met_pct: float | None
+
+
 class Report(Figures):
     tenant: str
     start: datetime
     end: datetime
     classes: list[ClassFigures]
     breaches: list[BreachLine]
+    weekly: list[WeekFigures] = Field(default_factory=list)
 
 
 def median(values: list[float]) -> float | None:
@@ -168,7 +180,30 @@ def compute_report(
         end=end,
         classes=result,
         breaches=[_line(b, tickets) for b in breaches if b.ticket_id in class_of],
+        weekly=_weekly(tickets, names),
     )
+
+
+def _weekly(tickets: list[TicketRow], names: list[str]) -> list[WeekFigures]:
+    weeks: dict[tuple[date, str], list[TicketRow]] = defaultdict(list)
+    for t in tickets:
+        day = t.opened_at.astimezone(UTC).date()
+        weeks[(day - timedelta(days=day.weekday()), t.sla_class)].append(t)
+    result = []
+    for (week, name), rows in sorted(weeks.items(), key=lambda k: (k[0][0], names.index(k[0][1]))):
+        verdicts = Counter(t.response_verdict for t in rows)
+        decided = verdicts[MET] + verdicts[BREACHED]
+        result.append(
+            WeekFigures(
+                week=week,
+                sla_class=name,
+                opened=len(rows),
+                response_met=verdicts[MET],
+                response_breached=verdicts[BREACHED],
+                response_met_pct=round(100 * verdicts[MET] / decided, 1) if decided else None,
+            )
+        )
+    return result
 
 
 def _line(b: BreachRow, tickets: list[TicketRow]) -> BreachLine:

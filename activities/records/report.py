@@ -67,3 +67,12 @@ def build_report(
         store.pages(tenant, start, end),
         classes,
     )
+
+
+def html_report(store: RecordStore, report: Report) -> str:
+    """The report as a self-contained HTML page with its pictures (matplotlib, loaded here)."""
+    from activities.records.charts import charts
+    from activities.records.render import to_html
+
+    tickets = store.tickets(report.tenant, report.start, report.end)
+    return to_html(report, charts(report, tickets))
