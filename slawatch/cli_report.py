@@ -25,9 +25,9 @@ from slawatch.settings import Settings
 records_app = typer.Typer(help="The SLA record: tickets, breaches and pages beyond retention.")
 
 
-def _tenant(tenant: str) -> str:
+def _tenant(tenant: str, name: str = "TENANT") -> str:
     if not TENANT_NAME.fullmatch(tenant):
-        fail(f"TENANT: {tenant!r} is not a tenant name", code=2)
+        fail(f"{name}: {tenant!r} is not a tenant name", code=2)
     return tenant
 
 
@@ -88,30 +88,39 @@ def backfill_command(
 ) -> None:
     """Write the records of every ticket still in Temporal (idempotent: run it any time)."""
     if tenant is not None:
-        _tenant(tenant)
+        _tenant(tenant, "--tenant")
     settings = load_settings()
+    from slawatch.process import exit_now
     from slawatch.temporal import connect
 
-    async def run() -> None:
+    async def run() -> int:
         try:
             client = await connect(settings)
         except Exception as exc:  # unreachable server, bad TLS files: one line, not a trace
-            fail(f"cannot reach Temporal at {settings.temporal_address}: {exc}")
-        store = open_records(settings)
+            typer.echo(
+                f"error: cannot reach Temporal at {settings.temporal_address}: {exc}", err=True
+            )
+            return 1
         try:
-            done = await backfill(client, store, tenant)
-        finally:
-            store.close()
+            store = open_records(settings)
+            try:
+                done = await backfill(client, store, tenant)
+            finally:
+                store.close()
+        except RuntimeError as exc:  # PostgreSQL refused: names where, never a password
+            typer.echo(f"error: {exc}", err=True)
+            return 1
+        except (OSError, sqlite3.Error) as exc:
+            typer.echo(f"error: SLA records at {describe(settings)}: {exc}", err=True)
+            return 1
         for workflow_id, why in sorted(done.skipped.items()):
             typer.echo(f"skipped {workflow_id}: {why}", err=True)
         typer.echo(
             f"{len(done.written)} tickets written to {describe(settings)},"
             f" {len(done.skipped)} skipped"
         )
+        return 0
 
-    try:
-        asyncio.run(run())
-    except RuntimeError as exc:
-        fail(str(exc))
-    except (OSError, sqlite3.Error) as exc:
-        fail(f"SLA records at {describe(settings)}: {exc}")
+    # Like the worker and the doctor: a Temporal client's threads may abort a finalizing
+    # interpreter, which would turn a clean run into exit 134.
+    exit_now(asyncio.run(run()))

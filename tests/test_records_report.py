@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import shutil
 import statistics
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -322,6 +324,27 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
             assert _dump(live, ["prokuria", "cargotask"]) == _dump(
                 stores["sqlite"], ["prokuria", "cargotask"]
             )
+
+            # `slawatch records backfill` itself, in a process of its own (the worker runs in
+            # this event loop and answers its queries meanwhile).
+            cli_env = dict(os.environ)
+            cli_env |= {
+                "SLAWATCH_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+                "SLAWATCH_RECORDS_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+            }
+            proc = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).with_name("slawatch")),
+                *("records", "backfill", "--tenant", "cargotask"),
+                env=cli_env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            stdout, stderr = await proc.communicate()
+            assert proc.returncode == 0, stderr.decode()
+            assert stdout.decode().startswith("2 tickets written to "), stdout.decode()
+            by_cli = RecordStore(tmp_path / "cli.sqlite3")
+            assert _dump(by_cli, ["cargotask"]) == _dump(stores["sqlite"], ["cargotask"])
+            by_cli.close()
 
             # The CLI's CSV: one row per class, the same figures.
             env = {"SLAWATCH_RECORDS_URL": f"sqlite:///{tmp_path / 'records.sqlite3'}"}
