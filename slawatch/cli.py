@@ -15,7 +15,7 @@ app = typer.Typer(
 def _register() -> None:
     # Sub-command groups live beside the code they drive; each module adds its own Typer app.
     from slawatch.cli_policy import policy_app
-    from slawatch.cli_report import records_app, report
+    from slawatch.cli_report import records_app, report  # the SLA record and its report
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev
     from slawatch.doctor import doctor

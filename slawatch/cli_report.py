@@ -90,7 +90,10 @@ def backfill_command(
     if tenant is not None:
         _tenant(tenant, "--tenant")
     settings = load_settings()
+    # Loaded for this command only: the report needs neither Temporal nor process helpers.
     from slawatch.process import exit_now
+
+    # (the same reason)
     from slawatch.temporal import connect
 
     async def run() -> int:

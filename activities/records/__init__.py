@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from activities.ledger import redact
 from activities.records.store import RecordStore
 from slawatch.settings import Settings
 
@@ -32,8 +33,6 @@ def records_target(settings: Settings) -> str | Path:
 
 def describe(settings: Settings) -> str:
     """Where the records of these settings live, safe to log (no password)."""
-    from activities.ledger import redact
-
     target = records_target(settings)
     return str(target) if isinstance(target, Path) else redact(target)
 

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from activities.records.figures import Report, compute_report
+from activities.records.render import to_html
 from activities.records.store import RecordStore
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -71,8 +72,8 @@ def build_report(
 
 def html_report(store: RecordStore, report: Report) -> str:
     """The report as a self-contained HTML page with its pictures (matplotlib, loaded here)."""
+    # Here, not at the top: matplotlib is loaded only when a page with pictures is drawn.
     from activities.records.charts import charts
-    from activities.records.render import to_html
 
     tickets = store.tickets(report.tenant, report.start, report.end)
     return to_html(report, charts(report, tickets))

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from activities.ledger import redact, scrub
 from activities.records.migrations import MIGRATIONS, statements
 from activities.records.rows import BreachRow, EventRow, PageRow, Row, TicketRecord, TicketRow
 from slawatch.sqlite import connection
@@ -71,10 +72,11 @@ class RecordStore:
                 db.execute("PRAGMA journal_mode=WAL")
         else:
             self.path = None
-            from activities.ledger import redact, scrub
-
             self.where = redact(url)
+            # Imported only here: a SQLite deployment never loads psycopg and libpq.
             import psycopg
+
+            # (the same reason)
             from psycopg_pool import ConnectionPool
 
             options: dict[str, Any] = {"connect_timeout": 5, "application_name": "slawatch-records"}
