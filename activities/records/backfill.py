@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from activities.records.build import build_record
 from activities.records.store import RecordStore
 from policies.schema import Policy
-from slawatch.models import TENANT_NAME, TicketStatus, TicketWorkflowInput
+from slawatch.models import TENANT_NAME, TicketStatus
 
 WORKFLOW_TYPE = "TicketSlaWorkflow"
 RPC_TIMEOUT = timedelta(seconds=15)
@@ -49,9 +49,15 @@ async def _policy(client: Client, handle: WorkflowHandle[Any, Any]) -> Policy | 
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             payloads = event.workflow_execution_started_event_attributes.input.payloads
-            [start] = await converter.decode(payloads, [TicketWorkflowInput])
-            if start.state is not None:  # continued as new: the state carries the snapshot
-                return start.state.policy  # type: ignore[no-any-return]
+            # Read as plain JSON, not as this version's TicketWorkflowInput: tickets started by
+            # other versions carry other fields.
+            [start] = await converter.decode(payloads, [dict])
+            state = start.get("state") or {}
+            # Continued as new: the state carries the snapshot; newer tickets get it from
+            # intake in their input; older ones from the snapshot_policy activity below.
+            carried = state.get("policy") or start.get("policy")
+            if carried:
+                return Policy.model_validate(carried)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
             if attrs.activity_type.name == "snapshot_policy":

@@ -40,10 +40,15 @@ _WARNING_PREFIX = "warning-"
 
 
 def policy_hash(policy: Policy) -> str:
-    """The policy's content hash: the terms, not the holidays a snapshot resolved for its year."""
+    """The policy's content hash: its terms, the same for the policy file and for every ticket's
+    snapshot of it, which resolves dated lists for its own years (holidays, closed dates) and
+    may leave out calendars no class uses."""
     data = policy.model_dump(mode="json")
+    used = {c["calendar"] for c in data["classes"].values()}
+    data["calendars"] = {n: c for n, c in data["calendars"].items() if n in used}
     for calendar in data["calendars"].values():
         calendar.pop("resolved_holidays", None)
+        calendar.pop("closed_dates", None)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
