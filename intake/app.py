@@ -9,10 +9,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from intake import errors, reports, tickets, webhooks
+from intake import errors, tickets, webhooks
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
 from intake.policybook import PolicyBook
+from intake.reports import Records
+from intake.reports import router as reports_router
 from intake.twilio_guard import TwilioConfig
 from intake.webhook_store import open_webhook_store
 from slawatch.safety import api_docs_enabled
@@ -34,15 +36,16 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
         redoc_url="/redoc" if docs else None,
     )
     app.state.auth = TokenAuth(settings.api_tokens.get_secret_value())
+    # The SLA record store, opened on the first report (intake/reports.py).
+    app.state.records = Records(settings)
     app.state.gateway = TicketGateway(client, settings.ticket_task_queue)
     app.state.policies = PolicyBook(settings.policy_dir)
     app.state.twilio = TwilioConfig.from_settings(settings)
     app.state.webhook_store = open_webhook_store(settings)
-    app.state.records = reports.Records(settings)
     errors.install(app)
+    app.include_router(reports_router)
     app.include_router(tickets.router)
     app.include_router(webhooks.router)
-    app.include_router(reports.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
