@@ -40,7 +40,10 @@ class Records:
             return self._store
 
 
-@router.get("/{tenant}", responses={200: {"model": Report}, **ERRORS})
+OK = {"model": Report, "content": {"text/csv": {}, "text/html": {}}}
+
+
+@router.get("/{tenant}", responses={200: OK, **ERRORS})
 async def tenant_report(
     request: Request,
     who: CallerDep,

@@ -132,6 +132,7 @@ def compute_report(
     by_class: dict[str, list[TicketRow]] = defaultdict(list)
     for t in tickets:
         by_class[t.sla_class].append(t)
+    by_id = {t.ticket_id: t for t in tickets}
     class_of = {t.ticket_id: t.sla_class for t in tickets}
     names = list(classes or []) + sorted(set(by_class) - set(classes or []))
     first_page: dict[tuple[str, str], datetime] = {}
@@ -179,7 +180,7 @@ def compute_report(
         start=start,
         end=end,
         classes=result,
-        breaches=[_line(b, tickets) for b in breaches if b.ticket_id in class_of],
+        breaches=[_line(b, by_id[b.ticket_id]) for b in breaches if b.ticket_id in by_id],
         weekly=_weekly(tickets, names),
     )
 
@@ -206,8 +207,7 @@ def _weekly(tickets: list[TicketRow], names: list[str]) -> list[WeekFigures]:
     return result
 
 
-def _line(b: BreachRow, tickets: list[TicketRow]) -> BreachLine:
-    ticket = next(t for t in tickets if t.ticket_id == b.ticket_id)
+def _line(b: BreachRow, ticket: TicketRow) -> BreachLine:
     met: Any = ticket.first_response_at if b.kind is TargetKind.RESPONSE else ticket.resolved_at
     late = None
     if not b.withdrawn and met is not None and b.due is not None:
