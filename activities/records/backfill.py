@@ -79,24 +79,56 @@ async def _status(handle: WorkflowHandle[Any, Any], run: WorkflowExecutionStatus
     return await handle.query("status", result_type=TicketStatus, rpc_timeout=RPC_TIMEOUT)
 
 
-async def backfill(client: Client, store: RecordStore, tenant: str | None = None) -> BackfillResult:
-    """Write the record of every ticket workflow visible for `tenant` (every tenant if None)."""
+async def _one(
+    client: Client, store: RecordStore, workflow_id: str, run: WorkflowExecutionStatus
+) -> str | None:
+    """Write one ticket's record; the reason it has none, or None when written."""
+    handle = client.get_workflow_handle(workflow_id)  # the latest run
+    try:
+        status = await _status(handle, run)
+        policy = await _policy(client, handle)
+    except Exception as exc:  # one unreadable ticket must not stop the rest
+        return f"{type(exc).__name__}: {exc}"[:300]
+    if not isinstance(status, TicketStatus):
+        return "its status is not a ticket status"
+    if policy is None:
+        return "no policy snapshot in its history"
+    # A failing database is not the ticket's fault: it ends the backfill (raised).
+    await asyncio.to_thread(store.write, build_record(status, policy))
+    return None
+
+
+async def backfill(
+    client: Client, store: RecordStore, tenant: str | None = None, concurrency: int = 8
+) -> BackfillResult:
+    """Write the record of every ticket workflow visible for `tenant` (every tenant if None),
+    `concurrency` tickets at a time (each is three round trips to Temporal and one write)."""
     result = BackfillResult()
-    async for execution in client.list_workflows(backfill_query(tenant)):
-        if execution.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
-            continue  # an earlier run: its ticket is written from the latest run
-        handle = client.get_workflow_handle(execution.id)  # the latest run
-        try:
-            status = await _status(handle, execution.status or WorkflowExecutionStatus.RUNNING)
-            policy = await _policy(client, handle)
-        except Exception as exc:  # one unreadable ticket must not stop the rest
-            result.skipped[execution.id] = f"{type(exc).__name__}: {exc}"[:300]
-            continue
-        if not isinstance(status, TicketStatus):
-            result.skipped[execution.id] = "its status is not a ticket status"
-        elif policy is None:
-            result.skipped[execution.id] = "no policy snapshot in its history"
-        else:
-            await asyncio.to_thread(store.write, build_record(status, policy))
-            result.written.append(execution.id)
+    running: dict[asyncio.Task[str | None], str] = {}
+
+    def collect(done: set[asyncio.Task[str | None]]) -> None:
+        for task in done:
+            workflow_id = running.pop(task)
+            why = task.result()  # re-raises a write failure
+            if why is None:
+                result.written.append(workflow_id)
+            else:
+                result.skipped[workflow_id] = why
+
+    try:
+        async for execution in client.list_workflows(backfill_query(tenant)):
+            if execution.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                continue  # an earlier run: its ticket is written from the latest run
+            if len(running) >= concurrency:
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                collect(done)
+            run = execution.status or WorkflowExecutionStatus.RUNNING
+            running[asyncio.create_task(_one(client, store, execution.id, run))] = execution.id
+        while running:
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            collect(done)
+    finally:
+        for task in running:
+            task.cancel()
+    result.written.sort()
     return result

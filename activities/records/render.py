@@ -187,7 +187,7 @@ def to_html(report: Report, charts: str = "") -> str:
         f"<title>{title}</title><style>"
         "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
         "table{border-collapse:collapse;margin:1em 0}"
-        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}"
+        "th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;font-size:12px}"
         "th{background:#f3f3f3}</style></head><body>"
         f"<h1>{title}</h1><p>{period}</p>"
         f"<h2>Per class</h2>{_html_table(CLASS_HEADERS, [class_cells(c) for c in report.classes])}"
