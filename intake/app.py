@@ -16,6 +16,8 @@ from intake.helpdesk import parse_secrets
 from intake.idempotency import Idempotency
 from intake.idempotency_store import open_idempotency_store
 from intake.policybook import PolicyBook
+from intake.reports import Records
+from intake.reports import router as reports_router
 from intake.twilio_guard import TwilioConfig
 from intake.webhook_store import open_webhook_store
 from slawatch.safety import api_docs_enabled
@@ -37,11 +39,14 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
         redoc_url="/redoc" if docs else None,
     )
     app.state.auth = TokenAuth(settings.api_tokens.get_secret_value())
+    # The SLA record store, opened on the first report (intake/reports.py).
+    app.state.records = Records(settings)
     app.state.gateway = TicketGateway(client, settings.ticket_task_queue)
     app.state.policies = PolicyBook(settings.policy_dir)
     app.state.twilio = TwilioConfig.from_settings(settings)
     app.state.webhook_store = open_webhook_store(settings)
     errors.install(app)
+    app.include_router(reports_router)
     app.include_router(tickets.router)
     app.include_router(webhooks.router)
     app.state.helpdesk_secrets = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -141,6 +141,9 @@ class Policy(Strict):
     name: str = Field(min_length=1)
     support_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     emergency_line: PhoneNumber
+    # The day these terms took effect (YYYY-MM-DD), recorded with every ticket's SLA record so a
+    # report says which terms applied. Optional: a file without it is still valid.
+    effective: date | None = None
     default_class: Name
     categories: list[Name] = Field(default_factory=list)
     # A category may select the class when intake gives none.

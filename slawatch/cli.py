@@ -16,6 +16,7 @@ def _register() -> None:
     """Put together the command groups (`policy`, `ticket`) and the single commands, each
     defined in the module that implements it."""
     from slawatch.cli_policy import policy_app
+    from slawatch.cli_report import records_app, report  # the SLA record and its report
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev
     from slawatch.doctor import doctor
@@ -28,6 +29,8 @@ def _register() -> None:
     app.command("dev")(dev)
     app.command("doctor")(doctor)
     app.command("worker")(worker)
+    app.command("report")(report)
+    app.add_typer(records_app, name="records")
 
 
 _register()

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # postgresql://user:password@host:5432/db URL = one ledger shared by workers on every host.
     # A secret: the URL carries the password.
     ledger_url: SecretStr | None = None
+    # The SLA record (tickets, breaches, pages; the reports read it): unset = where the ledger
+    # is (its PostgreSQL database, else records.sqlite3 in data_dir); or a postgresql:// URL,
+    # or sqlite:///path/to/file. A secret like the ledger's.
+    records_url: SecretStr | None = None
 
     # host:port for the Prometheus scrape endpoint (SDK and slawatch metrics); None = off.
     metrics_bind_address: str | None = None
@@ -96,6 +100,20 @@ class Settings(BaseSettings):
         if not isinstance(text, str) or urlsplit(text).scheme not in {"postgresql", "postgres"}:
             # Never echo the value: it may hold the password.
             raise ValueError("must be a postgresql://user:password@host:port/database URL")
+        return value
+
+    @field_validator("records_url", mode="before")
+    @classmethod
+    def _records_url(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None
+        scheme = urlsplit(text).scheme if isinstance(text, str) else ""
+        if scheme not in {"postgresql", "postgres", "sqlite"}:
+            raise ValueError(
+                "must be a postgresql://user:password@host:port/database URL or "
+                "sqlite:///path/to/file"
+            )
         return value
 
     @property
