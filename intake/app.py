@@ -12,7 +12,6 @@ from temporalio.client import Client
 from intake import email_intake, errors, jira, tickets, webhooks, zendesk
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
-from intake.helpdesk import parse_secrets
 from intake.idempotency import Idempotency
 from intake.idempotency_store import open_idempotency_store
 from intake.policybook import PolicyBook
@@ -21,6 +20,7 @@ from intake.reports import router as reports_router
 from intake.twilio_guard import TwilioConfig
 from intake.webhook_store import open_webhook_store
 from slawatch.safety import api_docs_enabled
+from slawatch.secret_specs import parse_secrets
 from slawatch.settings import Settings
 
 # Ticket events are a few hundred bytes; Twilio webhooks a few KB. Anything near this is abuse.

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
-ALL_TENANTS = "*"
+from slawatch.secret_specs import ALL_TENANTS, parse_tokens
+
+__all__ = ["ALL_TENANTS", "Caller", "TokenAuth", "parse_tokens"]
 
 
 @dataclass(frozen=True)
@@ -24,23 +26,6 @@ class Caller:
     def allowed(self) -> frozenset[str] | None:
         """The tenants this caller may see, or None for every tenant."""
         return None if ALL_TENANTS in self.tenants else self.tenants
-
-
-def parse_tokens(spec: str) -> dict[str, frozenset[str]]:
-    """Parse "token=tenant1,tenant2;token2=*"; raise ValueError naming the bad entry."""
-    tokens: dict[str, frozenset[str]] = {}
-    for i, entry in enumerate(p.strip() for p in spec.split(";")):
-        if not entry:
-            continue
-        token, sep, scope = entry.partition("=")
-        tenants = frozenset(t.strip() for t in scope.split(",") if t.strip())
-        if not sep or not token.strip() or not tenants:
-            # The position, not the entry: the entry holds a secret.
-            raise ValueError(
-                f"SLAWATCH_API_TOKENS entry {i + 1}: expected token=tenant1,tenant2 or token=*"
-            )
-        tokens[token.strip()] = tenants
-    return tokens
 
 
 class TokenAuth:

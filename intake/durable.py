@@ -50,10 +50,11 @@ class PostgresStore:
     WHAT: ClassVar[str] = "API store"  # how errors name it
 
     def __init__(self, url: str) -> None:
+        # Imported here, as the next two: only a PostgreSQL store needs psycopg and its pool.
         import psycopg
-        from psycopg_pool import ConnectionPool
+        from psycopg_pool import ConnectionPool  # here: only a PostgreSQL store needs the pool
 
-        from activities.ledger import redact, scrub
+        from activities.ledger import redact, scrub  # here: the ledger's URL scrubbing, only for PG
 
         options: dict[str, Any] = {"connect_timeout": 5, "application_name": self.NAME}
         try:

@@ -41,19 +41,6 @@ PREFIX = "/v1/helpdesk"
 _TICKET_ID = re.compile(TICKET_ID_PATTERN)
 
 
-def parse_secrets(spec: str, setting: str) -> dict[str, str]:
-    """Parse "tenant=secret;tenant2=secret2"; a ValueError names the entry by position only."""
-    secrets: dict[str, str] = {}
-    for i, entry in enumerate(p.strip() for p in spec.split(";")):
-        if not entry:
-            continue
-        tenant, sep, secret = entry.partition("=")
-        if not sep or not tenant.strip() or not secret.strip():
-            raise ValueError(f"{setting} entry {i + 1}: expected tenant=secret")
-        secrets[tenant.strip()] = secret.strip()
-    return secrets
-
-
 class AdapterResult(BaseModel):
     """What an adapter did with one webhook: the native events it sent, or why none."""
 

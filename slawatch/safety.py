@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from slawatch.secret_specs import parse_secrets, parse_tokens
 from slawatch.settings import (
     DEV_ACCOUNT_SID,
     DEV_API_TOKEN,
@@ -81,9 +82,6 @@ def _secret(name: str, value: str, dev_value: str) -> list[str]:
 
 
 def _api_tokens(spec: str) -> list[str]:
-    # Imported here: only the API role needs the intake package (and FastAPI with it).
-    from intake.auth import parse_tokens
-
     try:
         tokens = parse_tokens(spec)
     except ValueError as exc:  # names the entry by position, never its text
@@ -104,8 +102,6 @@ HELPDESK_SECRET_MIN = 24
 
 
 def _helpdesk_secrets(settings: Settings) -> list[str]:
-    from intake.helpdesk import parse_secrets
-
     problems = []
     for setting, spec in (
         ("SLAWATCH_ZENDESK_SECRETS", settings.zendesk_secrets.get_secret_value()),
