@@ -13,6 +13,8 @@ import yaml
 from pydantic import ValidationError
 
 from policies.clock import holidays_of
+from policies.oncall import who
+from policies.schedules import ROLE_TAGS, Schedule
 from policies.schema import Policy
 
 BUILTIN_DIR = Path(__file__).parent / "data"
@@ -105,6 +107,8 @@ def _key(part: str) -> str:
 def _field(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
+        if part in ROLE_TAGS:  # which kind of role pydantic tried: not a field of the file
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(part))
     return out
 
@@ -200,4 +204,10 @@ def snapshot(policy: Policy, opened_at: datetime, years_ahead: int = 10) -> Poli
                 update={"resolved_holidays": {y: holidays_of(cal, y) for y in years}}
             )
         calendars[name] = cal
-    return policy.model_copy(update={"calendars": calendars})
+    # Until the escalation resolves roles when it pages (issue 12), a ticket pages whoever its
+    # schedules put on call when it opened: the workflows read every role as a list of people.
+    roles = {
+        name: who(policy, name, opened_at).people if isinstance(members, Schedule) else members
+        for name, members in policy.roles.items()
+    }
+    return policy.model_copy(update={"calendars": calendars, "roles": roles})

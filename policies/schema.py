@@ -23,6 +23,7 @@ from policies.calendar import (
     Weekday,
     to_business_time,
 )
+from policies.schedules import Role, Schedule
 
 # Re-exported: the schema is the one place callers import policy types from.
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Name",
     "Policy",
     "Responder",
+    "Role",
+    "Schedule",
     "ServiceClass",
     "Strict",
     "Unit",
@@ -147,7 +150,8 @@ class Policy(Strict):
     calendars: dict[Name, Calendar] = Field(min_length=1)
     classes: dict[Name, ServiceClass] = Field(min_length=1)
     warnings: Warnings = Field(default_factory=Warnings)
-    roles: dict[Name, list[Name]] = Field(default_factory=dict)
+    # A fixed list of responders, or an on-call schedule (policies/schedules.py).
+    roles: dict[Name, Role] = Field(default_factory=dict)
     responders: dict[Name, Responder] = Field(default_factory=dict)
     ladders: dict[Name, Ladder] = Field(min_length=1)
 
@@ -172,6 +176,15 @@ class Policy(Strict):
             if cls.ladder not in self.ladders:
                 errors.append(f"classes.{name}.ladder: unknown ladder {cls.ladder!r}")
         for role, members in self.roles.items():
+            if isinstance(members, Schedule):
+                for n, layer in enumerate(members.layers):
+                    for i, person in enumerate(layer.participants):
+                        if person not in self.responders:
+                            errors.append(
+                                f"roles.{role}.layers[{n}].participants[{i}]: "
+                                f"unknown responder {person!r}"
+                            )
+                continue
             for i, person in enumerate(members):
                 if person not in self.responders:
                     errors.append(f"roles.{role}[{i}]: unknown responder {person!r}")
