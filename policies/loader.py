@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from policies.clock import holidays_of
 from policies.oncall import who
-from policies.schedules import ROLE_TAGS, Schedule
 from policies.schema import Policy
 
 BUILTIN_DIR = Path(__file__).parent / "data"
@@ -107,8 +106,6 @@ def _key(part: str) -> str:
 def _field(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
-        if part in ROLE_TAGS:  # which kind of role pydantic tried: not a field of the file
-            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(part))
     return out
 
@@ -206,8 +203,6 @@ def snapshot(policy: Policy, opened_at: datetime, years_ahead: int = 10) -> Poli
         calendars[name] = cal
     # Until the escalation resolves roles when it pages (issue 12), a ticket pages whoever its
     # schedules put on call when it opened: the workflows read every role as a list of people.
-    roles = {
-        name: who(policy, name, opened_at).people if isinstance(members, Schedule) else members
-        for name, members in policy.roles.items()
-    }
-    return policy.model_copy(update={"calendars": calendars, "roles": roles})
+    # (A snapshot keeps the shape it always had: every role a list, no schedules.)
+    roles = policy.roles | {name: who(policy, name, opened_at).people for name in policy.schedules}
+    return policy.model_copy(update={"calendars": calendars, "roles": roles, "schedules": {}})

@@ -99,6 +99,19 @@ def localize(naive: datetime, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(lo, UTC)
 
 
+def exact_local(naive: datetime, zone: ZoneInfo) -> datetime:
+    """`naive` read on the wall clock of `zone`, refusing a time that is skipped or repeated."""
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise ValueError(f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (DST skips it)")
+    if first.utcoffset() != second.utcoffset():
+        raise ValueError(
+            f"{naive:%Y-%m-%d %H:%M} happens twice in {zone.key} (DST); give a UTC offset"
+        )
+    return first.astimezone(UTC)
+
+
 def _handoff(layer: Layer, k: int) -> datetime:
     start = datetime.combine(layer.start, layer.handoff)
     return localize(start + k * layer.length, ZoneInfo(layer.timezone))
@@ -138,18 +151,20 @@ def layer_active(layer: Layer, at: datetime) -> bool:
 # -- who -----------------------------------------------------------------------------------------
 
 
-def _check_role(policy: Policy, role: str) -> None:
-    if role not in policy.roles:
-        known = ", ".join(sorted(policy.roles)) or "none"
-        raise UnknownRole(f"unknown role {role!r} for {policy.tenant} (known: {known})")
+def _role(policy: Policy, role: str) -> Schedule | list[str]:
+    if role in policy.schedules:
+        return policy.schedules[role]
+    if role in policy.roles:
+        return policy.roles[role]
+    known = ", ".join(policy.role_names()) or "none"
+    raise UnknownRole(f"unknown role {role!r} for {policy.tenant} (known: {known})")
 
 
 def who(policy: Policy, role: str, at: datetime, overrides: Iterable[Override] = ()) -> OnCall:
     """The people on call for `role` at `at`, after the active overrides, and why."""
-    _check_role(policy, role)
+    members = _role(policy, role)
     if at.tzinfo is None:
         raise ValueError("`at` must be timezone-aware")
-    members = policy.roles[role]
     layer: str | None = None
     if isinstance(members, Schedule):
         people: list[str] = []
@@ -240,14 +255,13 @@ def shifts(
     overrides: Sequence[Override] = (),
 ) -> list[Shift]:
     """Who is on call over [start, end), as maximal intervals of one answer each."""
-    _check_role(policy, role)
+    members = _role(policy, role)
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("`start` and `end` must be timezone-aware")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         return []
     edges = [start]
-    members = policy.roles[role]
     if isinstance(members, Schedule):
         for layer in members.layers:
             edges += _layer_edges(layer, start, end)
@@ -283,3 +297,41 @@ def _same(shift: Shift, answer: OnCall) -> bool:
         answer.layer,
         answer.overrides,
     )
+
+
+# -- overrides against a policy ------------------------------------------------------------------
+
+
+class OverrideProblem(ValueError):
+    """An override that does not fit the policy: `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_override(
+    policy: Policy, role: str, person: str, replaces: str | None, starts: datetime, ends: datetime
+) -> None:
+    """Raise OverrideProblem unless the override names a role, responders and a real interval."""
+    try:
+        members = _role(policy, role)
+    except UnknownRole:
+        known = ", ".join(policy.role_names()) or "none"
+        raise OverrideProblem("role", f"unknown role {role!r} (known: {known})") from None
+    for field, name in (("person", person), ("replaces", replaces)):
+        if name is not None and name not in policy.responders:
+            raise OverrideProblem(field, f"unknown responder {name!r}")
+    can_be_on_call = members.participants() if isinstance(members, Schedule) else set(members)
+    if replaces is not None and replaces not in can_be_on_call:
+        raise OverrideProblem("replaces", f"{replaces!r} is never on call for role {role!r}")
+    if replaces == person:
+        raise OverrideProblem("replaces", f"{person!r} cannot cover for themself")
+    if ends <= starts:
+        raise OverrideProblem("ends_at", "an override must end after it starts")
+    if ends - starts > MAX_OVERRIDE:
+        raise OverrideProblem("ends_at", f"an override may last at most {MAX_OVERRIDE.days} days")
+
+
+# Longer replacements belong in the schedule itself.
+MAX_OVERRIDE = timedelta(days=92)

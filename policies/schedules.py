@@ -1,19 +1,21 @@
 """On-call schedules as policy data: rotation layers, when each is active, and their validation.
 
-A role in a policy is either a fixed list of responders (as it always was) or a schedule:
+A role in a policy is either a fixed list of responders under `roles` (as it always was) or a
+schedule under `schedules`:
 
-    primary:
-      layers:
-        - name: days
-          participants: [ana, bogdan]
-          rotation: weekly            # daily, weekly, or "N hours" / "N days" / "N weeks"
-          handoff: "09:00"            # wall-clock time in `timezone`, DST-safe
-          timezone: Europe/Bucharest
-          start: 2026-01-05           # the first shift starts at this date's handoff
-          restrictions:               # optional: only active inside these windows
-            - {days: [mon, tue, wed, thu, fri], starts: "07:00", ends: "18:00"}
-        - name: nights                # a later layer wins wherever it is active
-          ...
+    schedules:
+      primary:
+        layers:
+          - name: days
+            participants: [ana, bogdan]
+            rotation: weekly          # daily, weekly, or "N hours" / "N days" / "N weeks"
+            handoff: "09:00"          # wall-clock time in `timezone`, DST-safe
+            timezone: Europe/Bucharest
+            start: 2026-01-05         # the first shift starts at this date's handoff
+            restrictions:             # optional: only active inside these windows
+              - {days: [mon, tue, wed, thu, fri], starts: "07:00", ends: "18:00"}
+          - name: nights              # a later layer wins wherever it is active
+            ...
 
 The resolver that turns a schedule into people at an instant is policies/oncall.py.
 """
@@ -22,9 +24,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, time, timedelta
-from typing import Annotated, Any
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from policies.calendar import Name, Strict, Weekday, known_zone
 
@@ -137,24 +138,3 @@ class Schedule(Strict):
 
     def participants(self) -> set[str]:
         return {p for layer in self.layers for p in layer.participants}
-
-
-def _role_kind(value: Any) -> str | None:
-    if isinstance(value, list):
-        return "<list>"
-    if isinstance(value, dict | Schedule):
-        return "<schedule>"
-    return None
-
-
-# The tags are no valid names, so the loader can drop them from an error's field path
-# (policies/loader.py) and a role's problems read "roles.primary.layers[0].timezone: ...".
-ROLE_TAGS = ("<list>", "<schedule>")
-Role = Annotated[
-    Annotated[list[Name], Tag("<list>")] | Annotated[Schedule, Tag("<schedule>")],
-    Discriminator(
-        _role_kind,
-        custom_error_type="role",
-        custom_error_message="a role is a list of responders or a schedule with layers",
-    ),
-]

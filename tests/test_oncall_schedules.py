@@ -19,7 +19,7 @@ FIXED = "  primary: [kadri]\n"
 
 def with_primary(schedule: str) -> str:
     assert FIXED in SEED
-    return SEED.replace(FIXED, "  primary:\n" + schedule)
+    return SEED.replace(FIXED, "") + "schedules:\n  primary:\n" + schedule
 
 
 def policy(schedule: str) -> Policy:
@@ -67,7 +67,7 @@ def test_a_fixed_list_stays_valid_and_is_on_call_at_every_instant() -> None:
 
 def test_a_weekly_handoff_stays_at_0900_local_across_both_dst_changes() -> None:
     p = policy(WEEKLY)
-    assert isinstance(p.roles["primary"], Schedule)
+    assert isinstance(p.schedules["primary"], Schedule) and "primary" not in p.roles
     # Mondays from March (EET, +02) over 29 March into summer time (EEST, +03) and back after
     # 25 October: every handoff is at 09:00 on the wall clock, whatever the offset.
     mondays = [local(2026, 3, 23), local(2026, 3, 30), local(2026, 4, 6)]
@@ -186,6 +186,9 @@ def test_a_ticket_snapshot_holds_who_was_on_call_at_opening() -> None:
     snap = snapshot(p, local(2026, 3, 4, 23))
     assert snap.roles["primary"] == ["liis"]
     assert snap.roles["secondary"] == ["mart"]
+    assert snap.schedules == {}
+    # The snapshot survives the trip through a workflow payload (validated again there).
+    assert Policy.model_validate_json(snap.model_dump_json()).roles == snap.roles
 
 
 @pytest.mark.parametrize(
@@ -194,42 +197,47 @@ def test_a_ticket_snapshot_holds_who_was_on_call_at_opening() -> None:
         (
             "[kadri, mart]",
             "[kadri, marta]",
-            "roles.primary.layers[0].participants[1]: unknown responder 'marta'",
+            "schedules.primary.layers[0].participants[1]: unknown responder 'marta'",
         ),
         (
             "[kadri, mart]",
             "[]",
-            "roles.primary.layers[0].participants: an empty layer; name at least one responder",
+            "schedules.primary.layers[0].participants: an empty layer; name at least one responder",
         ),
         (
             "rotation: weekly",
             "rotation: 0 hours",
-            "roles.primary.layers[0].rotation: rotation '0 hours' has zero length",
+            "schedules.primary.layers[0].rotation: rotation '0 hours' has zero length",
         ),
         (
             "rotation: weekly",
             "rotation: fortnightly",
-            "roles.primary.layers[0].rotation: unknown rotation 'fortnightly' (use daily, "
+            "schedules.primary.layers[0].rotation: unknown rotation 'fortnightly' (use daily, "
             "weekly, or a length like '12 hours', '2 days' or '2 weeks')",
         ),
         (
             "Europe/Tallinn",
             "Europe/Tartu",
-            "roles.primary.layers[0].timezone: unknown time zone 'Europe/Tartu' (use an IANA "
+            "schedules.primary.layers[0].timezone: unknown time zone 'Europe/Tartu' (use an IANA "
             "name like Europe/Berlin)",
         ),
         (
             '"09:00"',
             '"09:00+02:00"',
-            "roles.primary.layers[0].handoff: give a wall-clock time like 09:00, without an offset",
+            "schedules.primary.layers[0].handoff: give a wall-clock time like 09:00, without an "
+            "offset",
         ),
         (
             "start: 2026-03-02",
             "start: someday",
-            "roles.primary.layers[0].start: Input should be a valid date or datetime, input is "
+            "schedules.primary.layers[0].start: Input should be a valid date or datetime, input is "
             "too short",
         ),
-        ("    layers:\n", "    layer:\n", "roles.primary.layer: Extra inputs are not permitted"),
+        (
+            "    layers:\n",
+            "    layer:\n",
+            "schedules.primary.layer: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_schedule_problems_are_one_line_naming_the_field(old: str, new: str, problem: str) -> None:
@@ -243,13 +251,13 @@ def test_schedule_problems_are_one_line_naming_the_field(old: str, new: str, pro
 
 def test_more_schedule_problems() -> None:
     cases = {
-        "    layers: []\n": "roles.primary.layers: a schedule needs at least one layer",
+        "    layers: []\n": "schedules.primary.layers: a schedule needs at least one layer",
         WEEKLY
         + WEEKLY.removeprefix(
             "    layers:\n"
-        ): "roles.primary.layers[1].name: layer 'weekly' is named twice",
+        ): "schedules.primary.layers[1].name: layer 'weekly' is named twice",
         WEEKLY + NIGHTS.replace('"07:00"', '"18:00"'): (
-            "roles.primary.layers[1].restrictions[0].ends: a window from 18:00 to 18:00 is "
+            "schedules.primary.layers[1].restrictions[0].ends: a window from 18:00 to 18:00 is "
             "empty (leave restrictions out for all day)"
         ),
     }
@@ -258,7 +266,16 @@ def test_more_schedule_problems() -> None:
             policy(schedule)
         assert [str(p) for p in info.value.problems] == [f"cargotask.yaml: {problem}"]
     with pytest.raises(PolicyError) as info:
-        parse_policy(SEED.replace(FIXED, "  primary: kadri\n"), "cargotask.yaml")
+        parse_policy(SEED + "schedules:\n  primary:\n" + WEEKLY, "cargotask.yaml")
     assert [str(p) for p in info.value.problems] == [
-        "cargotask.yaml: roles.primary: a role is a list of responders or a schedule with layers"
+        "cargotask.yaml: schedules.primary: role 'primary' is also a fixed list in roles"
+    ]
+    # Ladders and warnings may name a scheduled role; an unknown one lists both kinds.
+    with pytest.raises(PolicyError) as info:
+        parse_policy(with_primary(WEEKLY).replace("roles: [secondary]", "roles: [on_call]"), "c")
+    assert [str(p) for p in info.value.problems] == [
+        "c: ladders.emergency.steps[2].roles[0]: unknown role 'on_call' "
+        "(known: duty_manager, primary, secondary, team)",
+        "c: ladders.standard.steps[2].roles[0]: unknown role 'on_call' "
+        "(known: duty_manager, primary, secondary, team)",
     ]
