@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from intake import errors, tickets, webhooks
+from activities.overrides import open_override_store
+from intake import errors, oncall, tickets, webhooks
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
 from intake.policybook import PolicyBook
@@ -38,9 +39,11 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     app.state.policies = PolicyBook(settings.policy_dir)
     app.state.twilio = TwilioConfig.from_settings(settings)
     app.state.webhook_store = open_webhook_store(settings)
+    app.state.oncall = open_override_store(settings)
     errors.install(app)
     app.include_router(tickets.router)
     app.include_router(webhooks.router)
+    app.include_router(oncall.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
