@@ -14,6 +14,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Sub-command groups live beside the code they drive; each module adds its own Typer app.
+    from slawatch.cli_oncall import oncall_app
     from slawatch.cli_policy import policy_app
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev
@@ -22,6 +23,7 @@ def _register() -> None:
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(ticket_app, name="ticket")
+    app.add_typer(oncall_app, name="oncall")
     app.command("outbox")(outbox)
     app.command("api")(api)
     app.command("dev")(dev)
