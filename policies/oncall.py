@@ -225,12 +225,12 @@ def _transitions(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetim
 
 def _layer_edges(layer: Layer, start: datetime, end: datetime) -> list[datetime]:
     zone = ZoneInfo(layer.timezone)
-    edges = [_handoff(layer, 0)]
-    k = shift_index(layer, start)
-    if k is not None:
-        while (h := _handoff(layer, k)) <= end:
-            edges.append(h)
-            k += 1
+    edges = []
+    # From the shift holding `start`, or from the first one when the layer starts later.
+    k = shift_index(layer, start) or 0
+    while (h := _handoff(layer, k)) <= end:
+        edges.append(h)
+        k += 1
     edges += _transitions(zone, start, end)
     day: date = start.astimezone(zone).date() - timedelta(days=1)
     while day <= end.astimezone(zone).date() + timedelta(days=1):

@@ -99,10 +99,22 @@ def _at_dst(zone: str, spring: datetime) -> tuple[Policy, datetime, list[Overrid
     return policy, spring, []
 
 
+def _starting_inside() -> tuple[Policy, datetime, list[Override]]:
+    """A layer whose first handoff falls inside the sample (found by this test)."""
+    schedule = Schedule.model_validate(
+        {"layers": [{"name": "layer0", "participants": ["ana", "bogdan"], "rotation": "daily",
+                     "handoff": "00:00", "timezone": "Europe/Tallinn", "start": "2026-01-02"}]}
+    )  # fmt: skip
+    roles = {k: v for k, v in PROKURIA.roles.items() if k != "primary"}
+    policy = PROKURIA.model_copy(update={"roles": roles, "schedules": {"primary": schedule}})
+    return policy, datetime(2026, 1, 1, tzinfo=UTC), []
+
+
 @PROPS
 @given(cases())
 @example(_at_dst("Europe/Tallinn", datetime(2026, 3, 15, tzinfo=UTC)))
 @example(_at_dst("Europe/Tallinn", datetime(2026, 10, 11, 7, 30, tzinfo=UTC)))
+@example(_starting_inside())
 def test_who_and_the_feed_agree_on_every_hour(
     case: tuple[Policy, datetime, list[Override]],
 ) -> None:
