@@ -44,7 +44,7 @@ def _wall_clock(value: time | None) -> time | None:
 class Restriction(Strict):
     """A window in which a layer is active: on `days`, from `starts` to `ends` (wall clock).
 
-    `ends` at or before `starts` runs past midnight: {days: [mon], starts: "18:00",
+    `ends` before `starts` runs past midnight: {days: [mon], starts: "18:00",
     ends: "07:00"} is Monday 18:00 to Tuesday 07:00.
     """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -279,3 +280,19 @@ def test_more_schedule_problems() -> None:
         "c: ladders.standard.steps[2].roles[0]: unknown role 'on_call' "
         "(known: duty_manager, primary, secondary, team)",
     ]
+
+
+def test_the_documented_example_is_a_valid_policy() -> None:
+    # docs/oncall.md's reference example, in place of Prokuria's roles: the docs stay true.
+    docs = (Path(__file__).parent.parent / "docs" / "oncall.md").read_text(encoding="utf-8")
+    block = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
+    seed = (BUILTIN_DIR / "prokuria.yaml").read_text(encoding="utf-8")
+    roles = "roles:\n  primary: [ana]\n  secondary: [bogdan]\n  duty_manager: [carmen]\n"
+    roles += "  team: [ana, bogdan, carmen]\n"
+    assert roles in seed
+    p = parse_policy(seed.replace(roles, block), "docs/oncall.md")
+    bucharest = ZoneInfo("Europe/Bucharest")
+    # 21 December 2026 starts the 51st week since 5 January: Ana's turn.
+    assert who(p, "primary", datetime(2026, 12, 24, 12, tzinfo=bucharest)).people == ["ana"]
+    assert who(p, "primary", datetime(2026, 12, 24, 23, tzinfo=bucharest)).people == ["carmen"]
+    assert who(p, "primary", datetime(2026, 12, 26, 12, tzinfo=bucharest)).people == []
