@@ -26,6 +26,7 @@ from policies.oncall import (
     OverrideProblem,
     UnknownRole,
     check_override,
+    check_range,
     exact_local,
     shifts,
     who,
@@ -72,11 +73,21 @@ def store(request: Request) -> OverrideStore:
     return found
 
 
+def _bounded(value: datetime, field: str) -> datetime:
+    try:
+        check_range(value)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), field=field) from None
+    return value
+
+
 def _instant(value: datetime, zone: str | None, field: str) -> datetime:
     if value.tzinfo is not None and value.utcoffset() is not None:
-        return value.astimezone(UTC)
+        return _bounded(value.astimezone(UTC), field)
     if zone is None:
         raise ApiError(422, "give a UTC offset (e.g. +02:00) or a timezone", field=field)
+    # Checked on the wall-clock value first: reading year 9999 in a zone overflows.
+    _bounded(value.replace(tzinfo=UTC), field)
     try:
         return exact_local(value, ZoneInfo(zone))
     except ValueError as exc:
@@ -160,7 +171,7 @@ async def delete_override(
 def _aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ApiError(422, "give a UTC offset (e.g. +02:00 or Z)", field=field)
-    return None if value is None else value.astimezone(UTC)
+    return None if value is None else _bounded(value.astimezone(UTC), field)
 
 
 @router.get(

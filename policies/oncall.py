@@ -75,6 +75,18 @@ class Shift(BaseModel):
     why: str
 
 
+# The instants the API and CLI take: far enough either way for any schedule, and far from the
+# ends of `datetime`, where converting to a zone overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def check_range(at: datetime) -> None:
+    """Raise ValueError unless `at` is within [EARLIEST, LATEST)."""
+    if not EARLIEST <= at < LATEST:
+        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year - 1}")
+
+
 class UnknownRole(KeyError):
     """The policy has no such role."""
 

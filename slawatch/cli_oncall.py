@@ -21,6 +21,7 @@ from policies.oncall import (
     Override,
     OverrideProblem,
     check_override,
+    check_range,
     exact_local,
     localize,
     shifts,
@@ -90,6 +91,10 @@ def _instant(text: str, option: str, zone: ZoneInfo) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         _fail(f"{option}: {text!r} is not an ISO-8601 date or date-time (e.g. 2026-12-24T18:00)")
+    try:
+        check_range(value if value.tzinfo else value.replace(tzinfo=UTC))
+    except ValueError as exc:
+        _fail(f"{option}: {exc}")
     if value.tzinfo is not None and value.utcoffset() is not None:
         return value.astimezone(UTC)
     if _is_date(text):  # a day starts when the clock first shows it (even where DST skips 00:00)

@@ -132,6 +132,7 @@ MISTAKES = [
         "--zone: unknown time zone 'Mars/Olympus' (use an IANA name like Europe/Berlin)",
     ),
     ("who nowhere primary", None),
+    ("who prokuria primary --at 9999-12-31T23:59", "--at: must be between 2000 and 2099"),
     ("show prokuria primary --from 2026-03-02 --to 2026-03-01", "--to: must be after --from"),
     (
         "override add prokuria primary dan --from 2030-01-01 --to 2030-01-02",
