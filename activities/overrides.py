@@ -63,8 +63,13 @@ def open_override_store(settings: Settings) -> OverrideStore:
     return PostgresOverrideStore(settings.ledger_url.get_secret_value())
 
 
-def _epoch(at: datetime) -> float:
-    return at.timestamp()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _epoch(at: datetime) -> int:
+    # Whole microseconds: exact, where a float timestamp may round the last digit away.
+    return (at - _EPOCH) // _MICROSECOND
 
 
 def _values(o: Override, instant: Callable[[datetime], Any]) -> tuple[Any, ...]:
@@ -76,7 +81,7 @@ def _row(row: tuple[Any, ...]) -> Override:
     def instant(value: Any) -> datetime:
         if isinstance(value, datetime):
             return value.astimezone(UTC)
-        return datetime.fromtimestamp(float(value), UTC)
+        return _EPOCH + int(value) * _MICROSECOND
 
     return Override(
         id=row[0],
@@ -99,10 +104,12 @@ class SqliteOverrideStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            # Instants are whole microseconds since 1970-01-01 UTC.
             db.execute(
                 "CREATE TABLE IF NOT EXISTS overrides (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
                 " role TEXT NOT NULL, person TEXT NOT NULL, replaces TEXT,"
-                " starts_at REAL NOT NULL, ends_at REAL NOT NULL, created_at REAL NOT NULL,"
+                " starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,"
+                " created_at INTEGER NOT NULL,"
                 " created_by TEXT NOT NULL)"
             )
             db.execute("CREATE INDEX IF NOT EXISTS overrides_by_role ON overrides (tenant, role)")

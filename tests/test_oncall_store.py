@@ -29,7 +29,8 @@ def made(
         replaces="ana",
         starts_at=T0 + timedelta(hours=hours[0]),
         ends_at=T0 + timedelta(hours=hours[1]),
-        created_at=T0 - timedelta(days=1),
+        # Microseconds too: both backends must give back exactly what they were given.
+        created_at=T0 - timedelta(days=1) + timedelta(microseconds=123_457),
         created_by="cli",
     )
 
