@@ -16,8 +16,9 @@ import httpx
 import icalendar
 import pytest
 from pydantic import SecretStr
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.oncall import OnCallActivities, ResolveRolesInput
 from activities.overrides import (
     OverrideActivities,
     ReadOverridesInput,
@@ -290,3 +291,32 @@ async def test_who_answers_with_the_layer_that_decided(http: httpx.AsyncClient) 
     assert (body["people"], body["layer"], body["overrides"]) == (["carmen"], "nights", [])
     fixed = await http.get("/v1/oncall/prokuria/secondary", headers=bearer())
     assert (fixed.json()["people"], fixed.json()["why"]) == (["bogdan"], "fixed list")
+
+
+async def test_the_page_time_activity_reads_the_current_policy_and_the_overrides(
+    http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    body = cover(
+        replaces=None, starts_at=start.isoformat(), ends_at=(start + timedelta(hours=2)).isoformat()
+    )
+    made = (await http.post("/v1/oncall/prokuria/overrides", json=body, headers=bearer())).json()
+    store = SqliteOverrideStore(tmp_path / "data" / "oncall.sqlite3")
+    activities = OnCallActivities(tmp_path / "policies", store)
+    env = ActivityEnvironment()
+    ask = ResolveRolesInput(tenant="prokuria", roles=["primary", "team", "gone"], at=start)
+    result = await env.run(activities.resolve_roles, ask)
+    primary, team = result.answers
+    assert (primary.people, primary.overrides) == (["bogdan"], [made["id"]])
+    assert (team.people, team.why) == (["ana", "bogdan", "carmen"], "fixed list")
+    assert result.missing == ["gone"]
+    # An edit of the schedule reaches the next resolution (the snapshot stays pinned). At noon
+    # the `days` layer decides: Ana or Bogdan before the edit, Carmen after it.
+    noon = datetime.fromisoformat(f"{day_after(4)}T12:00").replace(tzinfo=BUCHAREST)
+    later = ResolveRolesInput(tenant="prokuria", roles=["primary"], at=noon)
+    (before,) = (await env.run(activities.resolve_roles, later)).answers
+    assert before.layer == "days" and before.people in (["ana"], ["bogdan"])
+    policy_file = tmp_path / "policies" / "prokuria.yaml"
+    policy_file.write_text(policy_file.read_text().replace("[ana, bogdan]", "[carmen]"))
+    (after,) = (await env.run(activities.resolve_roles, later)).answers
+    assert (after.layer, after.people) == ("days", ["carmen"])
