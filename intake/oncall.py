@@ -198,8 +198,13 @@ async def role_feed(
         raise ApiError(422, "`to` must be after `from`", field="to")
     if last - first > MAX_SPAN:
         raise ApiError(422, f"a feed spans at most {MAX_SPAN.days} days", field="to")
-    found = await asyncio.to_thread(store(request).overlapping, tenant, role, first, last)
-    body = calendar_feed(tenant, role, shifts(policy, role, first, last, found), now)
+
+    def build() -> bytes:
+        # Off the event loop: a year of hourly shifts takes seconds of CPU to list and write.
+        found = store(request).overlapping(tenant, role, first, last)
+        return calendar_feed(tenant, role, shifts(policy, role, first, last, found), now)
+
+    body = await asyncio.to_thread(build)
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
