@@ -31,6 +31,7 @@ from policies.calendar import Name, Strict, Weekday, known_zone
 
 _ROTATION = re.compile(r"^(\d+) *(hour|day|week)s?$")
 _ALIASES = {"daily": "1 day", "weekly": "1 week"}
+MAX_ROTATION = timedelta(days=366)
 _UNIT = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 
 
@@ -92,6 +93,14 @@ class Layer(Strict):
     def _zone(cls, value: str) -> str:
         return known_zone(value)
 
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: date) -> date:
+        # Far from the ends of `datetime`, where reading a handoff in a zone overflows.
+        if not date(2000, 1, 1) <= value <= date(2099, 12, 31):
+            raise ValueError(f"start {value} must be between 2000 and 2099")
+        return value
+
     @field_validator("rotation")
     @classmethod
     def _rotation(cls, value: str) -> str:
@@ -102,8 +111,12 @@ class Layer(Strict):
                 f"unknown rotation {value!r} (use daily, weekly, or a length like "
                 "'12 hours', '2 days' or '2 weeks')"
             )
-        if int(match.group(1)) == 0:
+        amount = int(match.group(1))
+        if amount == 0:
             raise ValueError(f"rotation {value!r} has zero length")
+        # Bounded, so shift arithmetic stays far inside what `datetime` can hold.
+        if amount > MAX_ROTATION / _UNIT[match.group(2)]:
+            raise ValueError(f"rotation {value!r} is longer than {MAX_ROTATION.days} days")
         return value
 
     @model_validator(mode="after")

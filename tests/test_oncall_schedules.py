@@ -212,6 +212,17 @@ def test_a_ticket_snapshot_holds_who_was_on_call_at_opening() -> None:
         ),
         (
             "rotation: weekly",
+            "rotation: 99999999999 weeks",
+            "schedules.primary.layers[0].rotation: rotation '99999999999 weeks' is longer than "
+            "366 days",
+        ),
+        (
+            "start: 2026-03-02",
+            "start: 0001-01-01",
+            "schedules.primary.layers[0].start: start 0001-01-01 must be between 2000 and 2099",
+        ),
+        (
+            "rotation: weekly",
             "rotation: fortnightly",
             "schedules.primary.layers[0].rotation: unknown rotation 'fortnightly' (use daily, "
             "weekly, or a length like '12 hours', '2 days' or '2 weeks')",
