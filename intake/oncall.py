@@ -107,11 +107,11 @@ async def create_override(
     tenant: TenantPath,
     body: OverrideRequest,
     request: Request,
-    who_: CallerDep,
+    caller: CallerDep,
     policies: PoliciesDep,
 ) -> Override:
     """Put `person` on call instead of `replaces` (or of everyone) in `role`, for a while."""
-    require_tenant(who_, tenant)
+    require_tenant(caller, tenant)
     policy = _policy(policies, tenant)
     starts = _instant(body.starts_at, body.timezone, "starts_at")
     ends = _instant(body.ends_at, body.timezone, "ends_at")
@@ -131,7 +131,7 @@ async def create_override(
         starts_at=starts,
         ends_at=ends,
         created_at=now,
-        created_by=f"api:{who_.name}",
+        created_by=f"api:{caller.name}",
     )
     await asyncio.to_thread(store(request).add, override)
     return override
@@ -141,13 +141,13 @@ async def create_override(
 async def list_overrides(
     tenant: TenantPath,
     request: Request,
-    who_: CallerDep,
+    caller: CallerDep,
     policies: PoliciesDep,
     role: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     include_past: bool = False,
 ) -> OverrideList:
     """The tenant's overrides that have not ended (all of them with include_past)."""
-    require_tenant(who_, tenant)
+    require_tenant(caller, tenant)
     _policy(policies, tenant)
     since = datetime.min.replace(tzinfo=UTC) if include_past else datetime.now(UTC)
     found = await asyncio.to_thread(store(request).overlapping, tenant, role, since)
@@ -159,10 +159,10 @@ async def delete_override(
     tenant: TenantPath,
     override_id: Annotated[str, Path(pattern=r"^ovr_[0-9a-f]{12}$")],
     request: Request,
-    who_: CallerDep,
+    caller: CallerDep,
 ) -> Response:
     """Remove an override (404 when the tenant has none with that id)."""
-    require_tenant(who_, tenant)
+    require_tenant(caller, tenant)
     if not await asyncio.to_thread(store(request).delete, tenant, override_id):
         raise ApiError(404, f"no override {override_id!r} for {tenant}")
     return Response(status_code=204)
@@ -183,13 +183,13 @@ async def role_feed(
     tenant: TenantPath,
     role: RolePath,
     request: Request,
-    who_: CallerDep,
+    caller: CallerDep,
     policies: PoliciesDep,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> Response:
     """The role's shifts as an iCalendar feed (a week back and eight weeks ahead by default)."""
-    require_tenant(who_, tenant)
+    require_tenant(caller, tenant)
     policy = _policy(policies, tenant, role)
     now = datetime.now(UTC).replace(microsecond=0)
     first = _aware(start, "from") or now - FEED_BEFORE
@@ -213,12 +213,12 @@ async def on_call_now(
     tenant: TenantPath,
     role: RolePath,
     request: Request,
-    who_: CallerDep,
+    caller: CallerDep,
     policies: PoliciesDep,
     at: datetime | None = None,
 ) -> OnCall:
     """Who is on call for the role at `at` (now by default), and why."""
-    require_tenant(who_, tenant)
+    require_tenant(caller, tenant)
     policy = _policy(policies, tenant, role)
     instant = _aware(at, "at") or datetime.now(UTC)
     second = timedelta(seconds=1)
