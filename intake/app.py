@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from intake import email_intake, errors, jira, tickets, webhooks, zendesk
+from activities.overrides import open_override_store
+from intake import email_intake, errors, jira, oncall, tickets, webhooks, zendesk
 from intake.auth import TokenAuth
 from intake.gateway import TicketGateway
 from intake.idempotency import Idempotency
@@ -45,6 +46,7 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     app.state.policies = PolicyBook(settings.policy_dir)
     app.state.twilio = TwilioConfig.from_settings(settings)
     app.state.webhook_store = open_webhook_store(settings)
+    app.state.oncall = open_override_store(settings)
     errors.install(app)
     app.include_router(reports_router)
     app.include_router(tickets.router)
@@ -59,6 +61,7 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     app.include_router(zendesk.router)
     app.include_router(jira.router)
     app.include_router(email_intake.router)
+    app.include_router(oncall.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -79,13 +79,7 @@ class Calendar(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in _zones():
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)")
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
     @field_validator("holiday_country")
     @classmethod
@@ -132,6 +126,17 @@ class Calendar(Strict):
             return timedelta(days=1)
         assert self.opens is not None and self.closes is not None
         return _seconds(self.closes) - _seconds(self.opens)
+
+
+def known_zone(value: str) -> str:
+    """`value` if it names an IANA time zone, else a ValueError that says what to write."""
+    if value not in _zones():
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
 
 
 def _check_subdivision(country: str | None, subdivision: str) -> None:

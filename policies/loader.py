@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from policies.clock import holidays_of
+from policies.oncall import who
 from policies.schema import Policy
 
 BUILTIN_DIR = Path(__file__).parent / "data"
@@ -202,4 +203,8 @@ def snapshot(policy: Policy, opened_at: datetime, years_ahead: int = 10) -> Poli
                 update={"resolved_holidays": {y: holidays_of(cal, y) for y in years}}
             )
         calendars[name] = cal
-    return policy.model_copy(update={"calendars": calendars})
+    # Until the escalation resolves roles when it pages (issue 12), a ticket pages whoever its
+    # schedules put on call when it opened: the workflows read every role as a list of people.
+    # (A snapshot keeps the shape it always had: every role a list, no schedules.)
+    roles = policy.roles | {name: who(policy, name, opened_at).people for name in policy.schedules}
+    return policy.model_copy(update={"calendars": calendars, "roles": roles, "schedules": {}})

@@ -24,6 +24,7 @@ from policies.calendar import (
     to_business_time,
 )
 from policies.helpdesk import Helpdesk
+from policies.schedules import Schedule
 
 # Re-exported: the schema is the one place callers import policy types from.
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Name",
     "Policy",
     "Responder",
+    "Schedule",
     "ServiceClass",
     "Strict",
     "Unit",
@@ -151,7 +153,11 @@ class Policy(Strict):
     calendars: dict[Name, Calendar] = Field(min_length=1)
     classes: dict[Name, ServiceClass] = Field(min_length=1)
     warnings: Warnings = Field(default_factory=Warnings)
+    # A role is a fixed list of responders here, or an on-call schedule under `schedules`
+    # (policies/schedules.py). Two sections, not one: every reader of `roles` (the ticket's
+    # snapshot, the workflows) keeps getting a list, and a snapshot turns schedules into lists.
     roles: dict[Name, list[Name]] = Field(default_factory=dict)
+    schedules: dict[Name, Schedule] = Field(default_factory=dict)
     responders: dict[Name, Responder] = Field(default_factory=dict)
     ladders: dict[Name, Ladder] = Field(min_length=1)
     # The help-desk adapters' mapping (policies/helpdesk.py). Excluded from dumps: the API
@@ -178,19 +184,29 @@ class Policy(Strict):
                 errors.append(f"classes.{name}.calendar: unknown calendar {cls.calendar!r}")
             if cls.ladder not in self.ladders:
                 errors.append(f"classes.{name}.ladder: unknown ladder {cls.ladder!r}")
+        for role, schedule in self.schedules.items():
+            if role in self.roles:
+                errors.append(f"schedules.{role}: role {role!r} is also a fixed list in roles")
+            for n, layer in enumerate(schedule.layers):
+                for i, person in enumerate(layer.participants):
+                    if person not in self.responders:
+                        errors.append(
+                            f"schedules.{role}.layers[{n}].participants[{i}]: "
+                            f"unknown responder {person!r}"
+                        )
         for role, members in self.roles.items():
             for i, person in enumerate(members):
                 if person not in self.responders:
                     errors.append(f"roles.{role}[{i}]: unknown responder {person!r}")
         for i, role in enumerate(self.warnings.email_roles):
-            if role not in self.roles:
+            if role not in self.role_names():
                 errors.append(f"warnings.email_roles[{i}]: unknown role {role!r}")
         for lname, ladder in self.ladders.items():
             for s, step in enumerate(ladder.steps):
                 where = f"ladders.{lname}.steps[{s}]"
                 for i, role in enumerate(step.roles):
-                    if role not in self.roles:
-                        known = ", ".join(sorted(self.roles)) or "none"
+                    if role not in self.role_names():
+                        known = ", ".join(self.role_names()) or "none"
                         errors.append(f"{where}.roles[{i}]: unknown role {role!r} (known: {known})")
                 for i, person in enumerate(step.people):
                     if person not in self.responders:
@@ -199,6 +215,10 @@ class Policy(Strict):
         if errors:
             raise ValueError("\n".join(errors))
         return self
+
+    def role_names(self) -> list[str]:
+        """Every role, fixed list or schedule, sorted."""
+        return sorted({*self.roles, *self.schedules})
 
     def class_for(self, severity: str | None, category: str | None = None) -> str:
         """The class a ticket runs under: the one given, else its category's, else the default."""

@@ -13,8 +13,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    """Put together the command groups (`policy`, `ticket`) and the single commands, each
-    defined in the module that implements it."""
+    """Put together the command groups (`policy`, `ticket`, `oncall`, `records`) and the single
+    commands, each defined in the module that implements it."""
+    from slawatch.cli_oncall import oncall_app  # here, as the rest: see the note below
     from slawatch.cli_policy import policy_app
     from slawatch.cli_report import records_app, report  # the SLA record and its report
     from slawatch.cli_ticket import api, outbox, ticket_app
@@ -24,6 +25,7 @@ def _register() -> None:
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(ticket_app, name="ticket")
+    app.add_typer(oncall_app, name="oncall")
     app.command("outbox")(outbox)
     app.command("api")(api)
     app.command("dev")(dev)
