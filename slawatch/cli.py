@@ -15,7 +15,7 @@ app = typer.Typer(
 def _register() -> None:
     # Sub-command groups live beside the code they drive; each module adds its own Typer app.
     from slawatch.cli_policy import policy_app
-    from slawatch.cli_report import records_app, report  # the SLA record and its report
+    from slawatch.cli_report import records_app, report_app  # the SLA record and its report
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev
     from slawatch.doctor import doctor
@@ -28,7 +28,7 @@ def _register() -> None:
     app.command("dev")(dev)
     app.command("doctor")(doctor)
     app.command("worker")(worker)
-    app.command("report")(report)
+    app.add_typer(report_app, name="report")
     app.add_typer(records_app, name="records")
 
 
