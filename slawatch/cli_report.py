@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -151,6 +151,16 @@ def backfill_command(
     exit_now(asyncio.run(run()))
 
 
+def _fires(spec: Any) -> str:
+    """When a schedule spec fires: the server turns cron strings into calendar specs."""
+    times = list(spec.cron_expressions)
+    for cal in spec.calendars:
+        hours = ",".join(f"{r.start:02d}" for r in cal.hour)
+        minutes = ",".join(f"{r.start:02d}" for r in cal.minute)
+        times.append(f"daily at {hours}:{minutes}")
+    return ", ".join(times) or "never"
+
+
 @report_app.command("schedule")
 def schedule_command(
     tenant: str,
@@ -217,7 +227,7 @@ def schedule_command(
         recipients = policy.reports.recipients if policy.reports is not None else []
         rows = [
             ("schedule", name),
-            ("fires", f"{', '.join(spec.cron_expressions)} ({spec.time_zone_name or 'UTC'})"),
+            ("fires", f"{_fires(spec)} ({spec.time_zone_name or 'UTC'})"),
             ("sends", "on the first working day of the month, the previous month's report"),
             ("calendar timezone", policy.report_calendar().timezone),
             ("recipients", ", ".join(recipients) or "none (the policy has no reports section)"),

@@ -9,7 +9,7 @@ activity) keeps the schedule a plain cron.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from temporalio.client import (
     Client,
@@ -36,14 +36,17 @@ def schedule_id(tenant: str) -> str:
     return f"monthly-report-{tenant}"
 
 
-def schedule_for(policy: Policy, ticket_task_queue: str) -> Schedule:
-    """The schedule of a tenant's monthly report, from its policy's report calendar."""
+def schedule_for(policy: Policy, ticket_task_queue: str, as_of: date | None = None) -> Schedule:
+    """The schedule of a tenant's monthly report, from its policy's report calendar.
+
+    `as_of` fixes the day every run decides for (a test's trigger, or re-checking a day by
+    hand); normally None: each run decides for the day it runs."""
     calendar = policy.report_calendar()
     hour = calendar.opens.hour if calendar.opens is not None else DEFAULT_HOUR
     return Schedule(
         action=ScheduleActionStartWorkflow(
             WORKFLOW,
-            MonthlyReportInput(tenant=policy.tenant),
+            MonthlyReportInput(tenant=policy.tenant, as_of=as_of),
             id=f"monthly-report-{policy.tenant}",
             task_queue=reports_queue_for(ticket_task_queue),
             execution_timeout=timedelta(hours=12),
