@@ -9,6 +9,7 @@ from typing import Annotated
 
 import phonenumbers
 from pydantic import (
+    AfterValidator,
     Field,
     field_validator,
     model_validator,
@@ -137,20 +138,23 @@ class Warnings(Strict):
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _address(value: str) -> str:
+    if not _ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
 class Reports(Strict):
     """Monthly delivery of the compliance report (docs/reports.md, "Monthly delivery")."""
 
-    recipients: list[str] = Field(min_length=1)
+    recipients: list[Annotated[str, AfterValidator(_address)]] = Field(min_length=1)
     # The calendar whose first working day of the month the report goes out on; the default
     # class's calendar when not given.
     calendar: Name | None = None
 
     @field_validator("recipients")
     @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        for i, address in enumerate(value):
-            if not _ADDRESS.match(address):
-                raise ValueError(f"[{i}] {address!r} is not an email address")
+    def _once_each(cls, value: list[str]) -> list[str]:
         if len({a.lower() for a in value}) != len(value):
             raise ValueError("an address is listed twice")
         return value
