@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
@@ -144,7 +145,7 @@ async def _cli(env: dict[str, str], *args: str) -> str:
 
 
 async def _trigger(
-    client: Client, handle: ScheduleHandle, policy: Policy, queue: str, day: date
+    client: Client, handle: ScheduleHandle, policy: Policy, queue: str, day: date | None
 ) -> MonthlyReportResult:
     """Point the schedule's runs at `day`, trigger it once and wait for that run's result."""
     wanted = schedule_for(policy, queue, as_of=day)
@@ -253,6 +254,10 @@ async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
                     other = await _trigger(client, handle, policy, queue, day)
                     assert other.outcome == "not_first_working_day", day
             assert len(_mails(outbox)) == 1
+            # Without a day given, a run decides for the day it was scheduled for, in the
+            # calendar's zone.
+            now = await _trigger(client, handle, policy, queue, None)
+            assert now.day == datetime.now(ZoneInfo(calendar.timezone)).date()
 
             out = await _cli(cli_env, "report", "schedule", "prokuria", "--delete")
             assert out.strip() == f"deleted schedule {schedule_id('prokuria')}"

@@ -98,8 +98,11 @@ def report_activities(settings: Settings) -> list[Callable[..., Any]]:
     from activities.records.monthly import MonthlyReportActivities
 
     mailer = SendGridMailer(sendgrid_client(settings), settings.email_from)
-    store, ledger = open_records(settings), open_ledger(settings)
-    return [MonthlyReportActivities(store, mailer, ledger, settings.policy_dir).deliver]
+    # The record store is opened at the first delivery (its database may be elsewhere).
+    deliver = MonthlyReportActivities(
+        lambda: open_records(settings), mailer, open_ledger(settings), settings.policy_dir
+    ).deliver
+    return [deliver]
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:

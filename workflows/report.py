@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from activities.records.monthly import ACTIVITY, MonthlyReportInput, MonthlyReportResult
 
 WORKFLOW = "MonthlyReportWorkflow"
+# Set by Temporal on every workflow a schedule starts.
+SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
 @workflow.defn(name=WORKFLOW)
@@ -23,7 +25,10 @@ class MonthlyReportWorkflow:
     @workflow.run
     async def run(self, input: MonthlyReportInput) -> MonthlyReportResult:
         if input.at is None:
-            input = input.model_copy(update={"at": workflow.now()})
+            # The time the schedule meant this run for (a run caught up late still decides
+            # for its own day); a run started by hand has none and takes the workflow's clock.
+            scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_AT)
+            input = input.model_copy(update={"at": scheduled or workflow.now()})
         result: MonthlyReportResult = await workflow.execute_activity(
             ACTIVITY,
             input,

@@ -16,6 +16,8 @@ are read by the activity (policy file, record store, settings), never put in a p
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -34,6 +36,7 @@ from activities.vendors import Attachment, Email, Mailer, VendorError
 from policies.calendar import Calendar
 from policies.clock import clock_for
 from policies.loader import load_policy
+from policies.schema import Policy
 from slawatch.models import TENANT_PATTERN, Payload, SendResult
 
 ACTIVITY = "deliver_monthly_report"
@@ -88,15 +91,54 @@ def _log() -> structlog.typing.FilteringBoundLogger:
 
 
 class MonthlyReportActivities:
-    """The delivery activity over a record store, a mailer and the send ledger."""
+    """The delivery activity over a record store, a mailer and the send ledger.
+
+    `store` may be a function that opens it: the worker then opens the record store at the
+    first delivery, so a record database that is down never stops tickets from being worked.
+    """
 
     def __init__(
-        self, store: RecordStore, mailer: Mailer, ledger: SendLedger, policy_dir: Path | None
+        self,
+        store: RecordStore | Callable[[], RecordStore],
+        mailer: Mailer,
+        ledger: SendLedger,
+        policy_dir: Path | None,
     ) -> None:
-        self.store = store
+        self._store = store
         self.mailer = mailer
         self.ledger = ledger
         self.policy_dir = policy_dir
+        self._lock = threading.Lock()
+
+    def store(self) -> RecordStore:
+        with self._lock:
+            if not isinstance(self._store, RecordStore):
+                self._store = self._store()
+            return self._store
+
+    def _email(self, policy: Policy, day: date) -> Email:
+        """Last month's report for `day`, ready to send (HTML body, CSV attached)."""
+        assert policy.reports is not None
+        start, end, month = previous_month(day)
+        store = self.store()
+        report = build_report(store, policy.tenant, start, end, list(policy.classes))
+        last = end - timedelta(days=1)
+        return Email(
+            to=tuple(policy.reports.recipients),
+            subject=f"{policy.name}: SLA report for {month}",
+            body=(
+                f"The SLA compliance report of {policy.name} for {month} (tickets opened "
+                f"{start:%Y-%m-%d} to {last:%Y-%m-%d}, UTC) is the HTML part of this email; "
+                f"the figures per class are attached as CSV."
+            ),
+            idempotency_key=report_key(policy.tenant, month),
+            html=html_report(store, report),
+            attachments=(
+                Attachment(
+                    f"sla-report-{policy.tenant}-{month}.csv", "text/csv", to_csv(report).encode()
+                ),
+            ),
+        )
 
     def deliver_blocking(self, input: MonthlyReportInput) -> MonthlyReportResult:
         """Decide and, on the first working day, send once (blocking; run in a thread)."""
@@ -110,13 +152,17 @@ class MonthlyReportActivities:
             return MonthlyReportResult(
                 tenant=input.tenant, day=day, outcome="not_first_working_day"
             )
-        start, end, month = previous_month(day)
+        month = previous_month(day)[2]
         result = MonthlyReportResult(tenant=input.tenant, day=day, outcome="sent", month=month)
         if policy.reports is None:
             log.info("report.monthly", outcome="no_recipients")
             return result.model_copy(update={"outcome": "no_recipients"})
-        recipients = policy.reports.recipients
         key = report_key(input.tenant, month)
+        # Built before the ledger's lease is taken: drawing the charts must not eat the lease
+        # (20 s) that keeps another attempt from sending meanwhile. A month already sent is not
+        # built again.
+        state = self.ledger.state(key)
+        email = None if state is not None and state[0] == "sent" else self._email(policy, day)
         try:
             prior = self.ledger.begin(key, "email")
         except InFlight:
@@ -129,24 +175,7 @@ class MonthlyReportActivities:
                 update={"outcome": "already_sent", "provider_id": prior.provider_id}
             )
         try:
-            report = build_report(self.store, input.tenant, start, end, list(policy.classes))
-            html = html_report(self.store, report)
-            csv = to_csv(report)
-            email = Email(
-                to=tuple(recipients),
-                subject=f"{policy.name}: SLA report for {month}",
-                body=(
-                    f"The SLA compliance report of {policy.name} for {month} (tickets opened "
-                    f"{start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, UTC) is in the "
-                    f"HTML part of this email; the figures per class are attached as CSV."
-                ),
-                idempotency_key=key,
-                html=html,
-                attachments=(
-                    Attachment(f"sla-report-{input.tenant}-{month}.csv", "text/csv", csv.encode()),
-                ),
-            )
-            provider_id = self.mailer.send_email(email)
+            provider_id = self.mailer.send_email(email or self._email(policy, day))
         except VendorError as exc:
             self.ledger.release(key)
             log.warning("report.monthly", outcome="retry", month=month, reason=exc.message)
@@ -157,8 +186,9 @@ class MonthlyReportActivities:
         self.ledger.mark_sent(
             key, SendResult(ok=True, provider_id=provider_id, detail="report accepted")
         )
-        log.info("report.monthly", outcome="sent", month=month, recipients=len(recipients))
-        return result.model_copy(update={"recipients": len(recipients), "provider_id": provider_id})
+        recipients = len(policy.reports.recipients)
+        log.info("report.monthly", outcome="sent", month=month, recipients=recipients)
+        return result.model_copy(update={"recipients": recipients, "provider_id": provider_id})
 
     @activity.defn(name=ACTIVITY)
     async def deliver(self, input: MonthlyReportInput) -> MonthlyReportResult:
