@@ -9,6 +9,7 @@ activity) keeps the schedule a plain cron.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 
 from temporalio.client import (
@@ -68,8 +69,11 @@ async def put_schedule(client: Client, policy: Policy, ticket_task_queue: str) -
     except ScheduleAlreadyRunningError:
         pass
 
-    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-        return ScheduleUpdate(schedule=wanted)
+    def replace(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        # The spec and action follow the policy; a pause an operator set (and its note) stays.
+        return ScheduleUpdate(
+            schedule=dataclasses.replace(wanted, state=current.description.schedule.state)
+        )
 
     await client.get_schedule_handle(schedule_id(policy.tenant)).update(replace)
     return False

@@ -228,8 +228,13 @@ async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
             }
             out = await _cli(cli_env, "report", "schedule", "prokuria", "--create")
             assert out.startswith(f"created schedule {schedule_id('prokuria')}\n"), out
-            # --create again updates it (in process: each CLI run costs ~2 s of start-up).
+            # --create again updates it and keeps a pause (in process: each CLI run costs ~2 s
+            # of start-up on two shared cores).
+            handle = client.get_schedule_handle(schedule_id("prokuria"))
+            await handle.pause(note="auditing")
             assert not await put_schedule(client, policy, queue)
+            assert (await handle.describe()).schedule.state.paused
+            await handle.unpause()
             shown = await _cli(cli_env, "report", "schedule", "prokuria")
             assert "daily at 07:00 (Europe/Berlin)" in shown and RECIPIENTS[0] in shown, shown
 
@@ -240,7 +245,6 @@ async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
             calendar = policy.report_calendar()
             first = first_working_day(calendar, after.year, after.month)
             assert first is not None
-            handle = client.get_schedule_handle(schedule_id("prokuria"))
 
             sent = await _trigger(client, handle, policy, queue, first, replay=True)
             assert (sent.outcome, sent.month, sent.recipients) == ("sent", month, 2)
