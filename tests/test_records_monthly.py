@@ -255,9 +255,13 @@ async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
             types = {c["type"]: c["value"] for c in mail["content"]}
             assert "<html" in types["text/html"] and "M1" not in types["text/plain"]
             assert types["text/html"].count('src="data:image/svg+xml;base64,') == 3
-            (attachment,) = mail["attachments"]
-            assert attachment["filename"] == f"sla-report-prokuria-{month}.csv"
+            files = {a["filename"]: a for a in mail["attachments"]}
+            name = f"sla-report-prokuria-{month}"
+            assert set(files) == {f"{name}.csv", f"{name}.html"}
+            attachment = files[f"{name}.csv"]
             assert attachment["type"] == "text/csv"
+            page = base64.b64decode(files[f"{name}.html"]["content"]).decode()
+            assert page == types["text/html"]
             rows = list(
                 csv.DictReader(io.StringIO(base64.b64decode(attachment["content"]).decode()))
             )

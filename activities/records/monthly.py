@@ -123,20 +123,23 @@ class MonthlyReportActivities:
         store = self.store()
         report = build_report(store, policy.tenant, start, end, list(policy.classes))
         last = end - timedelta(days=1)
+        page = html_report(store, report)
+        name = f"sla-report-{policy.tenant}-{month}"
         return Email(
             to=tuple(policy.reports.recipients),
             subject=f"{policy.name}: SLA report for {month}",
             body=(
                 f"The SLA compliance report of {policy.name} for {month} (tickets opened "
-                f"{start:%Y-%m-%d} to {last:%Y-%m-%d}, UTC) is the HTML part of this email; "
-                f"the figures per class are attached as CSV."
+                f"{start:%Y-%m-%d} to {last:%Y-%m-%d}, UTC) is the HTML part of this email "
+                f"and the attached page; the figures per class are attached as CSV."
             ),
             idempotency_key=report_key(policy.tenant, month),
-            html=html_report(store, report),
+            html=page,
             attachments=(
-                Attachment(
-                    f"sla-report-{policy.tenant}-{month}.csv", "text/csv", to_csv(report).encode()
-                ),
+                Attachment(f"{name}.csv", "text/csv", to_csv(report).encode()),
+                # The same page as a file: mail clients that drop inline (data:) pictures
+                # from a message show the charts when it is opened in a browser.
+                Attachment(f"{name}.html", "text/html", page.encode()),
             ),
         )
 
