@@ -6,6 +6,7 @@ would send a second SMS outside the idempotency ledger's view.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable
@@ -15,7 +16,15 @@ import requests
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from requests.adapters import HTTPAdapter
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import (
+    Attachment,
+    CustomArg,
+    Disposition,
+    FileContent,
+    FileName,
+    FileType,
+    Mail,
+)
 from twilio.base import values
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -94,8 +103,18 @@ class SendGridMailer:
             to_emails=list(email.to),
             subject=email.subject,
             plain_text_content=email.body,
+            html_content=email.html,
             is_multiple=True,
         )
+        for file in email.attachments:
+            message.add_attachment(
+                Attachment(
+                    FileContent(base64.b64encode(file.content).decode("ascii")),
+                    FileName(file.filename),
+                    FileType(file.content_type),
+                    Disposition("attachment"),
+                )
+            )
         # SendGrid has no idempotency header; custom_args at least tie the mail to our key.
         message.custom_arg = CustomArg("idempotency_key", email.idempotency_key)
         try:

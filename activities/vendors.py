@@ -36,13 +36,24 @@ class VendorError(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (the monthly report's CSV)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Email:
-    """One plain-text email; each recipient gets their own copy (no shared To line)."""
+    """One email, plain text (and HTML when given); each recipient gets their own copy."""
 
     to: tuple[str, ...]
     subject: str
     body: str
     idempotency_key: str
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Telephony(Protocol):

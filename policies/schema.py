@@ -9,6 +9,7 @@ from typing import Annotated
 
 import phonenumbers
 from pydantic import (
+    AfterValidator,
     Field,
     field_validator,
     model_validator,
@@ -35,6 +36,7 @@ __all__ = [
     "LadderStep",
     "Name",
     "Policy",
+    "Reports",
     "Responder",
     "Schedule",
     "ServiceClass",
@@ -136,6 +138,31 @@ class Warnings(Strict):
         return sorted(value)
 
 
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _address(value: str) -> str:
+    if not _ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+class Reports(Strict):
+    """Monthly delivery of the compliance report (docs/reports.md, "Monthly delivery")."""
+
+    recipients: list[Annotated[str, AfterValidator(_address)]] = Field(min_length=1)
+    # The calendar whose first working day of the month the report goes out on; the default
+    # class's calendar when not given.
+    calendar: Name | None = None
+
+    @field_validator("recipients")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        if len({a.lower() for a in value}) != len(value):
+            raise ValueError("an address is listed twice")
+        return value
+
+
 class Policy(Strict):
     """A tenant's SLA policy."""
 
@@ -163,6 +190,9 @@ class Policy(Strict):
     # The help-desk adapters' mapping (policies/helpdesk.py). Excluded from dumps: the API
     # reads it, a ticket's snapshot and history never carry it.
     helpdesk: Helpdesk = Field(default_factory=Helpdesk, exclude=True)
+    # Who receives the monthly report. Not an SLA term: excluded from dumps, so it is neither
+    # in a ticket's policy snapshot nor in the policy hash its SLA record carries.
+    reports: Reports | None = Field(default=None, exclude=True)
 
     @field_validator("emergency_line")
     @classmethod
@@ -201,6 +231,9 @@ class Policy(Strict):
         for i, role in enumerate(self.warnings.email_roles):
             if role not in self.role_names():
                 errors.append(f"warnings.email_roles[{i}]: unknown role {role!r}")
+        report_calendar = self.reports.calendar if self.reports is not None else None
+        if report_calendar is not None and report_calendar not in self.calendars:
+            errors.append(f"reports.calendar: unknown calendar {report_calendar!r}")
         for lname, ladder in self.ladders.items():
             for s, step in enumerate(ladder.steps):
                 where = f"ladders.{lname}.steps[{s}]"
@@ -229,6 +262,11 @@ class Policy(Strict):
         if category and category in self.category_classes:
             return self.category_classes[category]
         return self.default_class
+
+    def report_calendar(self) -> Calendar:
+        """The calendar whose first working day of a month the monthly report goes out on."""
+        name = self.reports.calendar if self.reports is not None else None
+        return self.calendars[name or self.classes[self.default_class].calendar]
 
     def calendar_for(self, severity: str) -> Calendar:
         return self.calendars[self.classes[severity].calendar]

@@ -17,7 +17,7 @@ def _register() -> None:
     commands, each defined in the module that implements it."""
     from slawatch.cli_oncall import oncall_app  # here, as the rest: see the note below
     from slawatch.cli_policy import policy_app
-    from slawatch.cli_report import records_app, report  # the SLA record and its report
+    from slawatch.cli_report import records_app, report_app  # the SLA record and its report
     from slawatch.cli_ticket import api, outbox, ticket_app
     from slawatch.dev import dev
     from slawatch.doctor import doctor
@@ -31,7 +31,7 @@ def _register() -> None:
     app.command("dev")(dev)
     app.command("doctor")(doctor)
     app.command("worker")(worker)
-    app.command("report")(report)
+    app.add_typer(report_app, name="report")
     app.add_typer(records_app, name="records")
 
 

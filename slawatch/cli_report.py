@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+# typer 0.29 carries its own click; its Context is what TyperGroup.parse_args takes.
+from typer._click.core import Context as ClickContext
+from typer.core import TyperGroup
 
 from activities.records import describe, open_records
 from activities.records.backfill import backfill
@@ -23,6 +27,23 @@ from slawatch.models import TENANT_NAME
 from slawatch.settings import Settings
 
 records_app = typer.Typer(help="The SLA record: tickets, breaches and pages beyond retention.")
+
+
+class _ReportGroup(TyperGroup):
+    """`slawatch report TENANT ...` builds a report; `slawatch report schedule TENANT` is the
+    monthly delivery. Anything but a sub-command's name is a tenant for the (hidden) `show`."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+report_app = typer.Typer(
+    cls=_ReportGroup,
+    help="The SLA compliance report: `report TENANT --month YYYY-MM`, `report schedule TENANT`.",
+    no_args_is_help=True,
+)
 
 
 def _tenant(tenant: str, name: str = "TENANT") -> str:
@@ -39,6 +60,7 @@ def policy_classes(settings: Settings, tenant: str) -> list[str] | None:
         return None  # a tenant whose file is gone still has its records
 
 
+@report_app.command("show", hidden=True)
 def report(
     tenant: str,
     month: Annotated[str | None, typer.Option(help="YYYY-MM: tickets opened in that month")] = None,
@@ -126,4 +148,95 @@ def backfill_command(
 
     # Like the worker and the doctor: a Temporal client's threads may abort a finalizing
     # interpreter, which would turn a clean run into exit 134.
+    exit_now(asyncio.run(run()))
+
+
+def _fires(spec: Any) -> str:
+    """When a schedule spec fires: the server turns cron strings into calendar specs."""
+    times = list(spec.cron_expressions)
+    for cal in spec.calendars:
+        hours = ",".join(f"{r.start:02d}" for r in cal.hour)
+        minutes = ",".join(f"{r.start:02d}" for r in cal.minute)
+        times.append(f"daily at {hours}:{minutes}")
+    return ", ".join(times) or "never"
+
+
+@report_app.command("schedule")
+def schedule_command(
+    tenant: str,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the schedule, or update it to the policy")
+    ] = False,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the schedule")] = False,
+) -> None:
+    """The monthly delivery of TENANT's report: shown, or created/updated (--create) or deleted."""
+    _tenant(tenant)
+    if create and delete:
+        fail("--create and --delete: give one of them", code=2)
+    settings = load_settings()
+    try:
+        policy = load_policy(tenant, settings.policy_dir)
+    except PolicyError as exc:
+        fail(str(exc).splitlines()[0], code=2)
+    if create and policy.reports is None:
+        fail(f"{tenant}: the policy has no reports.recipients (docs/reports.md)", code=2)
+    # Loaded for this command only, like the backfill's.
+    from temporalio.service import RPCError, RPCStatusCode
+
+    # (the same reason)
+    from slawatch.process import exit_now
+
+    # (the same reason)
+    from slawatch.report_schedule import handle, put_schedule, schedule_id
+
+    # (the same reason)
+    from slawatch.temporal import connect
+
+    async def run() -> int:
+        try:
+            client = await connect(settings)
+        except Exception as exc:  # unreachable server, bad TLS files: one line, not a trace
+            typer.echo(
+                f"error: cannot reach Temporal at {settings.temporal_address}: {exc}", err=True
+            )
+            return 1
+        name = schedule_id(tenant)
+        if create:
+            created = await put_schedule(client, policy, settings.ticket_task_queue)
+            typer.echo(f"{'created' if created else 'updated'} schedule {name}")
+        elif delete:
+            try:
+                await handle(client, tenant).delete()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                typer.echo(f"error: no schedule {name}", err=True)
+                return 1
+            typer.echo(f"deleted schedule {name}")
+            return 0
+        try:
+            described = await handle(client, tenant).describe()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            typer.echo(f"no schedule {name} (create it with --create)")
+            return 0 if not create else 1
+        spec = described.schedule.spec
+        state = described.schedule.state
+        info = described.info
+        recipients = policy.reports.recipients if policy.reports is not None else []
+        rows = [
+            ("schedule", name),
+            ("fires", f"{_fires(spec)} ({spec.time_zone_name or 'UTC'})"),
+            ("sends", "on the first working day of the month, the previous month's report"),
+            ("calendar timezone", policy.report_calendar().timezone),
+            ("recipients", ", ".join(recipients) or "none (the policy has no reports section)"),
+            ("paused", "yes" if state.paused else "no"),
+            ("next runs", ", ".join(f"{t:%Y-%m-%d %H:%M %Z}" for t in info.next_action_times[:3])),
+            ("recent runs", str(info.num_actions)),
+        ]
+        for label, value in rows:
+            typer.echo(f"{label:<18} {value}")
+        return 0
+
     exit_now(asyncio.run(run()))

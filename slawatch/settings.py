@@ -23,6 +23,11 @@ def notify_queue_for(ticket_task_queue: str) -> str:
     return f"{ticket_task_queue}-notify"
 
 
+def reports_queue_for(ticket_task_queue: str) -> str:
+    """The queue of the monthly report workflow and its activity, beside a ticket queue."""
+    return f"{ticket_task_queue}-reports"
+
+
 class Settings(BaseSettings):
     """Everything slawatch reads from its environment. Secrets are SecretStr: never logged."""
 

@@ -185,6 +185,40 @@ def test_bad_policies_name_field_and_problem(old: str, new: str, field: str, pro
     assert "\n" not in str(caught.value.problems[0])
 
 
+@pytest.mark.parametrize(
+    ("section", "field", "problem"),
+    [
+        ("reports: {recipients: [cs@x.com, nope]}", "reports.recipients[1]",
+         "'nope' is not an email address"),
+        ("reports: {recipients: []}", "reports.recipients", "at least 1 item"),
+        ("reports: {recipients: [a@x.com, A@x.com]}", "reports.recipients",
+         "an address is listed twice"),
+        ("reports: {recipients: [a@x.com], calendar: office}", "reports.calendar",
+         "unknown calendar 'office'"),
+        ("reports: {to: [a@x.com]}", "reports.to", "Extra inputs are not permitted"),
+    ],
+)  # fmt: skip
+def test_bad_report_sections_name_field_and_problem(section: str, field: str, problem: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(f"{SEED}\n{section}\n", "bad.yaml")
+    found = [(p.file, p.field) for p in caught.value.problems if problem in p.message]
+    assert found == [("bad.yaml", field)], caught.value.problems
+    assert "\n" not in str(caught.value.problems[0])
+
+
+def test_report_recipients_stay_out_of_dumps_snapshots_and_the_policy_hash() -> None:
+    from activities.records.build import policy_hash
+
+    with_reports = parse_policy(
+        f"{SEED}\nreports: {{recipients: [cs@x.com], calendar: always}}\n", "p.yaml"
+    )
+    assert with_reports.reports is not None and with_reports.reports.recipients == ["cs@x.com"]
+    assert with_reports.report_calendar() is with_reports.calendars["always"]
+    assert PROKURIA.report_calendar() is PROKURIA.calendars["working_hours"]  # minor's
+    assert "reports" not in with_reports.model_dump()
+    assert policy_hash(with_reports) == policy_hash(PROKURIA)
+
+
 @pytest.mark.parametrize("text", ["", "- just\n- a list\n", "42\n", "a: 1\n---\nb: 2\n"])
 def test_files_that_are_not_a_policy_mapping(text: str) -> None:
     with pytest.raises(PolicyError, match="malformed"):

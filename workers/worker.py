@@ -15,8 +15,9 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.policy import PolicyActivities
-from slawatch.settings import Settings, notify_queue_for
+from slawatch.settings import Settings, notify_queue_for, reports_queue_for
 from workflows.escalation import EscalationWorkflow
+from workflows.report import MonthlyReportWorkflow
 from workflows.ticket import TicketSlaWorkflow
 
 log = structlog.get_logger()
@@ -76,6 +77,35 @@ def notify_worker(
     )
 
 
+def report_worker(
+    client: Client, ticket_task_queue: str, activities: Sequence[Callable[..., Any]], **options: Any
+) -> Worker:
+    """Runs the monthly report workflow and its delivery activity on their own queue."""
+    return Worker(
+        client,
+        task_queue=reports_queue_for(ticket_task_queue),
+        workflows=[MonthlyReportWorkflow],
+        activities=activities,
+        workflow_runner=workflow_runner(),
+        **options,
+    )
+
+
+def report_activities(settings: Settings) -> list[Callable[..., Any]]:
+    """The delivery activity over the settings' record store, SendGrid client and ledger."""
+    from activities.clients import SendGridMailer, sendgrid_client
+    from activities.ledger import open_ledger
+    from activities.records import open_records
+    from activities.records.monthly import MonthlyReportActivities
+
+    mailer = SendGridMailer(sendgrid_client(settings), settings.email_from)
+    # The record store is opened at the first delivery (its database may be elsewhere).
+    deliver = MonthlyReportActivities(
+        lambda: open_records(settings), mailer, open_ledger(settings), settings.policy_dir
+    ).deliver
+    return [deliver]
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM), then shut down gracefully."""
     # The sandbox imports the workflow modules afresh for every workflow run; without cached
@@ -97,6 +127,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             max_cached_workflows=settings.worker_max_cached_workflows,
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
+        report_worker(client, settings.ticket_task_queue, report_activities(settings)),
     ]
     log.info(
         "worker_started",

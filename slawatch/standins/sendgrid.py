@@ -8,6 +8,8 @@ faults `unauthorized` (401, a revoked key) and `quota_exceeded` (401 "Maximum cr
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import secrets
@@ -71,7 +73,23 @@ def validate_mail(body: Any) -> list[tuple[str | None, str]]:
         and all(isinstance(c, dict) and c.get("type") and c.get("value") for c in content)
     ):
         problems.append(("content", "There must be at least one defined content block."))
+    attachments = body.get("attachments", [])
+    for i, file in enumerate(attachments if isinstance(attachments, list) else [None]):
+        if not isinstance(file, dict) or not file.get("filename"):
+            problems.append((f"attachments.{i}.filename", "The attachment filename is required."))
+        elif not _base64(file.get("content")):
+            problems.append((f"attachments.{i}.content", "The attachment content must be base64."))
     return problems
+
+
+def _base64(content: Any) -> bool:
+    if not isinstance(content, str) or not content:
+        return False
+    try:
+        base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 class SendgridStandin:
@@ -115,6 +133,7 @@ class SendgridStandin:
                 "to": [a["email"] for p in body["personalizations"] for a in p["to"]],
                 "subject": body.get("subject") or body["personalizations"][0].get("subject"),
                 "content": body.get("content", []),
+                "attachments": body.get("attachments", []),
                 "custom_args": body.get("custom_args", {}),
                 "status": 202,
             }
