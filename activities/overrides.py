@@ -161,10 +161,11 @@ class PostgresOverrideStore:
     """The same table in PostgreSQL: every API replica and worker on every host sees it."""
 
     def __init__(self, url: str) -> None:
+        # Imported here, as the next two: only a PostgreSQL store needs psycopg and its pool.
         import psycopg
-        from psycopg_pool import ConnectionPool
+        from psycopg_pool import ConnectionPool  # here: only a PostgreSQL store needs the pool
 
-        from activities.ledger import redact, scrub
+        from activities.ledger import redact, scrub  # here: URL scrubbing, only for PostgreSQL
 
         options: dict[str, Any] = {"connect_timeout": 5, "application_name": "slawatch-oncall"}
         try:

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from slawatch.cli_oncall import oncall_app
+from slawatch.cli_policy import policy_app
+from slawatch.cli_report import records_app, report_app
+from slawatch.cli_ticket import api, outbox, ticket_app
+from slawatch.dev import dev
+from slawatch.doctor import doctor
+from workers.cli import worker
+
 app = typer.Typer(
     name="slawatch",
     help="SLA escalation engine: every support ticket a durable Temporal workflow.",
@@ -13,16 +21,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    """Put together the command groups (`policy`, `ticket`, `oncall`, `records`) and the single
-    commands, each defined in the module that implements it."""
-    from slawatch.cli_oncall import oncall_app  # here, as the rest: see the note below
-    from slawatch.cli_policy import policy_app
-    from slawatch.cli_report import records_app, report_app  # the SLA record and its report
-    from slawatch.cli_ticket import api, outbox, ticket_app
-    from slawatch.dev import dev
-    from slawatch.doctor import doctor
-    from workers.cli import worker
-
+    """Put together the command groups (`policy`, `ticket`, `oncall`, `report`, `records`) and
+    the single commands, each defined in the module that implements it."""
     app.add_typer(policy_app, name="policy")
     app.add_typer(ticket_app, name="ticket")
     app.add_typer(oncall_app, name="oncall")

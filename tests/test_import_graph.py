@@ -41,7 +41,6 @@ KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 # (file, import): imports inside a function with no comment saying why.
 KNOWN_UNEXPLAINED = {
-    ("slawatch/cli.py", "from slawatch.cli_policy import policy_app"),
     ("tests/ledger_racer.py", "from activities.ledger.postgres import PostgresLedger"),
     ("tests/ledger_racer.py", "from activities.ledger.sqlite import SqliteLedger"),
     ("tests/test_notify_activities.py", "from slawatch.standins.outbox import read_jsonl"),
@@ -51,10 +50,6 @@ KNOWN_UNEXPLAINED = {
     ("benchmarks/common.py", "from workers.worker import ensure_search_attributes"),
     ("policies/calendar.py", "import holidays"),
     ("policies/clock.py", "import holidays"),
-    ("slawatch/cli.py", "from slawatch.cli_ticket import api, outbox, ticket_app"),
-    ("slawatch/cli.py", "from slawatch.dev import dev"),
-    ("slawatch/cli.py", "from slawatch.doctor import doctor"),
-    ("slawatch/cli.py", "from workers.cli import worker"),
     ("slawatch/cli_ticket.py", "from intake.server import serve_api"),
     ("slawatch/cli_ticket.py", "from slawatch.logging import configure_logging"),
     ("slawatch/cli_ticket.py", "from slawatch.process import exit_now"),

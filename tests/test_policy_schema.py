@@ -10,6 +10,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 import policies.clock
+from activities.records.build import policy_hash
 from policies.clock import BusinessClock, deadline
 from policies.loader import BUILTIN_DIR, PolicyError, load_policy, parse_policy, snapshot
 from policies.schema import Calendar, Duration, Policy, Unit, Weekday, to_business_time
@@ -207,7 +208,6 @@ def test_bad_report_sections_name_field_and_problem(section: str, field: str, pr
 
 
 def test_report_recipients_stay_out_of_dumps_snapshots_and_the_policy_hash() -> None:
-    from activities.records.build import policy_hash
 
     with_reports = parse_policy(
         f"{SEED}\nreports: {{recipients: [cs@x.com], calendar: always}}\n", "p.yaml"

@@ -93,10 +93,12 @@ def report_worker(
 
 def report_activities(settings: Settings) -> list[Callable[..., Any]]:
     """The delivery activity over the settings' record store, SendGrid client and ledger."""
+    # Imported here, as the next three: vendor clients and databases load only where a worker
+    # runs these activities, not in every process that imports the worker's wiring.
     from activities.clients import SendGridMailer, sendgrid_client
-    from activities.ledger import open_ledger
-    from activities.records import open_records
-    from activities.records.monthly import MonthlyReportActivities
+    from activities.ledger import open_ledger  # here: see above
+    from activities.records import open_records  # here: see above
+    from activities.records.monthly import MonthlyReportActivities  # here: see above
 
     mailer = SendGridMailer(sendgrid_client(settings), settings.email_from)
     # The record store is opened at the first delivery (its database may be elsewhere).
