@@ -14,20 +14,17 @@ stable.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel
 from temporalio import activity
 
+from activities.durable import PostgresStore, SqliteStore
 from policies.oncall import Override
 from slawatch.settings import Settings
-from slawatch.sqlite import connection
 
 SQLITE_FILE = "oncall.sqlite3"
 _SECOND = timedelta(seconds=1)
@@ -59,7 +56,7 @@ class OverrideStore(Protocol):
 def open_override_store(settings: Settings) -> OverrideStore:
     """PostgreSQL when SLAWATCH_LEDGER_URL is set (shared by every host), else SQLite."""
     if settings.ledger_url is None:
-        return SqliteOverrideStore(settings.data_dir / SQLITE_FILE)
+        return SqliteOverrideStore.in_data_dir(settings.data_dir)
     return PostgresOverrideStore(settings.ledger_url.get_secret_value())
 
 
@@ -96,26 +93,19 @@ def _row(row: tuple[Any, ...]) -> Override:
     )
 
 
-class SqliteOverrideStore:
+class SqliteOverrideStore(SqliteStore):
     """Overrides in one SQLite file, shared by the processes of one host."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            # Instants are whole microseconds since 1970-01-01 UTC.
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS overrides (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
-                " role TEXT NOT NULL, person TEXT NOT NULL, replaces TEXT,"
-                " starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,"
-                " created_at INTEGER NOT NULL,"
-                " created_by TEXT NOT NULL)"
-            )
-            db.execute("CREATE INDEX IF NOT EXISTS overrides_by_role ON overrides (tenant, role)")
-
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return connection(self.path)
+    FILE = SQLITE_FILE
+    # Instants are whole microseconds since 1970-01-01 UTC.
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS overrides (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
+        " role TEXT NOT NULL, person TEXT NOT NULL, replaces TEXT,"
+        " starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,"
+        " created_at INTEGER NOT NULL,"
+        " created_by TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS overrides_by_role ON overrides (tenant, role)",
+    )
 
     def add(self, override: Override) -> None:
         with self._connect() as db:
@@ -157,35 +147,13 @@ _PG_SCHEMA = (
 )
 
 
-class PostgresOverrideStore:
+class PostgresOverrideStore(PostgresStore):
     """The same table in PostgreSQL: every API replica and worker on every host sees it."""
 
-    def __init__(self, url: str) -> None:
-        # Imported here, as the next two: only a PostgreSQL store needs psycopg and its pool.
-        import psycopg
-        from psycopg_pool import ConnectionPool  # here: only a PostgreSQL store needs the pool
-
-        from activities.ledger import redact, scrub  # here: URL scrubbing, only for PostgreSQL
-
-        options: dict[str, Any] = {"connect_timeout": 5, "application_name": "slawatch-oncall"}
-        try:
-            with psycopg.connect(url, **options) as db:
-                # Processes starting at once would race CREATE TABLE IF NOT EXISTS.
-                db.execute("SELECT pg_advisory_xact_lock(7415926537)")
-                for statement in _PG_SCHEMA:
-                    db.execute(statement)
-        except psycopg.Error as exc:
-            raise RuntimeError(f"override store at {redact(url)}: {scrub(str(exc), url)}") from None
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=4,
-            kwargs=options,
-            timeout=10,
-            check=ConnectionPool.check_connection,
-            name="slawatch-oncall",
-            open=True,
-        )
+    SCHEMA = _PG_SCHEMA
+    NAME = "slawatch-oncall"
+    WHAT = "override store"
+    LOCK = 7415926537  # its own: processes starting at once would race CREATE TABLE
 
     def add(self, override: Override) -> None:
         with self._pool.connection() as db:
