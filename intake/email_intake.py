@@ -33,10 +33,18 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from fastapi import APIRouter, Header, Path, Request
 
 from intake.errors import ApiError
-from intake.helpdesk import PREFIX, AdapterResult, TicketSession, once, secret_for, ticket_id_of
+from intake.helpdesk import (
+    PREFIX,
+    AdapterResult,
+    TicketSession,
+    once,
+    refuse,
+    secret_for,
+    ticket_id_of,
+)
 from intake.tickets import ERRORS
 from policies.helpdesk import EmailIntake
-from slawatch.models import TENANT_PATTERN, OpenTicketInput
+from slawatch.models import TENANT_PATTERN
 
 log = structlog.get_logger("slawatch.intake.email")
 router = APIRouter(prefix=f"{PREFIX}/email", tags=["help desks"])
@@ -64,8 +72,7 @@ def _verify(request: Request, tenant: str, body: bytes) -> None:
         except (InvalidSignature, ValueError, binascii.Error):
             problem = "signature does not verify"
     if problem:
-        log.warning("email_webhook_refused", tenant=tenant, problem=problem)
-        raise ApiError(401, f"invalid {SIGNATURE}", code="bad_signature")
+        refuse(log, "email", tenant, problem, SIGNATURE)
 
 
 def _form(request: Request, body: bytes) -> dict[str, str]:
@@ -179,17 +186,7 @@ async def email_webhook(
 
     async def handle() -> AdapterResult:
         session = TicketSession(request, tenant, ticket_id, "email")
-        opening = OpenTicketInput(
-            tenant=tenant,
-            ticket_id=ticket_id,
-            severity=_class(config, subject),
-            channel="email",
-            subject=subject[:500] or None,
-        )
-        await session.ensure_open(opening)
-        result = session.result()
-        if not result.events:
-            result.ignored = "a reply in the ticket's thread" if reply else "already open"
-        return result
+        await session.open_with(_class(config, subject), subject)
+        return session.result("a reply in the ticket's thread" if reply else "already open")
 
     return await once(request, f"email:{tenant}:{own}", handle)

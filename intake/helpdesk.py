@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar
 
 import structlog
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.errors import ApiError
 from intake.gateway import TicketGateway
@@ -31,9 +32,16 @@ from intake.schemas import (
 )
 from intake.tickets import apply_event, open_or_join
 from intake.webhook_store import WebhookStore
-from policies.helpdesk import Phase
+from policies.helpdesk import FirstResponse, Phase
 from policies.schema import Policy
-from slawatch.models import TICKET_ID_PATTERN, OpenTicketInput, Payload, TicketPhase, TicketStatus
+from slawatch.models import (
+    TICKET_ID_PATTERN,
+    OpenTicketInput,
+    Payload,
+    TargetState,
+    TicketPhase,
+    TicketStatus,
+)
 
 log = structlog.get_logger("slawatch.intake.helpdesk")
 
@@ -51,6 +59,13 @@ class AdapterResult(BaseModel):
     status: TicketStatus | None = None
 
 
+class Loose(BaseModel):
+    """A part of a help desk's payload: fields we do not map are ignored, never refused (Zendesk
+    adds fields over time; Jira sends every field of the issue, custom fields included)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 def json_body(required: list[str], properties: dict[str, Any], desk: str) -> dict[str, Any]:
     """OpenAPI for a body the route reads raw (its signature covers the exact bytes)."""
     schema = {"type": "object", "required": required, "properties": properties}
@@ -66,6 +81,25 @@ def json_body(required: list[str], properties: dict[str, Any], desk: str) -> dic
 def secret_for(request: Request, desk: str, tenant: str) -> str | None:
     secrets: dict[str, dict[str, str]] = request.app.state.helpdesk_secrets
     return secrets.get(desk, {}).get(tenant)
+
+
+def refuse(logger: Any, desk: str, tenant: str, problem: str, header: str) -> NoReturn:
+    """A delivery whose signature fails: `problem` goes to the adapter's log, the caller gets a
+    401 that names the signature header and nothing more."""
+    logger.warning(f"{desk}_webhook_refused", tenant=tenant, problem=problem)
+    raise ApiError(401, f"invalid {header}", code="bad_signature")
+
+
+def not_ahead(at: datetime) -> datetime:
+    """A help desk's instant, in UTC and never ahead of our clock."""
+    return min(at, datetime.now(UTC)).astimezone(UTC)
+
+
+def first_response_due(rule: FirstResponse, public_agent: bool, response: TargetState) -> bool:
+    """Whether a comment is the ticket's first response: the policy counts a public reply by
+    an agent, the comment is one, and the response target is still running."""
+    waiting = response not in (TargetState.MET, TargetState.NONE)
+    return rule is FirstResponse.PUBLIC_AGENT_COMMENT and public_agent and waiting
 
 
 T = TypeVar("T")
@@ -156,9 +190,25 @@ class TicketSession:
         for event in transitions(self.status.phase, target):
             await self.send(event)
 
-    def result(self) -> AdapterResult:
+    async def open_with(
+        self, severity: str | None, subject: str | None, opened_at: datetime | None = None
+    ) -> TicketStatus:
+        """`ensure_open` with what the help desk says of the ticket: its class, its subject (cut
+        to 500 characters) and, when it says, when it opened (never ahead of our clock)."""
+        opening = OpenTicketInput(
+            tenant=self.tenant,
+            ticket_id=self.ticket_id,
+            severity=severity,
+            channel=self.source,
+            subject=(subject or "")[:500] or None,
+            opened_at=None if opened_at is None else not_ahead(opened_at),
+        )
+        return await self.ensure_open(opening)
+
+    def result(self, nothing: str = "nothing to change") -> AdapterResult:
+        """What was done; `nothing` says why, when no event was sent."""
         status = redacted(self.status) if self.status else None
-        ignored = None if self.done else "nothing to change"
+        ignored = None if self.done else nothing
         return AdapterResult(
             ticket_id=self.ticket_id, events=self.done, status=status, ignored=ignored
         )

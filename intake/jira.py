@@ -16,24 +16,28 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, Path, Request
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AwareDatetime, BeforeValidator
 
 from intake.errors import ApiError
 from intake.helpdesk import (
     PREFIX,
     AdapterResult,
+    Loose,
     TicketSession,
+    first_response_due,
     json_body,
     lookup,
+    not_ahead,
     once,
     parse,
+    refuse,
     secret_for,
     ticket_id_of,
 )
 from intake.schemas import FirstResponseEvent, ReclassifyEvent
 from intake.tickets import ERRORS
-from policies.helpdesk import FirstResponse, JiraIntake, Phase
-from slawatch.models import TENANT_PATTERN, OpenTicketInput, TargetState
+from policies.helpdesk import JiraIntake, Phase
+from slawatch.models import TENANT_PATTERN, TargetState
 
 log = structlog.get_logger("slawatch.intake.jira")
 router = APIRouter(prefix=f"{PREFIX}/jira", tags=["help desks"])
@@ -52,16 +56,11 @@ def _jira_time(value: object) -> object:
 JiraTime = Annotated[AwareDatetime, BeforeValidator(_jira_time)]
 
 
-class _Loose(BaseModel):
-    # Jira sends every field of the issue (custom fields included): read only what we map.
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Named(_Loose):
+class _Named(Loose):
     name: str | None = None
 
 
-class _Category(_Loose):
+class _Category(Loose):
     key: str | None = None
 
 
@@ -69,12 +68,12 @@ class _Status(_Named):
     statusCategory: _Category | None = None
 
 
-class _User(_Loose):
+class _User(Loose):
     accountId: str | None = None
     displayName: str | None = None
 
 
-class _Fields(_Loose):
+class _Fields(Loose):
     summary: str | None = None
     created: JiraTime | None = None
     priority: _Named | None = None
@@ -82,29 +81,29 @@ class _Fields(_Loose):
     reporter: _User | None = None
 
 
-class _Issue(_Loose):
+class _Issue(Loose):
     key: str
     fields: _Fields
 
 
-class _Change(_Loose):
+class _Change(Loose):
     field: str
     fromString: str | None = None
     toString: str | None = None
 
 
-class _Changelog(_Loose):
+class _Changelog(Loose):
     items: list[_Change] = []
 
 
-class _Comment(_Loose):
+class _Comment(Loose):
     author: _User | None = None
     created: JiraTime | None = None
     # Jira Service Management: True for a reply the customer sees, False for an internal note.
     jsdPublic: bool | None = None
 
 
-class JiraWebhook(_Loose):
+class JiraWebhook(Loose):
     webhookEvent: str
     timestamp: int | None = None
     issue: _Issue
@@ -123,8 +122,7 @@ def _verify(request: Request, tenant: str, body: bytes) -> None:
         if not hmac.compare_digest(expected.encode(), given.encode()):
             problem = "signature missing or does not match"
     if problem:
-        log.warning("jira_webhook_refused", tenant=tenant, problem=problem)
-        raise ApiError(401, f"invalid {SIGNATURE}", code="bad_signature")
+        refuse(log, "jira", tenant, problem, SIGNATURE)
 
 
 def _phase(config: JiraIntake, status: _Status | None, name: str | None = None) -> Phase | None:
@@ -187,15 +185,8 @@ async def _handle(request: Request, tenant: str, hook: JiraWebhook) -> AdapterRe
     ticket_id = ticket_id_of(config.ticket_prefix, hook.issue.key, "issue.key")
     session = TicketSession(request, tenant, ticket_id, "jira")
     priority = fields.priority.name if fields.priority else None
-    opening = OpenTicketInput(
-        tenant=tenant,
-        ticket_id=ticket_id,
-        severity=lookup(config.priorities, priority),
-        channel="jira",
-        subject=(fields.summary or "")[:500] or None,
-        opened_at=min(fields.created or datetime.now(UTC), datetime.now(UTC)).astimezone(UTC),
-    )
-    status = await session.ensure_open(opening)
+    severity = lookup(config.priorities, priority)
+    status = await session.open_with(severity, fields.summary, fields.created or datetime.now(UTC))
     if hook.webhookEvent == "jira:issue_created":
         await session.move_to(_phase(config, fields.status))
     for change in hook.changelog.items if hook.changelog else []:
@@ -210,10 +201,7 @@ async def _handle(request: Request, tenant: str, hook: JiraWebhook) -> AdapterRe
             await session.move_to(_phase(config, fields.status, change.toString))
     if hook.comment is not None:
         await _comment(session, config, hook.comment, fields.reporter, status.response.state)
-    result = session.result()
-    if not result.events:
-        result.ignored = f"{hook.webhookEvent}: nothing to change"
-    return result
+    return session.result(f"{hook.webhookEvent}: nothing to change")
 
 
 async def _comment(
@@ -227,9 +215,8 @@ async def _comment(
     author = comment.author or _User()
     by_customer = reporter is not None and author.accountId == reporter.accountId
     public_agent = comment.jsdPublic is True and not by_customer
-    waiting = response not in (TargetState.MET, TargetState.NONE)
-    if config.first_response is FirstResponse.PUBLIC_AGENT_COMMENT and public_agent and waiting:
+    if first_response_due(config.first_response, public_agent, response):
         # In UTC, as the API's own times are: Jira writes the author's offset.
-        at = min(comment.created or datetime.now(UTC), datetime.now(UTC)).astimezone(UTC)
+        at = not_ahead(comment.created or datetime.now(UTC))
         by = (author.displayName or f"jira user {author.accountId}")[:200]
         await session.send(FirstResponseEvent(type="first_response", at=at, by=by))

@@ -17,24 +17,28 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, Path, Request
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AwareDatetime, BeforeValidator
 
 from intake.errors import ApiError
 from intake.helpdesk import (
     PREFIX,
     AdapterResult,
+    Loose,
     TicketSession,
+    first_response_due,
     json_body,
     lookup,
+    not_ahead,
     once,
     parse,
+    refuse,
     secret_for,
+    ticket_id_of,
 )
-from intake.helpdesk import ticket_id_of as _ticket_id_of
 from intake.schemas import FirstResponseEvent, ReclassifyEvent
 from intake.tickets import ERRORS
-from policies.helpdesk import FirstResponse, ZendeskIntake
-from slawatch.models import TENANT_PATTERN, OpenTicketInput, TargetState
+from policies.helpdesk import ZendeskIntake
+from slawatch.models import TENANT_PATTERN
 
 log = structlog.get_logger("slawatch.intake.zendesk")
 router = APIRouter(prefix=f"{PREFIX}/zendesk", tags=["help desks"])
@@ -50,12 +54,7 @@ EVENT = "zen:event-type:ticket."
 Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
 
 
-class _Loose(BaseModel):
-    # Zendesk adds fields over time: what we do not read must not refuse a delivery.
-    model_config = ConfigDict(extra="ignore")
-
-
-class ZendeskTicket(_Loose):
+class ZendeskTicket(Loose):
     id: Id
     priority: str | None = None
     status: str | None = None
@@ -63,7 +62,7 @@ class ZendeskTicket(_Loose):
     created_at: AwareDatetime | None = None
 
 
-class ZendeskWebhook(_Loose):
+class ZendeskWebhook(Loose):
     type: str
     id: str
     time: AwareDatetime
@@ -88,8 +87,7 @@ def _verify(request: Request, tenant: str, body: bytes) -> None:
         elif not _recent(stamp):
             problem = "timestamp outside the allowed age"
     if problem:
-        log.warning("zendesk_webhook_refused", tenant=tenant, problem=problem)
-        raise ApiError(401, f"invalid {SIGNATURE}", code="bad_signature")
+        refuse(log, "zendesk", tenant, problem, SIGNATURE)
 
 
 def _recent(stamp: str) -> bool:
@@ -162,17 +160,10 @@ async def _handle(request: Request, tenant: str, hook: ZendeskWebhook) -> Adapte
     if config is None:
         raise ApiError(404, f"tenant {tenant!r} has no helpdesk.zendesk in its policy")
     ticket = hook.detail
-    ticket_id = _ticket_id_of(config.ticket_prefix, ticket.id, "detail.id")
+    ticket_id = ticket_id_of(config.ticket_prefix, ticket.id, "detail.id")
     session = TicketSession(request, tenant, ticket_id, "zendesk")
-    opening = OpenTicketInput(
-        tenant=tenant,
-        ticket_id=ticket_id,
-        severity=_class(config, ticket.priority),
-        channel="zendesk",
-        subject=(ticket.subject or "")[:500] or None,
-        opened_at=min(ticket.created_at or hook.time, datetime.now(UTC)).astimezone(UTC),
-    )
-    status = await session.ensure_open(opening)
+    severity = _class(config, ticket.priority)
+    status = await session.open_with(severity, ticket.subject, ticket.created_at or hook.time)
     kind = hook.type.removeprefix(EVENT)
     current = hook.event.get("current")
     if kind == "created":
@@ -188,12 +179,8 @@ async def _handle(request: Request, tenant: str, hook: ZendeskWebhook) -> Adapte
         comment = _mapping(hook.event.get("comment"))
         author = _mapping(comment.get("author"))
         public_agent = comment.get("is_public") is True and author.get("is_staff") is True
-        waiting = status.response.state not in (TargetState.MET, TargetState.NONE)
-        if config.first_response is FirstResponse.PUBLIC_AGENT_COMMENT and public_agent and waiting:
+        if first_response_due(config.first_response, public_agent, status.response.state):
             by = str(author.get("name") or f"zendesk user {author.get('id')}")[:200]
-            at = min(hook.time, datetime.now(UTC)).astimezone(UTC)  # never ahead of our clock
+            at = not_ahead(hook.time)
             await session.send(FirstResponseEvent(type="first_response", at=at, by=by))
-    result = session.result()
-    if not result.events:
-        result.ignored = f"{kind}: nothing to change"
-    return result
+    return session.result(f"{kind}: nothing to change")
