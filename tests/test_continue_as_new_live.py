@@ -7,37 +7,23 @@ child signals it; the real server must not: every page is kept and the ladder ru
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
 from slawatch.testing import seconds_policy, step
 from tests.harness import StandInNotifier
-from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
+from tests.temporal_fixtures import dev_env
+from workers.worker import notify_worker, ticket_worker
 from workflows.ticket import TicketSlaWorkflow
+
+__all__ = ["dev_env"]  # fixture, imported for pytest (a fresh dev server a test)
 
 # Two one-second steps, four rounds: eight SMS while the ticket continues-as-new.
 POLICY = seconds_policy("fast", 2, [step("sms", 1), step("sms", 1, "roles: [primary]")], repeat=3)
-
-
-@pytest.fixture
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=shutil.which("temporal"),
-    )
-    try:
-        await ensure_search_attributes(env.client)
-        yield env
-    finally:
-        await env.shutdown()
 
 
 async def test_ticket_continues_as_new_mid_ladder_without_losing_a_page(

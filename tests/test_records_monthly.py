@@ -12,16 +12,13 @@ import base64
 import csv
 import io
 import os
-import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from pydantic import SecretStr
 from temporalio.client import (
     Client,
@@ -57,8 +54,8 @@ from slawatch.standins.outbox import read_jsonl
 from slawatch.standins.sendgrid import start_sendgrid
 from slawatch.standins.tools import free_port
 from tests.harness import StandInNotifier
+from tests.temporal_fixtures import dev_env
 from workers.worker import (
-    ensure_search_attributes,
     notify_worker,
     report_worker,
     ticket_worker,
@@ -66,6 +63,8 @@ from workers.worker import (
 )
 from workflows.report import MonthlyReportWorkflow
 from workflows.ticket import TicketSlaWorkflow
+
+__all__ = ["dev_env"]  # fixture, imported for pytest (a fresh dev server a test)
 
 KEY = "SG.monthly-test-key"
 RECIPIENTS = ["cs-lead@prokuria.example", "account@prokuria.example"]
@@ -81,19 +80,6 @@ def test_first_working_day_follows_the_business_calendar() -> None:
     assert first_working_day(load_policy("prokuria").calendars["always"], 2027, 1) == date(
         2027, 1, 1
     )
-
-
-@pytest.fixture
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=shutil.which("temporal"),
-    )
-    try:
-        await ensure_search_attributes(env.client)
-        yield env
-    finally:
-        await env.shutdown()
 
 
 async def _status(client: Client, workflow_id: str) -> TicketStatus:

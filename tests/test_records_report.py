@@ -12,11 +12,9 @@ import asyncio
 import csv
 import io
 import os
-import shutil
 import statistics
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +24,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -54,8 +51,11 @@ from slawatch.models import (
 from slawatch.settings import Settings
 from tests.harness import StandInNotifier
 from tests.postgres_fixtures import PostgresServer
-from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
+from tests.temporal_fixtures import dev_env
+from workers.worker import notify_worker, ticket_worker
 from workflows.ticket import TicketSlaWorkflow
+
+__all__ = ["dev_env"]  # fixture, imported for pytest (a fresh dev server a test)
 
 ANA = "+40721555101"  # Prokuria's primary on call (policies/data/prokuria.yaml)
 
@@ -117,19 +117,6 @@ class Log:
     def pages(self, ticket_id: str) -> list[Any]:
         wf = self.handles[ticket_id].id
         return [s for s in self.notifier.sent if s.key.startswith(wf) and "/warning-" not in s.key]
-
-
-@pytest.fixture
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=shutil.which("temporal"),
-    )
-    try:
-        await ensure_search_attributes(env.client)
-        yield env
-    finally:
-        await env.shutdown()
 
 
 def _minutes(n: float) -> timedelta:
