@@ -100,26 +100,23 @@ def test_business_and_wall_time_on_a_working_hours_class() -> None:
     assert row.resolution_verdict == PENDING and row.resolved_at is None
 
 
+def _critical_response_breach(n: int, at: datetime, outcome: str) -> Breach:
+    return Breach(
+        breach_id=f"response-{n}",
+        kind=TargetKind.RESPONSE,
+        at=at,
+        severity="critical",
+        escalation_workflow_id=f"x-{n}",
+        outcome=outcome,
+    )
+
+
 def test_a_downgrade_withdraws_the_breach_and_a_later_one_stands() -> None:
     opened = datetime(2026, 12, 4, 10, tzinfo=UTC)
     first, second = opened + timedelta(minutes=60), opened + timedelta(minutes=130)
     breaches = [
-        Breach(
-            breach_id="response-1",
-            kind=TargetKind.RESPONSE,
-            at=first,
-            severity="critical",
-            escalation_workflow_id="x-1",
-            outcome="stopped",
-        ),
-        Breach(
-            breach_id="response-2",
-            kind=TargetKind.RESPONSE,
-            at=second,
-            severity="critical",
-            escalation_workflow_id="x-2",
-            outcome="acknowledged",
-        ),
+        _critical_response_breach(1, first, "stopped"),
+        _critical_response_breach(2, second, "acknowledged"),
     ]
     downgraded = first + timedelta(minutes=3)
     status = _status(
