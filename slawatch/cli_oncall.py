@@ -85,6 +85,13 @@ def _zone(policy: Policy, role: str, zone: str | None) -> ZoneInfo:
     return ZoneInfo(next(iter(policy.calendars.values())).timezone)
 
 
+def _scope(tenant: str, role: str, zone: str | None) -> tuple[Policy, ZoneInfo]:
+    """The tenant's policy, once ROLE is known to it, and the zone to read and print times in."""
+    policy = _policy(tenant)
+    _role(policy, role)
+    return policy, _zone(policy, role, zone)
+
+
 def _instant(text: str, option: str, zone: ZoneInfo) -> datetime:
     """An ISO date or date-time; one without an offset is read on `zone`'s wall clock."""
     try:
@@ -118,9 +125,7 @@ def who_cmd(
     as_json: AsJson = False,
 ) -> None:
     """Who is on call for ROLE at --at (now by default), and why."""
-    policy = _policy(tenant)
-    _role(policy, role)
-    tz = _zone(policy, role, zone)
+    policy, tz = _scope(tenant, role, zone)
     instant = datetime.now(UTC) if at is None else _instant(at, "--at", tz)
     found = _store().overlapping(tenant, role, instant, instant + timedelta(seconds=1))
     answer = who(policy, role, instant, found)
@@ -142,9 +147,7 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """A table of ROLE's shifts from --from to --to, overrides included."""
-    policy = _policy(tenant)
-    _role(policy, role)
-    tz = _zone(policy, role, zone)
+    policy, tz = _scope(tenant, role, zone)
     first = _instant(start, "--from", tz)
     end = end.strip()
     if _is_date(end):  # a bare date: the whole of that day
@@ -193,9 +196,7 @@ def add(
     as_json: AsJson = False,
 ) -> None:
     """PERSON on call in ROLE from --from to --to (instead of --instead-of, or of everyone)."""
-    policy = _policy(tenant)
-    _role(policy, role)
-    tz = _zone(policy, role, zone)
+    policy, tz = _scope(tenant, role, zone)
     starts, ends = _instant(start, "--from", tz), _instant(end, "--to", tz)
     try:
         check_override(policy, role, person, instead_of, starts, ends)
