@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +25,9 @@ from policies.loader import PolicyError, load_policy
 from slawatch.cli_output import fail, load_settings, table
 from slawatch.models import TENANT_NAME
 from slawatch.settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 records_app = typer.Typer(help="The SLA record: tickets, breaches and pages beyond retention.")
 
@@ -58,6 +61,18 @@ def policy_classes(settings: Settings, tenant: str) -> list[str] | None:
         return list(load_policy(tenant, settings.policy_dir).classes)
     except PolicyError:
         return None  # a tenant whose file is gone still has its records
+
+
+async def _client(settings: Settings) -> Client | None:
+    """A Temporal client; None, with one line on stderr, when the server cannot be reached."""
+    # Loaded on use: the report needs neither Temporal nor its client.
+    from slawatch.temporal import connect
+
+    try:
+        return await connect(settings)
+    except Exception as exc:  # unreachable server, bad TLS files: one line, not a trace
+        typer.echo(f"error: cannot reach Temporal at {settings.temporal_address}: {exc}", err=True)
+        return None
 
 
 @report_app.command("show", hidden=True)
@@ -115,16 +130,9 @@ def backfill_command(
     # Loaded for this command only: the report needs neither Temporal nor process helpers.
     from slawatch.process import exit_now
 
-    # (the same reason)
-    from slawatch.temporal import connect
-
     async def run() -> int:
-        try:
-            client = await connect(settings)
-        except Exception as exc:  # unreachable server, bad TLS files: one line, not a trace
-            typer.echo(
-                f"error: cannot reach Temporal at {settings.temporal_address}: {exc}", err=True
-            )
+        client = await _client(settings)
+        if client is None:
             return 1
         try:
             store = open_records(settings)
@@ -189,16 +197,9 @@ def schedule_command(
     # (the same reason)
     from slawatch.report_schedule import handle, put_schedule, schedule_id
 
-    # (the same reason)
-    from slawatch.temporal import connect
-
     async def run() -> int:
-        try:
-            client = await connect(settings)
-        except Exception as exc:  # unreachable server, bad TLS files: one line, not a trace
-            typer.echo(
-                f"error: cannot reach Temporal at {settings.temporal_address}: {exc}", err=True
-            )
+        client = await _client(settings)
+        if client is None:
             return 1
         name = schedule_id(tenant)
         if create:
