@@ -12,7 +12,6 @@ import base64
 import csv
 import io
 import os
-import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -54,7 +53,7 @@ from slawatch.standins.outbox import read_jsonl
 from slawatch.standins.sendgrid import start_sendgrid
 from slawatch.standins.tools import free_port
 from tests.harness import StandInNotifier
-from tests.temporal_fixtures import dev_env
+from tests.temporal_fixtures import dev_env, slawatch_cli
 from workers.worker import (
     notify_worker,
     report_worker,
@@ -118,19 +117,6 @@ async def _fill(client: Client, queue: str, store: RecordStore, policy: Policy) 
         record_milestone(
             store, RecordMilestoneInput(milestone="test", status=status, policy=policy)
         )
-
-
-async def _cli(env: dict[str, str], *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("slawatch")),
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await proc.communicate()
-    assert proc.returncode == 0, stderr.decode()
-    return stdout.decode()
 
 
 async def _trigger(
@@ -219,7 +205,7 @@ async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
                 "SLAWATCH_TICKET_TASK_QUEUE": queue,
                 "SLAWATCH_DATA_DIR": str(tmp_path),
             }
-            out = await _cli(cli_env, "report", "schedule", "prokuria", "--create")
+            out = await slawatch_cli(cli_env, "report", "schedule", "prokuria", "--create")
             assert out.startswith(f"created schedule {schedule_id('prokuria')}\n"), out
             handle = client.get_schedule_handle(schedule_id("prokuria"))
             # The schedule as the CLI made it: a run decides for the day it was scheduled for
@@ -237,7 +223,7 @@ async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
             assert not await put_schedule(client, policy, queue)
             assert (await handle.describe()).schedule.state.paused
             await handle.unpause()
-            shown = await _cli(cli_env, "report", "schedule", "prokuria")
+            shown = await slawatch_cli(cli_env, "report", "schedule", "prokuria")
             assert "daily at 07:00 (Europe/Berlin)" in shown and RECIPIENTS[0] in shown, shown
 
             # The tickets were opened this month (UTC): the report goes out next month.
@@ -281,7 +267,7 @@ async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
                     assert other.outcome == "not_first_working_day", day
             assert len(_mails(outbox, month)) == 1
 
-            out = await _cli(cli_env, "report", "schedule", "prokuria", "--delete")
+            out = await slawatch_cli(cli_env, "report", "schedule", "prokuria", "--delete")
             assert out.strip() == f"deleted schedule {schedule_id('prokuria')}"
     finally:
         store.close()

@@ -13,7 +13,6 @@ import csv
 import io
 import os
 import statistics
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,7 +50,7 @@ from slawatch.models import (
 from slawatch.settings import Settings
 from tests.harness import StandInNotifier
 from tests.postgres_fixtures import PostgresServer
-from tests.temporal_fixtures import dev_env
+from tests.temporal_fixtures import dev_env, slawatch_cli
 from workers.worker import notify_worker, ticket_worker
 from workflows.ticket import TicketSlaWorkflow
 
@@ -319,16 +318,8 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
                 "SLAWATCH_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
                 "SLAWATCH_RECORDS_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
             }
-            proc = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).with_name("slawatch")),
-                *("records", "backfill", "--tenant", "cargotask"),
-                env=cli_env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            stdout, stderr = await proc.communicate()
-            assert proc.returncode == 0, stderr.decode()
-            assert stdout.decode().startswith("2 tickets written to "), stdout.decode()
+            said = await slawatch_cli(cli_env, "records", "backfill", "--tenant", "cargotask")
+            assert said.startswith("2 tickets written to "), said
             by_cli = RecordStore(tmp_path / "cli.sqlite3")
             assert _dump(by_cli, ["cargotask"]) == _dump(stores["sqlite"], ["cargotask"])
             by_cli.close()
