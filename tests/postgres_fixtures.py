@@ -19,9 +19,10 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -143,3 +144,20 @@ def ledger_url(postgres: PostgresServer) -> Iterator[str]:
     name = postgres.create_database()
     yield postgres.url(name)
     postgres.drop_database(name)
+
+
+S = TypeVar("S")
+
+
+def store_pair(
+    request: pytest.FixtureRequest,
+    sqlite: Callable[[Path], S],
+    postgresql: Callable[[str], S],
+    path: Path,
+) -> tuple[S, S]:
+    """Two stores over one backend, as two processes would open it: the fixture's param picks
+    SQLite (both on `path`) or PostgreSQL (both on one fresh `ledger_url` database)."""
+    if request.param == "sqlite":
+        return sqlite(path), sqlite(path)
+    url = request.getfixturevalue("ledger_url")
+    return postgresql(url), postgresql(url)

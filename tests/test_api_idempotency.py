@@ -25,6 +25,7 @@ from intake.idempotency_store import (
     Stored,
 )
 from tests.intake_fixtures import TOKEN_PROKURIA, Api, api, bearer, dev_env, new_ticket_id
+from tests.postgres_fixtures import store_pair
 
 __all__ = ["api", "dev_env"]  # fixtures, imported for pytest
 
@@ -174,11 +175,8 @@ def stores(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> tuple[IdempotencyStore, IdempotencyStore]:
     """Two stores over one backend, as two API replicas (or a restarted API) would open it."""
-    if request.param == "sqlite":
-        path = tmp_path / "webhooks.sqlite3"
-        return SqliteIdempotencyStore(path), SqliteIdempotencyStore(path)
-    url = request.getfixturevalue("ledger_url")
-    return PostgresIdempotencyStore(url), PostgresIdempotencyStore(url)
+    path = tmp_path / "webhooks.sqlite3"
+    return store_pair(request, SqliteIdempotencyStore, PostgresIdempotencyStore, path)
 
 
 def test_keys_are_shared_by_replicas_leased_and_forgotten_after_their_ttl(

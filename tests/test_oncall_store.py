@@ -14,6 +14,7 @@ from activities.overrides import (
     new_override_id,
 )
 from policies.oncall import Override
+from tests.postgres_fixtures import store_pair
 
 T0 = datetime(2026, 12, 24, 16, tzinfo=UTC)
 
@@ -38,12 +39,7 @@ def made(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[OverrideStore, OverrideStore]:
     """Two stores over one backend, as two processes (API and worker) would open it."""
-    if request.param == "sqlite":
-        return SqliteOverrideStore(tmp_path / "o.sqlite3"), SqliteOverrideStore(
-            tmp_path / "o.sqlite3"
-        )
-    url = request.getfixturevalue("ledger_url")
-    return PostgresOverrideStore(url), PostgresOverrideStore(url)
+    return store_pair(request, SqliteOverrideStore, PostgresOverrideStore, tmp_path / "o.sqlite3")
 
 
 def test_overrides_are_shared_kept_exactly_and_found_by_overlap(

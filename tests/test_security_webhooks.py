@@ -26,6 +26,7 @@ from intake.webhook_store import (
 )
 from intake.webhooks import PIN_PATH, SMS_PATH
 from slawatch.models import AcknowledgeInput, TicketStatus
+from tests.postgres_fixtures import store_pair
 from tests.security_fixtures import (
     ANA,
     BOB,
@@ -213,12 +214,7 @@ async def test_pin_hashing_runs_off_the_event_loop(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[WebhookStore, WebhookStore]:
     """Two stores over one backend, as two API replicas would open it."""
-    if request.param == "sqlite":
-        return SqliteWebhookStore(tmp_path / "w.sqlite3"), SqliteWebhookStore(
-            tmp_path / "w.sqlite3"
-        )
-    url = request.getfixturevalue("ledger_url")
-    return PostgresWebhookStore(url), PostgresWebhookStore(url)
+    return store_pair(request, SqliteWebhookStore, PostgresWebhookStore, tmp_path / "w.sqlite3")
 
 
 def test_replay_store_is_shared_by_replicas_and_forgets_after_its_ttl(
