@@ -32,7 +32,7 @@ from slawatch.models import (
     TicketStatus,
 )
 from slawatch.settings import Settings
-from tests.test_ui_browser import ARTIFACTS, chromium
+from tests.browser import ARTIFACTS, chromium
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PROKURIA = load_policy("prokuria")
