@@ -70,7 +70,7 @@ async def open_ticket(
     policy = book.get(ticket.tenant)
     book.check_class(policy, ticket.severity)
     book.check_category(policy, ticket.category)
-    status, created = await gw.open(ticket)
+    status, created = await gw.open(ticket, policy)
     response.status_code = 201 if created else 200
     return redacted(status)
 

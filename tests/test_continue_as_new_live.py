@@ -17,7 +17,9 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
+from intake.gateway import ticket_input
+from policies.loader import load_policy
+from slawatch.models import OpenTicketInput, TicketStatus
 from slawatch.testing import seconds_policy, step
 from tests.harness import StandInNotifier
 from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
@@ -52,10 +54,9 @@ async def test_ticket_continues_as_new_mid_ladder_without_losing_a_page(
     ):
         first = await dev_env.client.start_workflow(
             TicketSlaWorkflow.run,
-            TicketWorkflowInput(
-                ticket=OpenTicketInput(tenant="fast", ticket_id="CAN-1"),
-                continue_as_new_after=20,
-            ),
+            ticket_input(
+                OpenTicketInput(tenant="fast", ticket_id="CAN-1"), load_policy("fast", tmp_path)
+            ).model_copy(update={"continue_as_new_after": 20}),
             id="ticket-fast-CAN-1",
             task_queue=queue,
         )
