@@ -7,6 +7,9 @@ import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from benchmarks import snapshot_sizes
 from policies.clock import clock_for
 from policies.loader import load_policy, snapshot
 from policies.schema import Policy
@@ -70,3 +73,12 @@ def test_a_ladder_snapshot_keeps_the_support_hours_of_its_class() -> None:
     opens = clock_for(child.calendar_for("minor")).next_open(saturday)
     assert opens == clock_for(policy.calendar_for("minor")).next_open(saturday)
     assert opens - saturday > timedelta(days=1)
+
+
+def test_the_snapshot_sizes_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    snapshot_sizes.main(DEC_23)
+    lines = capsys.readouterr().out.splitlines()
+    prokuria = [line.split() for line in lines if line.startswith("prokuria")]
+    assert len(prokuria) == 3
+    # ticket before > ticket now, escalation before > escalation now, for every class
+    assert all(int(r[2]) > int(r[3]) and int(r[4]) > int(r[5]) for r in prokuria), prokuria

@@ -45,7 +45,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def ticket_worker(client: Client, task_queue: str, policy_dir: Any, **options: Any) -> Worker:
-    """Runs ticket and escalation workflows, and the local activity that snapshots policies."""
+    """Runs ticket and escalation workflows, and the activity that snapshots policies for
+    tickets opened before intake passed the snapshot (docs/design.md, "State at start")."""
     return Worker(
         client,
         task_queue=task_queue,
