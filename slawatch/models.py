@@ -287,6 +287,15 @@ class EscalationInput(Payload):
     severity: str
     policy: Policy
     breached_at: datetime
+    # Set when the ticket's breach task sent the phones of round 1, step 1 itself (each
+    # person's one-time code): the escalation takes that step's pages from `first_step_sent`.
+    first_step_codes: dict[str, str] | None = None
+
+
+class FirstStepSent(Payload):
+    """The pages of round 1, step 1 that the ticket sent for its escalation."""
+
+    sent: list[SentNotification]
 
 
 class EscalationResult(Payload):

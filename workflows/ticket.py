@@ -6,9 +6,12 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
+    from policies.clock import clock_for
+    from policies.schema import Channel
     from policies.snapshot import ladder_snapshot
     from slawatch.models import (
         AcknowledgeInput,
@@ -20,10 +23,12 @@ with workflow.unsafe.imports_passed_through():
         EscalationProgress,
         EscalationResult,
         FirstResponseInput,
+        FirstStepSent,
         HistoryEntry,
         Interval,
         PauseInput,
         PolicySnapshotInput,
+        Recipient,
         ReclassifyInput,
         ReopenInput,
         ResolveInput,
@@ -37,7 +42,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from slawatch.telemetry import record_acknowledgement, record_breach
     from workflows import notices, sla
-    from workflows.escalation import EscalationWorkflow
+    from workflows.dispatch import FIRST_STEP_LABEL, send_step
+    from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes, recipients
     from workflows.search import upsert_search_attributes
     from workflows.ticket_rules import (
         ackable,
@@ -56,6 +62,9 @@ WARNINGS_BESIDE_CLOCK = "warning-emails-beside-clock"
 # Patch: the policy snapshot is a regular activity, not a local one (replay-stable time).
 # Only tickets opened without a snapshot in their input (before intake passed one) use either.
 SNAPSHOT_BY_ACTIVITY = "policy-snapshot-by-activity"
+# Patch: the breach task sends the first step's pages itself instead of leaving them to the
+# escalation's first task, so a page costs the floor's timer -> activity.
+FIRST_PAGE_FROM_TICKET = "first-page-from-ticket"
 
 
 @workflow.defn
@@ -74,6 +83,9 @@ class TicketSlaWorkflow:
         self.dirty = False
         self.evaluations = 0
         self.warnings: list[asyncio.Task[None]] = []
+        # First steps sent by breach tasks, until their escalations have the pages.
+        self.first_pages: list[asyncio.Task[None]] = []
+        self.started_children: set[str] = set()
 
     @property
     def state(self) -> TicketState:
@@ -93,8 +105,9 @@ class TicketSlaWorkflow:
                 # answered in the same task as the continue-as-new can be lost by the server.
                 await wait_until(lambda: False, timedelta(seconds=1), "continue-as-new")
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                # A warning email still retrying would be lost with this run.
-                await workflow.wait_condition(lambda: all(t.done() for t in self.warnings))
+                # A warning email still retrying, or first pages their escalation still waits
+                # for, would be lost with this run.
+                await workflow.wait_condition(self._sends_done)
                 # Keeping every bit of state, including the policy snapshot: never re-read.
                 workflow.continue_as_new(input.model_copy(update={"state": self.s}))
             wake, why = self._next_wake()
@@ -102,7 +115,12 @@ class TicketSlaWorkflow:
             timeout = max(wake - workflow.now(), timedelta(seconds=1)) if wake else None
             await wait_until(lambda: self.dirty, timeout, why)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # An escalation waits for the first pages the ticket sends for it.
+        await workflow.wait_condition(lambda: all(t.done() for t in self.first_pages))
         return self._status()
+
+    def _sends_done(self) -> bool:
+        return all(t.done() for t in self.warnings + self.first_pages)
 
     async def _legacy_start(self, input: TicketWorkflowInput) -> TicketState:
         """A ticket opened before intake passed the snapshot reads it by an activity, as it
@@ -214,20 +232,22 @@ class TicketSlaWorkflow:
         self._note("breached", f"{kind.value} target of class {s.severity} ({breach_id})")
         # The workflow meter skips replays, so each breach is counted once.
         record_breach(workflow.metric_meter(), s.policy.tenant, s.severity, kind.value)
+        child = EscalationInput(
+            tenant=s.policy.tenant,
+            ticket_id=ticket_id,
+            ticket_workflow_id=wf_id,
+            breach_id=breach_id,
+            kind=kind,
+            severity=s.severity,
+            # Only what this ladder needs. The input is not part of the command that replay
+            # compares (type and id), so older histories replay unchanged.
+            policy=ladder_snapshot(s.policy, s.severity),
+            breached_at=now,
+        )
+        self._send_first_step(child, child_id, now)
         await workflow.start_child_workflow(
             EscalationWorkflow.run,
-            EscalationInput(
-                tenant=s.policy.tenant,
-                ticket_id=ticket_id,
-                ticket_workflow_id=wf_id,
-                breach_id=breach_id,
-                kind=kind,
-                severity=s.severity,
-                # Only what this ladder needs. The input is not part of the command that
-                # replay compares (type and id), so older histories replay unchanged.
-                policy=ladder_snapshot(s.policy, s.severity),
-                breached_at=now,
-            ),
+            child,
             id=child_id,
             # Escalations outlive a continue-as-new of the ticket; they report back by signal.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
@@ -235,6 +255,45 @@ class TicketSlaWorkflow:
                 f"{s.policy.tenant} {ticket_id}: {kind.value} breach, class {s.severity}"
             ),
         )
+        self.started_children.add(child_id)
+
+    def _send_first_step(self, child: EscalationInput, child_id: str, now: datetime) -> None:
+        """Page round 1, step 1 from this task when its phones may ring now (the escalation
+        does the step's email, the ack window and everything after)."""
+        policy, severity = child.policy, child.severity
+        step = policy.ladders[policy.classes[severity].ladder].steps[0]
+        phones = [c for c in step.via if c in PHONE_CHANNELS]
+        if not phones:
+            return
+        # Phones of a non-emergency class ring only inside its support hours.
+        emergency = policy.classes[severity].emergency
+        if not emergency and clock_for(policy.calendar_for(severity)).next_open(now) > now:
+            return
+        if not workflow.patched(FIRST_PAGE_FROM_TICKET):
+            return
+        people = recipients(policy, step)
+        child.first_step_codes = draw_codes({}, people)
+        task = self._first_step(child, child_id, people, phones)
+        self.first_pages.append(asyncio.create_task(task))
+
+    async def _first_step(
+        self, child: EscalationInput, child_id: str, people: list[Recipient], phones: list[Channel]
+    ) -> None:
+        assert child.first_step_codes is not None
+        sent = await send_step(child, people, phones, FIRST_STEP_LABEL, child.first_step_codes)
+        s = self.state
+        s.sent.extend(sent)
+        for breach in s.breaches:
+            if breach.breach_id == child.breach_id:
+                breach.level = max(breach.level, 1)
+        self.dirty = True
+        # Signal only a started escalation (the pages may be back before its start is).
+        await workflow.wait_condition(lambda: child_id in self.started_children)
+        try:
+            handle = workflow.get_external_workflow_handle(child_id)
+            await handle.signal(EscalationWorkflow.first_step_sent, FirstStepSent(sent=sent))
+        except FailureError:
+            workflow.logger.info("escalation %s ended before its first pages went", child_id)
 
     async def _stop_escalations(self, breaches: list[Breach], reason: str, **who: str) -> None:
         for breach in breaches:
