@@ -15,7 +15,7 @@ from policies.schema import Calendar, Policy, Warnings
 # Public holidays are resolved for the opening year and this many after it. A target reaches
 # at most a few weeks (Prokuria's longest: 7 working days); the span leaves room for long
 # waits on the customer and the 30-day auto-close. Past it the clock counts weekends only, as
-# it did past the ten years the first snapshots carried (README, "Policy readings").
+# it did past the ten years the first snapshots carried (docs/design.md, "State at start").
 HOLIDAY_YEARS_AHEAD = 1
 # Who hears by email when Twilio refuses our account (workflows/escalation.py FALLBACK_ROLE).
 FALLBACK_ROLE = "duty_manager"
