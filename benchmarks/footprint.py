@@ -7,7 +7,8 @@ two tables, each followed by one JSON line.
 Memory: `slawatch worker` and a SQLite (WAL) dev server, resident set size idle and after N
 critical tickets are open and have all run their first task (every one cached when the cache
 holds N). Lifecycles: typical tickets driven through the real worker and stand-ins with a policy
-in seconds, counting the history events of the ticket and its escalation workflows. The four
+in seconds, counting the history events, serialized history bytes and workflow tasks of the
+ticket and its escalation workflows (the input snapshots are part of the bytes). The four
 lifecycles run side by side (each is a ticket of its own, with its own history), before the N
 tickets are opened.
 """
@@ -22,10 +23,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowHandle
 
 from benchmarks.common import TENANT, TICKET_QUEUE, bench, emit, policy_yaml, rss_mb
 from benchmarks.intake import drive, wait_ready
+from intake.gateway import ticket_input
+from policies.loader import load_policy
 from policies.schema import Channel
 from slawatch.models import (
     AcknowledgeInput,
@@ -36,7 +39,6 @@ from slawatch.models import (
     ResolveInput,
     ResumeInput,
     TicketStatus,
-    TicketWorkflowInput,
     ticket_workflow_id,
 )
 
@@ -56,11 +58,9 @@ def until(check: Callable[[TicketStatus], bool], what: str) -> Step:
 
     async def run(h: WorkflowHandle[Any, Any]) -> None:
         for _ in range(300):
-            try:
-                status = await h.query("status", result_type=TicketStatus)
-            except WorkflowQueryFailedError:
-                status = None  # still starting: its policy snapshot is not in yet
-            if status is not None and check(status):
+            # A ticket answers from its first task (its snapshot is in its input).
+            status = await h.query("status", result_type=TicketStatus)
+            if check(status):
                 return
             await asyncio.sleep(0.2)
         raise RuntimeError(f"{h.id}: {what} did not happen in 60 s")
@@ -97,17 +97,20 @@ LIFECYCLES: dict[str, tuple[str, list[Step]]] = {
 }
 
 
-async def events_of(client: Client, workflow_id: str) -> int:
-    return len((await client.get_workflow_handle(workflow_id).fetch_history()).events)
+async def history_of(client: Client, workflow_id: str) -> tuple[int, int, int]:
+    """Events, serialized bytes and completed workflow tasks of a workflow's history."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    tasks = sum(1 for e in history.events if e.HasField("workflow_task_completed_event_attributes"))
+    return len(history.events), sum(e.ByteSize() for e in history.events), tasks
 
 
 async def lifecycle(
-    client: Client, n: int, name: str, tenant: str, steps: list[Step]
+    client: Client, n: int, name: str, tenant: str, steps: list[Step], policies: Path
 ) -> dict[str, Any]:
     ticket = OpenTicketInput(tenant=tenant, ticket_id=f"L{n}")
     handle = await client.start_workflow(
         "TicketSlaWorkflow",
-        TicketWorkflowInput(ticket=ticket),
+        ticket_input(ticket, load_policy(tenant, policies)),
         id=ticket_workflow_id(tenant, ticket.ticket_id),
         task_queue=TICKET_QUEUE,
     )
@@ -116,13 +119,16 @@ async def lifecycle(
     finished = client.get_workflow_handle(handle.id, result_type=TicketStatus)
     status = await finished.result()
     escalations = [b.escalation_workflow_id for b in status.breaches]
-    ticket_events = await events_of(client, handle.id)
-    child_events = [await events_of(client, wf) for wf in escalations]
+    ticket_events, ticket_bytes, ticket_tasks = await history_of(client, handle.id)
+    children = [await history_of(client, wf) for wf in escalations]
     return {
         "lifecycle": name,
         "ticket_events": ticket_events,
-        "escalation_events": sum(child_events),
-        "total_events": ticket_events + sum(child_events),
+        "escalation_events": sum(c[0] for c in children),
+        "total_events": ticket_events + sum(c[0] for c in children),
+        "ticket_kb": round(ticket_bytes / 1024, 1),
+        "escalation_kb": round(sum(c[1] for c in children) / 1024, 1),
+        "workflow_tasks": ticket_tasks + sum(c[2] for c in children),
         "sent": len(status.sent),
     }
 
@@ -141,16 +147,18 @@ async def main(args: argparse.Namespace) -> None:
         idle = {"worker_mb": rss_mb(worker), "server_mb": rss_mb(b.server_pid)}
         lifecycles = await asyncio.gather(
             *(
-                lifecycle(client, i, name, tenant, steps)
+                lifecycle(client, i, name, tenant, steps, policies)
                 for i, (name, (tenant, steps)) in enumerate(LIFECYCLES.items())
             )
         )
+
+        policy = load_policy(TENANT, policies)
 
         async def open_one(i: int) -> None:
             ticket = OpenTicketInput(tenant=TENANT, ticket_id=f"F{i:06d}", severity="critical")
             await client.start_workflow(
                 "TicketSlaWorkflow",
-                TicketWorkflowInput(ticket=ticket),
+                ticket_input(ticket, policy),
                 id=ticket_workflow_id(TENANT, ticket.ticket_id),
                 task_queue=TICKET_QUEUE,
             )
@@ -181,14 +189,17 @@ async def main(args: argparse.Namespace) -> None:
     )
     print()
     emit(
-        "footprint: history events per ticket lifecycle",
-        ["lifecycle", "ticket", "escalations", "total", "notifications"],
+        "footprint: history per ticket lifecycle (events; KB serialized; workflow tasks)",
+        ["lifecycle", "ticket", "escalations", "total", "ticket KB", "escal. KB", "tasks", "sent"],
         [
             [
                 r["lifecycle"],
                 r["ticket_events"],
                 r["escalation_events"],
                 r["total_events"],
+                r["ticket_kb"],
+                r["escalation_kb"],
+                r["workflow_tasks"],
                 r["sent"],
             ]
             for r in lifecycles

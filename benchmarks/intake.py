@@ -37,7 +37,9 @@ from benchmarks.common import (
     emit,
     policy_yaml,
 )
-from slawatch.models import OpenTicketInput, TicketWorkflowInput, ticket_workflow_id
+from intake.gateway import ticket_input
+from policies.loader import load_policy
+from slawatch.models import OpenTicketInput, ticket_workflow_id
 
 IN_FLIGHT = 32
 PATHS = ("bare", "client", "api")
@@ -94,12 +96,14 @@ async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
     b.start_slawatch_worker(env)
     began = time.monotonic()
     if path == "client":
+        # As the API does: the policy is resolved once and its snapshot goes in every input.
+        policy = load_policy(TENANT, policies)
 
         async def direct(i: int) -> None:
             ticket = OpenTicketInput(tenant=TENANT, ticket_id=f"C{i:06d}", severity="critical")
             await client.start_workflow(
                 "TicketSlaWorkflow",
-                TicketWorkflowInput(ticket=ticket),
+                ticket_input(ticket, policy),
                 id=ticket_workflow_id(TENANT, ticket.ticket_id),
                 task_queue=TICKET_QUEUE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -38,7 +38,10 @@ from benchmarks.common import (
     policy_yaml,
     rss_mb,
 )
-from slawatch.models import OpenTicketInput, TicketWorkflowInput, ticket_workflow_id
+from intake.gateway import ticket_input
+from policies.loader import load_policy
+from policies.schema import Policy
+from slawatch.models import OpenTicketInput, ticket_workflow_id
 from slawatch.settings import DEV_ACCOUNT_SID
 from slawatch.standins.outbox import read_jsonl
 from slawatch.testing import EMERGENCY
@@ -54,13 +57,14 @@ def plan(n: int, m: int, start: datetime, window: float) -> list[datetime]:
     return due + [start + timedelta(seconds=window) + LATER] * (n - m)
 
 
-async def open_all(client: Client, deadlines: list[datetime], slawatch: bool) -> float:
-    """Start one workflow per deadline, 32 at a time; returns starts per second."""
+async def open_all(client: Client, deadlines: list[datetime], policy: Policy | None) -> float:
+    """Start one workflow per deadline, 32 at a time; returns starts per second. With a
+    policy, slawatch tickets (its snapshot in each input, as the API opens them)."""
     gate = asyncio.Semaphore(32)
 
     async def one(i: int, due: datetime) -> None:
         async with gate:
-            if slawatch:
+            if policy is not None:
                 ticket = OpenTicketInput(
                     tenant=TENANT,
                     ticket_id=f"B{i:06d}",
@@ -69,7 +73,7 @@ async def open_all(client: Client, deadlines: list[datetime], slawatch: bool) ->
                 )
                 await client.start_workflow(
                     "TicketSlaWorkflow",
-                    TicketWorkflowInput(ticket=ticket),
+                    ticket_input(ticket, policy),
                     id=ticket_workflow_id(TENANT, ticket.ticket_id),
                     task_queue=TICKET_QUEUE,
                 )
@@ -166,11 +170,13 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
         policies.mkdir()
         (policies / f"{TENANT}.yaml").write_text(policy_yaml(TARGET_S, 3600))
         worker_pid = b.start_slawatch_worker(b.slawatch_env(policies, max_cached))
+        policy: Policy | None = load_policy(TENANT, policies)
     else:
         worker_pid = b.start_bare_worker(max_cached)
+        policy = None
     start = datetime.now(UTC) + timedelta(seconds=args.lead or args.tickets / 30 + 15)
     deadlines = plan(args.tickets, args.breaching, start, args.window)
-    result["open_per_s"] = round(await open_all(client, deadlines, slawatch), 1)
+    result["open_per_s"] = round(await open_all(client, deadlines, policy), 1)
     result["opened_before_window_s"] = round((start - datetime.now(UTC)).total_seconds(), 1)
     await wait_until(start)
     if slawatch:

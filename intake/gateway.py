@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import (
     Client,
@@ -18,6 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from intake.errors import ApiError
 from intake.schemas import TicketList
 from intake.visibility import WORKFLOW_TYPE, list_query, summary
+from policies.schema import Policy
+from policies.snapshot import ticket_snapshot
 from slawatch.models import (
     OpenTicketInput,
     Payload,
@@ -31,7 +32,16 @@ from slawatch.search_attributes import TENANT
 # Workflow rejections -> HTTP status. UnknownBreach: the breach named does not exist.
 _REJECTIONS = {"InvalidTransition": 409, "UnknownClass": 422, "UnknownBreach": 404}
 _RPC_TIMEOUT = timedelta(seconds=10)
-_STARTING_RETRIES = 55  # about 5 s in all
+
+
+def ticket_input(
+    ticket: OpenTicketInput, policy: Policy, now: datetime | None = None
+) -> TicketWorkflowInput:
+    """A new ticket's workflow input: the ticket and its compact policy snapshot, so the
+    workflow has its whole state from its first task. `now` dates a ticket without
+    `opened_at` for the snapshot's holiday span (the wall clock by default)."""
+    opened_at = ticket.opened_at or now or datetime.now(UTC)
+    return TicketWorkflowInput(ticket=ticket, policy=ticket_snapshot(policy, opened_at))
 
 
 class TicketGateway:
@@ -41,8 +51,12 @@ class TicketGateway:
         self.client = client
         self.task_queue = task_queue
 
-    async def open(self, ticket: OpenTicketInput) -> tuple[TicketStatus, bool]:
-        """Start the ticket's workflow or join the existing one; True when it was created."""
+    async def open(self, ticket: OpenTicketInput, policy: Policy) -> tuple[TicketStatus, bool]:
+        """Start the ticket's workflow or join the existing one; True when it was created.
+
+        `policy` is the tenant's policy as intake validated the ticket against it; the
+        workflow gets its snapshot in its input.
+        """
         legacy = await self._legacy(ticket.tenant, ticket.ticket_id)
         if legacy is not None:
             # Opened before ids became injective: join that clock, never start a second one.
@@ -51,15 +65,16 @@ class TicketGateway:
         try:
             handle = await self.client.start_workflow(
                 WORKFLOW_TYPE,
-                TicketWorkflowInput(ticket=ticket),
+                ticket_input(ticket, policy),
                 id=wf_id,
                 task_queue=self.task_queue,
-                # A repeat open joins the running clock; a closed ticket is never restarted.
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # A repeat open joins the running clock and a closed ticket is never restarted:
+                # both refuse the start, so a start that succeeds is the one that created it.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"{ticket.tenant} {ticket.ticket_id} ({ticket.severity or '-'})",
             )
-            created = _was_started(handle)
+            created = True
         except WorkflowAlreadyStartedError:
             handle, created = self.client.get_workflow_handle(wf_id), False
         return await self._status(handle, ticket.tenant, ticket.ticket_id), created
@@ -139,29 +154,22 @@ class TicketGateway:
     async def _status(
         self, handle: WorkflowHandle[object, object], tenant: str, ticket_id: str
     ) -> TicketStatus:
-        # A new ticket cannot answer until its first task ran and its policy snapshot is in
-        # (the workflow says "still starting"): milliseconds, so retry for up to ~5 s.
-        problem = ""
-        for attempt in range(_STARTING_RETRIES):
-            try:
-                status: TicketStatus = await handle.query(
-                    "status", result_type=TicketStatus, rpc_timeout=_RPC_TIMEOUT
-                )
-                if (status.tenant, status.ticket_id) != (tenant, ticket_id):
-                    # Every path checks the ticket it reached is the one asked for.
-                    raise ApiError(404, f"no ticket {ticket_id!r} for tenant {tenant!r}")
-                return status
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:
-                    raise ApiError(404, f"no ticket {ticket_id!r} for tenant {tenant!r}") from None
-                if exc.status != RPCStatusCode.FAILED_PRECONDITION:
-                    raise
-                problem = exc.message
-            except WorkflowQueryFailedError as exc:
-                problem = str(exc)
-            # Short waits first: a new ticket is usually ready within a few tens of ms.
-            await asyncio.sleep(min(0.01 * 2**attempt, 0.1))
-        raise ApiError(503, f"ticket {handle.id!r} did not report its status: {problem}")
+        # The ticket has its state from its first task, and the server holds a query to a new
+        # workflow until that task has run: one query, no retries.
+        try:
+            status: TicketStatus = await handle.query(
+                "status", result_type=TicketStatus, rpc_timeout=_RPC_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ApiError(404, f"no ticket {ticket_id!r} for tenant {tenant!r}") from None
+            raise
+        except WorkflowQueryFailedError as exc:
+            raise ApiError(503, f"ticket {handle.id!r} did not report its status: {exc}") from None
+        if (status.tenant, status.ticket_id) != (tenant, ticket_id):
+            # Every path checks the ticket it reached is the one asked for.
+            raise ApiError(404, f"no ticket {ticket_id!r} for tenant {tenant!r}")
+        return status
 
     async def _raise_missing_or_closed(self, handle: WorkflowHandle[object, object]) -> None:
         try:
@@ -176,13 +184,3 @@ class TicketGateway:
 
 class _NoSuchWorkflow(Exception):
     """No workflow under that id (as opposed to one that has finished)."""
-
-
-def _was_started(handle: WorkflowHandle[object, object]) -> bool:
-    """Whether this start created the workflow (the server's `started` flag), race-free."""
-    # The SDK keeps the StartWorkflowExecution response on the handle but exposes no accessor;
-    # the flag is the only race-free way to tell a new ticket from a joined one.
-    response = getattr(handle, "_start_workflow_response", None)
-    if response is None:
-        raise RuntimeError("temporalio no longer keeps the start response on the handle")
-    return bool(response.started)

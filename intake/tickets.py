@@ -103,7 +103,7 @@ async def open_or_join(
     policy = book.get(ticket.tenant)
     book.check_class(policy, ticket.severity)
     book.check_category(policy, ticket.category)
-    status, created = await gw.open(ticket)
+    status, created = await gw.open(ticket, policy)
     if not created and ticket.severity is not None and ticket.severity != status.severity:
         raise ApiError(
             409,

@@ -124,6 +124,10 @@ class TicketWorkflowInput(Payload):
     ticket: OpenTicketInput
     # Continue-as-new once history passes this many events (well under Temporal's limits).
     continue_as_new_after: int = Field(default=10_000, ge=20)
+    # The compact policy snapshot intake resolved (policies/snapshot.py): the ticket has its
+    # state from its first task. None only in tickets opened before intake passed it; those
+    # snapshot the policy by an activity first (workflows/ticket.py, the legacy start).
+    policy: Policy | None = None
     # Carried across continue-as-new so nothing is lost and the policy is never re-read.
     state: TicketState | None = None
 
@@ -283,6 +287,15 @@ class EscalationInput(Payload):
     severity: str
     policy: Policy
     breached_at: datetime
+    # Set when the ticket's breach task sent the phones of round 1, step 1 itself (each
+    # person's one-time code): the escalation takes that step's pages from `first_step_sent`.
+    first_step_codes: dict[str, str] | None = None
+
+
+class FirstStepSent(Payload):
+    """The pages of round 1, step 1 that the ticket sent for its escalation."""
+
+    sent: list[SentNotification]
 
 
 class EscalationResult(Payload):

@@ -28,8 +28,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.ledger import SQLITE_FILE
+from intake.gateway import ticket_input
+from policies.loader import load_policy
 from slawatch.dev import PRAGMAS
-from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput, ticket_workflow_id
+from slawatch.models import OpenTicketInput, TicketStatus, ticket_workflow_id
 from slawatch.standins.faults import FaultPlan
 from slawatch.standins.outbox import read_jsonl
 from slawatch.standins.stack import Standins
@@ -208,10 +210,13 @@ class Rig:
         return f"ticket/{TENANT}/K{self.tag}-"
 
     async def open(self, ids: list[str]) -> None:
+        # As intake does: the policy is resolved here and its snapshot goes in the input.
+        policy = load_policy(TENANT, self.root / "policies")
+
         async def one(ticket_id: str) -> None:
             await self.client.start_workflow(
                 "TicketSlaWorkflow",
-                TicketWorkflowInput(ticket=OpenTicketInput(tenant=TENANT, ticket_id=ticket_id)),
+                ticket_input(OpenTicketInput(tenant=TENANT, ticket_id=ticket_id), policy),
                 id=ticket_workflow_id(TENANT, ticket_id),
                 task_queue=self.queue,
             )

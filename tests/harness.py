@@ -22,6 +22,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
+from intake.gateway import ticket_input
+from policies.loader import load_policy
 from slawatch.binaries import find_binary
 from slawatch.models import (
     OpenTicketInput,
@@ -30,7 +32,6 @@ from slawatch.models import (
     SendResult,
     SendSmsInput,
     TicketStatus,
-    TicketWorkflowInput,
     ticket_workflow_id,
 )
 from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
@@ -146,6 +147,7 @@ class Harness:
     client: Client
     task_queue: str
     notifier: StandInNotifier
+    policy_dir: Path | None = None
     # Every ticket this harness opened: `settle` waits until they (and their escalations) idle.
     tickets: list[str] = field(default_factory=list)
 
@@ -186,11 +188,11 @@ class Harness:
             await asyncio.sleep(0.01)
 
     async def open(self, tenant: str, ticket_id: str, **fields: Any) -> WorkflowHandle[Any, Any]:
+        ticket = OpenTicketInput(tenant=tenant, ticket_id=ticket_id, **fields)
+        policy = load_policy(tenant, self.policy_dir)
         handle = await self.client.start_workflow(
             TicketSlaWorkflow.run,
-            TicketWorkflowInput(
-                ticket=OpenTicketInput(tenant=tenant, ticket_id=ticket_id, **fields)
-            ),
+            ticket_input(ticket, policy, await self.now()),
             id=ticket_workflow_id(tenant, ticket_id),
             task_queue=self.task_queue,
         )
@@ -199,16 +201,17 @@ class Harness:
         return handle
 
     async def started(self, handle: WorkflowHandle[Any, Any]) -> None:
-        """Wait until the ticket has run on its policy snapshot. The test server must not skip
-        time while the snapshot activity runs, and it must not be queried meanwhile either:
-        a query then makes it write a stray workflow task that later breaks its history."""
+        """Wait until the ticket has its state and its clock is set: after its first task, or
+        (opened with the legacy input, no snapshot) after the task that follows its snapshot
+        activity. The test server must not skip time before, and it must not be queried
+        meanwhile either: a query then makes it write a stray workflow task that later breaks
+        its history."""
         for _ in range(500):
             kinds = [e.WhichOneof("attributes") async for e in handle.fetch_history_events()]
+            legacy = "activity_task_scheduled_event_attributes" in kinds
             done = "activity_task_completed_event_attributes"
-            if (
-                done in kinds
-                and "workflow_task_completed_event_attributes" in kinds[kinds.index(done) :]
-            ):
+            after = kinds[kinds.index(done) :] if done in kinds else ([] if legacy else kinds)
+            if "workflow_task_completed_event_attributes" in after:
                 return
             await asyncio.sleep(0.01)
         raise TimeoutError(f"{handle.id} did not start")
@@ -266,7 +269,7 @@ async def harness(
             notify_worker(env.client, queue, notifier.activities(), None)
         )
         try:
-            yield Harness(env, env.client, queue, notifier)
+            yield Harness(env, env.client, queue, notifier, policy_dir)
         finally:
             await _bounded("stopping the workers", workers.aclose())
     finally:

@@ -84,7 +84,8 @@ async def record(name: str) -> dict[str, int]:
         for wf_id in await SCENARIOS[name](h):
             history = await h.client.get_workflow_handle(wf_id).fetch_history()
             # The file name carries the workflow ID: replay needs it (child IDs derive from it).
-            (HERE / f"{name}--{wf_id}.json").write_text(history.to_json())
+            # IDs hold "/" ("ticket/{tenant}/{id}"), never "+": "+" stands for it in the name.
+            (HERE / f"{name}--{wf_id.replace('/', '+')}.json").write_text(history.to_json())
             lengths[wf_id] = len(history.events)
     return lengths
 

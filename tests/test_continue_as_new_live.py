@@ -10,10 +10,12 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
+from intake.gateway import ticket_input
+from policies.loader import load_policy
+from slawatch.models import OpenTicketInput, TicketStatus
 from slawatch.testing import seconds_policy, step
 from tests.harness import StandInNotifier
 from tests.temporal_fixtures import dev_env
@@ -38,10 +40,9 @@ async def test_ticket_continues_as_new_mid_ladder_without_losing_a_page(
     ):
         first = await dev_env.client.start_workflow(
             TicketSlaWorkflow.run,
-            TicketWorkflowInput(
-                ticket=OpenTicketInput(tenant="fast", ticket_id="CAN-1"),
-                continue_as_new_after=20,
-            ),
+            ticket_input(
+                OpenTicketInput(tenant="fast", ticket_id="CAN-1"), load_policy("fast", tmp_path)
+            ).model_copy(update={"continue_as_new_after": 20}),
             id="ticket-fast-CAN-1",
             task_queue=queue,
         )
@@ -49,10 +50,8 @@ async def test_ticket_continues_as_new_mid_ladder_without_losing_a_page(
         status: TicketStatus | None = None
         for _ in range(120):  # at most ~30 s; the ladder takes ~10 s
             await asyncio.sleep(0.25)
-            try:
-                status = await handle.query("status", result_type=TicketStatus)
-            except WorkflowQueryFailedError:
-                continue  # still starting: its policy snapshot is not in yet (a loaded machine)
+            # The ticket answers from its first task: no "still starting" to wait out.
+            status = await handle.query("status", result_type=TicketStatus)
             if status.breaches and status.breaches[0].outcome != "escalating":
                 break
         assert status is not None

@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from benchmarks.page_tasks import tasks_per_page
 from slawatch.models import EscalationInput, StopEscalationInput
 from workers.worker import WORKFLOWS, workflow_runner
 
@@ -19,7 +20,8 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def load(path: Path) -> WorkflowHistory:
-    workflow_id = path.stem.split("--", 1)[1]
+    # "+" stands for "/" (tests/record_histories.py): ids are "ticket/{tenant}/{id}".
+    workflow_id = path.stem.split("--", 1)[1].replace("+", "/")
     return WorkflowHistory.from_json(workflow_id, path.read_text())
 
 
@@ -61,3 +63,15 @@ async def test_an_unpatched_change_is_caught_as_nondeterminism() -> None:
     )
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load(next(p for p in HISTORIES if "escalation" in p.stem)))
+
+
+def test_the_current_histories_page_from_the_breach_task_as_the_floor_does() -> None:
+    """One workflow task from breach to first page (the floor's), down from two."""
+    counted = {}
+    for name in ("critical_ladder", "v2_critical_ladder"):
+        ticket = next(
+            p for p in HISTORIES if p.stem.startswith(f"{name}--") and "escal" not in p.stem
+        )
+        child = next(p for p in HISTORIES if p.stem.startswith(f"{name}--") and "escal" in p.stem)
+        counted[name] = tasks_per_page(load(ticket), load(child))
+    assert counted == {"critical_ladder": ("ticket", 1), "v2_critical_ladder": ("escalation", 2)}

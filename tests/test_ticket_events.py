@@ -13,7 +13,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from policies.loader import BUILTIN_DIR
+from intake.gateway import ticket_input
+from policies.loader import BUILTIN_DIR, load_policy
 from slawatch.models import (
     CloseInput,
     FirstResponseInput,
@@ -165,6 +166,69 @@ async def test_reopening_the_same_ticket_joins_the_running_workflow() -> None:
         assert (await h.status(again)).severity == "critical"
 
 
+async def test_a_ticket_opened_with_the_legacy_input_still_snapshots_by_activity() -> None:
+    # Tickets opened before intake passed the snapshot carry no policy in their input.
+    async with harness() as h:
+        handle = await h.client.start_workflow(
+            TicketSlaWorkflow.run,
+            TicketWorkflowInput(ticket=OpenTicketInput(tenant="prokuria", ticket_id="O-1")),
+            id="ticket/prokuria/O-1",
+            task_queue=h.task_queue,
+        )
+        h.tickets.append(handle.id)
+        await h.started(handle)
+        kinds = [e.WhichOneof("attributes") async for e in handle.fetch_history_events()]
+        assert "activity_task_completed_event_attributes" in kinds
+        status = await h.update(handle, "first_response", FirstResponseInput())
+        assert status.severity == "minor" and status.response.state.value == "met"
+
+
+async def test_a_new_ticket_has_its_state_from_its_first_task() -> None:
+    async with harness() as h:
+        handle = await h.open("prokuria", "O-2", severity="critical")
+        kinds = [e.WhichOneof("attributes") async for e in handle.fetch_history_events()]
+        # No activity before the clock: the first task set the response timer.
+        assert "activity_task_scheduled_event_attributes" not in kinds
+        assert "timer_started_event_attributes" in kinds
+        assert (await h.status(handle)).history[0].event == "opened"
+
+
+async def test_the_breach_task_sends_the_first_pages_itself() -> None:
+    # Prokuria critical: step 1 is an SMS to the emergency line and the primary (ana). The
+    # pages leave in the task that starts the escalation, not in the escalation's first task.
+    async with harness() as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.open("prokuria", "P-1", severity="critical", opened_at=TUESDAY_0800)
+        await h.advance_to(TUESDAY_0800 + timedelta(minutes=62))
+        events = [e async for e in handle.fetch_history_events()]
+        child_task = next(
+            e.start_child_workflow_execution_initiated_event_attributes
+            for e in events
+            if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+        ).workflow_task_completed_event_id
+        sms = [
+            e.activity_task_scheduled_event_attributes
+            for e in events
+            if e.HasField("activity_task_scheduled_event_attributes")
+            and e.activity_task_scheduled_event_attributes.activity_type.name == "send_sms"
+        ]
+        assert [a.workflow_task_completed_event_id for a in sms] == [child_task, child_task]
+        status = await h.status(handle)
+        pages = [n for n in status.sent if n.breach_id == "response-1"]
+        assert sorted(n.to for n in pages) == ["+40721555101", "+40724011885"]
+        assert all(n.code and n.ok for n in pages)
+        assert status.escalation_level == 1
+        # The escalation took the step from the ticket: it scheduled no page of its own yet.
+        child = h.client.get_workflow_handle(status.breaches[0].escalation_workflow_id)
+        kinds = [e.WhichOneof("attributes") async for e in child.fetch_history_events()]
+        assert "activity_task_scheduled_event_attributes" not in kinds
+        assert "workflow_execution_signaled_event_attributes" in kinds
+        # Step 2 (a call) follows 5 minutes after step 1, from the escalation as before.
+        await h.advance_to(TUESDAY_0800 + timedelta(minutes=66))
+        calls = [s for s in h.notifier.sent if s.channel == "voice"]
+        assert len(calls) == 2 and all("/response-1/r1s2/" in c.key for c in calls)
+
+
 async def test_unknown_class_from_intake_falls_back_to_default_and_says_so() -> None:
     async with harness() as h:
         handle = await h.open("prokuria", "U-1", severity="urgent", category="incident")
@@ -226,14 +290,13 @@ async def test_search_attributes_follow_the_ticket() -> None:
 async def test_continue_as_new_keeps_all_state() -> None:
     async with harness() as h:
         await h.advance_to(TUESDAY_0800)
+        ticket = OpenTicketInput(
+            tenant="prokuria", ticket_id="L-1", severity="major", opened_at=TUESDAY_0800
+        )
+        opening = ticket_input(ticket, load_policy("prokuria"))
         handle = await h.client.start_workflow(
             TicketSlaWorkflow.run,
-            TicketWorkflowInput(
-                ticket=OpenTicketInput(
-                    tenant="prokuria", ticket_id="L-1", severity="major", opened_at=TUESDAY_0800
-                ),
-                continue_as_new_after=40,
-            ),
+            opening.model_copy(update={"continue_as_new_after": 40}),
             id="ticket-prokuria-L-1",
             task_queue=h.task_queue,
         )

@@ -46,8 +46,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def ticket_worker(client: Client, task_queue: str, policy_dir: Any, **options: Any) -> Worker:
-    """Runs ticket and escalation workflows, and the activity that snapshots policies (a local
-    activity for tickets started before the `policy-snapshot-by-activity` patch)."""
+    """Runs ticket and escalation workflows, and the activity that snapshots policies for
+    tickets opened before intake passed the snapshot (docs/design.md, "State at start")."""
     return Worker(
         client,
         task_queue=task_queue,

@@ -16,12 +16,13 @@ with workflow.unsafe.imports_passed_through():
         EscalationInput,
         EscalationProgress,
         EscalationResult,
+        FirstStepSent,
         Recipient,
         SentNotification,
         StopEscalationInput,
     )
     from slawatch.telemetry import record_escalation_exhausted
-    from workflows.dispatch import DELIVERY_ASSURANCE, send_one, send_step
+    from workflows.dispatch import DELIVERY_ASSURANCE, FIRST_STEP_LABEL, send_one, send_step
     from workflows.timers import wait_until
 
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
@@ -63,6 +64,19 @@ def recipients(policy: Policy, step: LadderStep) -> list[Recipient]:
     return people
 
 
+def draw_codes(codes: dict[str, str], people: list[Recipient]) -> dict[str, str]:
+    """A four-digit code per person, drawn once from the calling workflow's replay-safe
+    random, distinct within the breach; `codes` is updated and returned."""
+    for person in people:
+        if person.id not in codes:
+            taken = set(codes.values())
+            code = str(workflow.random().randint(1000, 9999))
+            while code in taken:
+                code = str(workflow.random().randint(1000, 9999))
+            codes[person.id] = code
+    return codes
+
+
 @workflow.defn
 class EscalationWorkflow:
     """Runs a class's ladder from the policy snapshot; stops on ack, met target or resolution."""
@@ -86,10 +100,14 @@ class EscalationWorkflow:
         self.assured = False
         self.input: EscalationInput | None = None
         self.retries: list[asyncio.Task[None]] = []
+        # Round 1, step 1's pages when the ticket sent them (EscalationInput.first_step_codes).
+        self.first_sent: list[SentNotification] | None = None
 
     @workflow.run
     async def run(self, input: EscalationInput) -> EscalationResult:
         self.input = input
+        if input.first_step_codes is not None:
+            self.codes = dict(input.first_step_codes)
         policy = input.policy
         cls: ServiceClass = policy.classes[input.severity]
         ladder: Ladder = policy.ladders[cls.ladder]
@@ -99,8 +117,12 @@ class EscalationWorkflow:
                 if self.stopped is not None:
                     break
                 self.level += 1
-                sent = await self._run_step(input, cls, step, f"r{round_no + 1}s{step_no + 1}")
-                if sent:
+                label = f"r{round_no + 1}s{step_no + 1}"
+                sent = await self._run_step(input, cls, step, label)
+                if self._by_ticket(input, label):
+                    # The ticket has these pages already: tell it the level and delivery news.
+                    await self._report(input, [n for n in sent if n.channel is Channel.EMAIL])
+                elif sent:
                     await self._report(input, sent)
                 if self.stopped is not None:
                     break
@@ -137,7 +159,13 @@ class EscalationWorkflow:
             else:
                 sent += await send_step(input, people, [Channel.EMAIL], label)
         phones = [c for c in step.via if c in PHONE_CHANNELS]
-        if phones:
+        if phones and self._by_ticket(input, label):
+            # Sent by the ticket's breach task, one workflow task earlier than we could.
+            await workflow.wait_condition(
+                lambda: self.first_sent is not None or self.stopped is not None
+            )
+            sent += self.first_sent or []
+        elif phones:
             if not cls.emergency:
                 await self._wait_for_support_hours(input)
                 if self.stopped is not None:
@@ -156,15 +184,11 @@ class EscalationWorkflow:
         return sent
 
     def _codes_for(self, people: list[Recipient]) -> dict[str, str]:
-        """A four-digit code per person, drawn once from the workflow's replay-safe random."""
-        for person in people:
-            if person.id not in self.codes:
-                taken = set(self.codes.values())
-                code = str(workflow.random().randint(1000, 9999))
-                while code in taken:
-                    code = str(workflow.random().randint(1000, 9999))
-                self.codes[person.id] = code
-        return self.codes
+        return draw_codes(self.codes, people)
+
+    @staticmethod
+    def _by_ticket(input: EscalationInput, label: str) -> bool:
+        return input.first_step_codes is not None and label == FIRST_STEP_LABEL
 
     async def _email(self, input: EscalationInput, people: list[Recipient], label: str) -> None:
         sent = await send_step(input, people, [Channel.EMAIL], label)
@@ -288,6 +312,10 @@ class EscalationWorkflow:
             await self._report(input, sent)
         except FailureError:
             workflow.logger.info("delivery news after the ticket closed")
+
+    @workflow.signal
+    def first_step_sent(self, input: FirstStepSent) -> None:
+        self.first_sent = input.sent
 
     @workflow.signal
     def stop(self, input: StopEscalationInput) -> None:

@@ -6,24 +6,53 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
+    from policies.clock import clock_for
+    from policies.schema import Channel
+    from policies.snapshot import ladder_snapshot
     from slawatch.models import (
+        AcknowledgeInput,
+        Acknowledgement,
         Breach,
+        CloseInput,
+        DeliveryStatusInput,
         EscalationInput,
+        EscalationProgress,
+        EscalationResult,
+        FirstResponseInput,
+        FirstStepSent,
+        HistoryEntry,
+        Interval,
+        PauseInput,
         PolicySnapshotInput,
+        Recipient,
+        ReclassifyInput,
+        ReopenInput,
+        ResolveInput,
+        ResumeInput,
+        StopEscalationInput,
         TargetKind,
         TicketPhase,
         TicketState,
         TicketStatus,
         TicketWorkflowInput,
     )
-    from slawatch.telemetry import record_breach
+    from slawatch.telemetry import record_acknowledgement, record_breach
     from workflows import notices, sla
-    from workflows.escalation import EscalationWorkflow
+    from workflows.dispatch import FIRST_STEP_LABEL, send_step
+    from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes, recipients
     from workflows.search import upsert_search_attributes
-    from workflows.ticket_events import TicketEvents
+    from workflows.ticket_rules import (
+        ackable,
+        check_reclassify,
+        invalid,
+        opening_state,
+        require_open,
+        status_of,
+    )
     from workflows.timers import wait_until
 
 # A resolved ticket that nobody reopens or closes is closed after this long (real time).
@@ -31,21 +60,42 @@ AUTO_CLOSE_AFTER = timedelta(days=30)
 # Patch: warning emails run beside the clock instead of holding it until SendGrid answers.
 WARNINGS_BESIDE_CLOCK = "warning-emails-beside-clock"
 # Patch: the policy snapshot is a regular activity, not a local one (replay-stable time).
+# Only tickets opened without a snapshot in their input (before intake passed one) use either.
 SNAPSHOT_BY_ACTIVITY = "policy-snapshot-by-activity"
+# Patch: the breach task sends the first step's pages itself instead of leaving them to the
+# escalation's first task, so a page costs the floor's timer -> activity.
+FIRST_PAGE_FROM_TICKET = "first-page-from-ticket"
 
 
 @workflow.defn
-class TicketSlaWorkflow(TicketEvents):
+class TicketSlaWorkflow:
     """Runs a ticket's response and resolution clocks and escalates each breach."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    @workflow.init
+    def __init__(self, input: TicketWorkflowInput) -> None:
+        self.input = input
+        # Intake passes the policy snapshot, so the state exists before any handler or query
+        # runs. Only a ticket opened before that (its input has neither) starts without it.
+        self.s: TicketState | None = input.state
+        if self.s is None and input.policy is not None:
+            now = workflow.now()
+            self.s = opening_state(input.ticket, input.policy, input.ticket.opened_at or now, now)
+        self.dirty = False
+        self.evaluations = 0
         self.warnings: list[asyncio.Task[None]] = []
+        # First steps sent by breach tasks, until their escalations have the pages.
+        self.first_pages: list[asyncio.Task[None]] = []
+        self.started_children: set[str] = set()
+
+    @property
+    def state(self) -> TicketState:
+        assert self.s is not None, "a ticket opened without a snapshot is still starting"
+        return self.s
 
     @workflow.run
     async def run(self, input: TicketWorkflowInput) -> TicketStatus:
-        self.input = input
-        self.s = input.state if input.state is not None else await self._start(input)
+        if self.s is None:
+            self.s = await self._legacy_start(input)
         while True:
             await self._evaluate()
             if self.state.phase is TicketPhase.CLOSED:
@@ -55,8 +105,9 @@ class TicketSlaWorkflow(TicketEvents):
                 # answered in the same task as the continue-as-new can be lost by the server.
                 await wait_until(lambda: False, timedelta(seconds=1), "continue-as-new")
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                # A warning email still retrying would be lost with this run.
-                await workflow.wait_condition(lambda: all(t.done() for t in self.warnings))
+                # A warning email still retrying, or first pages their escalation still waits
+                # for, would be lost with this run.
+                await workflow.wait_condition(self._sends_done)
                 # Keeping every bit of state, including the policy snapshot: never re-read.
                 workflow.continue_as_new(input.model_copy(update={"state": self.s}))
             wake, why = self._next_wake()
@@ -64,12 +115,18 @@ class TicketSlaWorkflow(TicketEvents):
             timeout = max(wake - workflow.now(), timedelta(seconds=1)) if wake else None
             await wait_until(lambda: self.dirty, timeout, why)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # An escalation waits for the first pages the ticket sends for it.
+        await workflow.wait_condition(lambda: all(t.done() for t in self.first_pages))
         return self._status()
 
-    async def _start(self, input: TicketWorkflowInput) -> TicketState:
+    def _sends_done(self) -> bool:
+        return all(t.done() for t in self.warnings + self.first_pages)
+
+    async def _legacy_start(self, input: TicketWorkflowInput) -> TicketState:
+        """A ticket opened before intake passed the snapshot reads it by an activity, as it
+        did then, so its history replays. Remove with the legacy input shape (docs/design.md)."""
         ticket = input.ticket
         opened_at = ticket.opened_at or workflow.now()
-        # The policy is read once, by an activity, so its snapshot is in history for good.
         snapshot_input = PolicySnapshotInput(tenant=ticket.tenant, opened_at=opened_at)
         if workflow.patched(SNAPSHOT_BY_ACTIVITY):
             # A regular activity: its result opens a new workflow task whose time is in
@@ -87,18 +144,12 @@ class TicketSlaWorkflow(TicketEvents):
                 snapshot_input,
                 start_to_close_timeout=timedelta(seconds=30),
             )
-        state = TicketState(policy=policy, severity=policy.default_class, opened_at=opened_at)
-        try:
-            state.severity = policy.class_for(ticket.severity, ticket.category)
-        except KeyError:
-            # A clock must run whatever intake sent: fall back to the default and say so.
-            self._note(state, "unknown_class", f"{ticket.severity!r}; using {state.severity}")
-        self._note(state, "opened", f"class {state.severity}")
-        return state
+        return opening_state(ticket, policy, opened_at, workflow.now())
+
+    # -- the clock loop -----------------------------------------------------------------------
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
-        assert self.input is not None
         limit = self.input.continue_as_new_after
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
 
@@ -131,7 +182,7 @@ class TicketSlaWorkflow(TicketEvents):
             self._close(now, "auto-closed after resolution")
         self.evaluations += 1
         upsert_search_attributes(s, now)
-        workflow.set_current_details(notices.summary_line(self.input_ticket_id, s, now))
+        workflow.set_current_details(notices.summary_line(self.input.ticket.ticket_id, s, now))
 
     async def _evaluate_target(self, kind: TargetKind, now: datetime) -> None:
         s = self.state
@@ -154,9 +205,8 @@ class TicketSlaWorkflow(TicketEvents):
 
     async def _warn(self, kind: TargetKind, percent: int, now: datetime) -> None:
         # A copy: the email names the class the warning was for, whatever happens meanwhile.
-        sending = notices.send_warning(
-            self.state.model_copy(), self.input_ticket_id, kind, percent, now
-        )
+        ticket_id = self.input.ticket.ticket_id
+        sending = notices.send_warning(self.state.model_copy(), ticket_id, kind, percent, now)
         if workflow.patched(WARNINGS_BESIDE_CLOCK):
             # Beside the clock, not in its way: with SendGrid down the email retries for
             # minutes, and the breach and its pages must not wait behind it.
@@ -165,7 +215,7 @@ class TicketSlaWorkflow(TicketEvents):
             await sending
 
     async def _breach(self, kind: TargetKind, now: datetime) -> None:
-        s = self.state
+        s, ticket_id = self.state, self.input.ticket.ticket_id
         s.breached_at[kind] = now
         breach_id = f"{kind.value}-{sum(1 for b in s.breaches if b.kind is kind) + 1}"
         wf_id = workflow.info().workflow_id
@@ -179,25 +229,276 @@ class TicketSlaWorkflow(TicketEvents):
                 escalation_workflow_id=child_id,
             )
         )
-        self._note(s, "breached", f"{kind.value} target of class {s.severity} ({breach_id})")
+        self._note("breached", f"{kind.value} target of class {s.severity} ({breach_id})")
         # The workflow meter skips replays, so each breach is counted once.
         record_breach(workflow.metric_meter(), s.policy.tenant, s.severity, kind.value)
+        child = EscalationInput(
+            tenant=s.policy.tenant,
+            ticket_id=ticket_id,
+            ticket_workflow_id=wf_id,
+            breach_id=breach_id,
+            kind=kind,
+            severity=s.severity,
+            # Only what this ladder needs. The input is not part of the command that replay
+            # compares (type and id), so older histories replay unchanged.
+            policy=ladder_snapshot(s.policy, s.severity),
+            breached_at=now,
+        )
+        self._send_first_step(child, child_id, now)
         await workflow.start_child_workflow(
             EscalationWorkflow.run,
-            EscalationInput(
-                tenant=s.policy.tenant,
-                ticket_id=self.input_ticket_id,
-                ticket_workflow_id=wf_id,
-                breach_id=breach_id,
-                kind=kind,
-                severity=s.severity,
-                policy=s.policy,
-                breached_at=now,
-            ),
+            child,
             id=child_id,
             # Escalations outlive a continue-as-new of the ticket; they report back by signal.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             static_summary=(
-                f"{s.policy.tenant} {self.input_ticket_id}: {kind.value} breach, class {s.severity}"
+                f"{s.policy.tenant} {ticket_id}: {kind.value} breach, class {s.severity}"
             ),
         )
+        self.started_children.add(child_id)
+
+    def _send_first_step(self, child: EscalationInput, child_id: str, now: datetime) -> None:
+        """Page round 1, step 1 from this task when its phones may ring now (the escalation
+        does the step's email, the ack window and everything after)."""
+        policy, severity = child.policy, child.severity
+        step = policy.ladders[policy.classes[severity].ladder].steps[0]
+        phones = [c for c in step.via if c in PHONE_CHANNELS]
+        if not phones:
+            return
+        # Phones of a non-emergency class ring only inside its support hours.
+        emergency = policy.classes[severity].emergency
+        if not emergency and clock_for(policy.calendar_for(severity)).next_open(now) > now:
+            return
+        if not workflow.patched(FIRST_PAGE_FROM_TICKET):
+            return
+        people = recipients(policy, step)
+        child.first_step_codes = draw_codes({}, people)
+        task = self._first_step(child, child_id, people, phones)
+        self.first_pages.append(asyncio.create_task(task))
+
+    async def _first_step(
+        self, child: EscalationInput, child_id: str, people: list[Recipient], phones: list[Channel]
+    ) -> None:
+        assert child.first_step_codes is not None
+        sent = await send_step(child, people, phones, FIRST_STEP_LABEL, child.first_step_codes)
+        s = self.state
+        s.sent.extend(sent)
+        for breach in s.breaches:
+            if breach.breach_id == child.breach_id:
+                breach.level = max(breach.level, 1)
+        self.dirty = True
+        # Signal only a started escalation (the pages may be back before its start is).
+        await workflow.wait_condition(lambda: child_id in self.started_children)
+        try:
+            handle = workflow.get_external_workflow_handle(child_id)
+            await handle.signal(EscalationWorkflow.first_step_sent, FirstStepSent(sent=sent))
+        except FailureError:
+            workflow.logger.info("escalation %s ended before its first pages went", child_id)
+
+    async def _stop_escalations(self, breaches: list[Breach], reason: str, **who: str) -> None:
+        for breach in breaches:
+            breach.outcome = "acknowledged" if reason == "acknowledged" else "stopped"
+            # Its pages are no longer wanted: a failing delivery for it is no longer news.
+            self.state.delivery_failing.pop(breach.breach_id, None)
+            handle = workflow.get_external_workflow_handle(breach.escalation_workflow_id)
+            await handle.signal(EscalationWorkflow.stop, StopEscalationInput(reason=reason, **who))
+
+    # -- events: updates whose validators decide, and whose answer is the new status ------------
+
+    def _note(self, event: str, detail: str = "") -> None:
+        self.state.history.append(HistoryEntry(at=workflow.now(), event=event, detail=detail))
+
+    async def _changed(self, event: str, detail: str = "") -> TicketStatus:
+        """Record an event, let the clock loop act on it, and answer with the new status."""
+        self._note(event, detail)
+        return await self._settle()
+
+    async def _settle(self) -> TicketStatus:
+        seen = self.evaluations
+        self.dirty = True
+        # The answer includes what the event caused (a breach at once, a stopped ladder).
+        await workflow.wait_condition(lambda: self.evaluations > seen)
+        return self._status()
+
+    def _close(self, now: datetime, why: str) -> None:
+        s = self.state
+        if s.pauses and s.pauses[-1].end is None and s.phase is not TicketPhase.RESOLVED:
+            s.pauses[-1].end = now
+        s.phase = TicketPhase.CLOSED
+        self._note("closed", why)
+
+    def _started(self) -> TicketState:
+        """The state, for a validator: only a ticket opened without a snapshot can lack it."""
+        if self.s is None:
+            raise invalid("the ticket is still starting; try again in a moment")
+        return self.s
+
+    @workflow.update
+    async def first_response(self, input: FirstResponseInput) -> TicketStatus:
+        self.state.responded_at = min(input.at or workflow.now(), workflow.now())
+        return await self._changed("first_response", input.by or "")
+
+    @first_response.validator
+    def _v_first_response(self, input: FirstResponseInput) -> None:
+        s = self._started()
+        require_open(s, "record a first response")
+        if s.responded_at is not None:
+            raise invalid("the first response is already recorded")
+
+    @workflow.update
+    async def reclassify(self, input: ReclassifyInput) -> TicketStatus:
+        s = self.state
+        old, s.severity = s.severity, input.severity
+        return await self._changed("reclassified", f"{old} -> {input.severity}: {input.reason}")
+
+    @reclassify.validator
+    def _v_reclassify(self, input: ReclassifyInput) -> None:
+        check_reclassify(self._started(), input.severity)
+
+    @workflow.update
+    async def pause(self, input: PauseInput) -> TicketStatus:
+        s = self.state
+        s.phase = TicketPhase.WAITING_ON_CUSTOMER
+        s.pauses.append(Interval(start=workflow.now()))
+        return await self._changed("waiting_on_customer", input.reason or "")
+
+    @pause.validator
+    def _v_pause(self, input: PauseInput) -> None:
+        s = self._started()
+        if s.phase is not TicketPhase.OPEN:
+            raise invalid(f"cannot pause a ticket that is {s.phase.value}")
+
+    @workflow.update
+    async def resume(self, input: ResumeInput) -> TicketStatus:
+        s = self.state
+        s.phase = TicketPhase.OPEN
+        s.pauses[-1].end = workflow.now()
+        return await self._changed("resumed")
+
+    @resume.validator
+    def _v_resume(self, input: ResumeInput) -> None:
+        s = self._started()
+        if s.phase is not TicketPhase.WAITING_ON_CUSTOMER:
+            raise invalid(f"cannot resume a ticket that is {s.phase.value}")
+
+    @workflow.update
+    async def resolve(self, input: ResolveInput) -> TicketStatus:
+        s, now = self.state, workflow.now()
+        if s.phase is TicketPhase.WAITING_ON_CUSTOMER:
+            s.pauses[-1].end = now
+        s.phase, s.resolved_at = TicketPhase.RESOLVED, now
+        # A resolution reaches the customer: it answers the response target too if still open.
+        s.responded_at = s.responded_at or now
+        # Resolution stops the resolution clock; a reopen resumes it from here.
+        s.pauses.append(Interval(start=now))
+        return await self._changed("resolved", input.note or "")
+
+    @resolve.validator
+    def _v_resolve(self, input: ResolveInput) -> None:
+        require_open(self._started(), "resolve")
+
+    @workflow.update
+    async def reopen(self, input: ReopenInput) -> TicketStatus:
+        s = self.state
+        s.phase, s.resolved_at = TicketPhase.OPEN, None
+        s.pauses[-1].end = workflow.now()
+        return await self._changed("reopened", input.reason or "")
+
+    @reopen.validator
+    def _v_reopen(self, input: ReopenInput) -> None:
+        s = self._started()
+        if s.phase is not TicketPhase.RESOLVED:
+            raise invalid(f"only a resolved ticket can be reopened; this one is {s.phase.value}")
+
+    @workflow.update
+    async def close(self, input: CloseInput) -> TicketStatus:
+        self._close(workflow.now(), "closed")
+        return await self._settle()
+
+    @close.validator
+    def _v_close(self, input: CloseInput) -> None:
+        if self._started().phase is TicketPhase.CLOSED:
+            raise invalid("the ticket is already closed")
+
+    @workflow.update
+    async def acknowledge(self, input: AcknowledgeInput) -> TicketStatus:
+        s, now = self.state, workflow.now()
+        targets = ackable(s, input)
+        for breach in targets:
+            s.acknowledgements.append(
+                Acknowledgement(
+                    breach_id=breach.breach_id,
+                    responder=input.responder,
+                    channel=input.channel,
+                    at=now,
+                )
+            )
+        record_acknowledgement(workflow.metric_meter(), s.policy.tenant, input.channel)
+        live = [b for b in targets if b.outcome == "escalating"]
+        await self._stop_escalations(
+            live, "acknowledged", responder=input.responder, channel=input.channel
+        )
+        ids = ", ".join(b.breach_id for b in targets)
+        return await self._changed(
+            "acknowledged", f"{ids} by {input.responder} via {input.channel}"
+        )
+
+    @acknowledge.validator
+    def _v_acknowledge(self, input: AcknowledgeInput) -> None:
+        ackable(self._started(), input)
+
+    # -- escalation reports and Twilio callbacks ----------------------------------------------
+
+    @workflow.signal
+    def escalation_progress(self, input: EscalationProgress) -> None:
+        s = self.state
+        s.sent.extend(input.sent)
+        if input.failing is not None:
+            was = input.breach_id in s.delivery_failing
+            if input.failing:
+                s.delivery_failing[input.breach_id] = "; ".join(input.failing)
+                if not was:
+                    self._note("delivery_failing", f"{input.breach_id}: {input.failing[0]}")
+            elif was:
+                del s.delivery_failing[input.breach_id]
+                self._note("delivery_restored", input.breach_id)
+        for breach in s.breaches:
+            if breach.breach_id == input.breach_id:
+                breach.level = input.level
+        self.dirty = True
+
+    @workflow.signal
+    def escalation_finished(self, input: EscalationResult) -> None:
+        self.state.delivery_failing.pop(input.breach_id, None)
+        for breach in self.state.breaches:
+            if breach.breach_id == input.breach_id and breach.outcome == "escalating":
+                breach.outcome = input.outcome
+        self._note("escalation_finished", f"{input.breach_id}: {input.outcome}")
+        self.dirty = True
+
+    @workflow.signal
+    async def delivery_status(self, input: DeliveryStatusInput) -> None:
+        """A Twilio status callback: recorded on the page, forwarded to its escalation."""
+        # The last record of the key: a page retried after an account failure is there twice.
+        for sent in reversed(self.state.sent):
+            if sent.key == input.idempotency_key:
+                sent.outcome = input.status
+                for breach in self.state.breaches:
+                    if breach.breach_id == sent.breach_id and breach.outcome == "escalating":
+                        handle = workflow.get_external_workflow_handle(
+                            breach.escalation_workflow_id
+                        )
+                        await handle.signal(EscalationWorkflow.delivery_status, input)
+                return
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> TicketStatus:
+        """Answers from the first task (a ticket opened without a snapshot: once it has one)."""
+        self._started()
+        return self._status()
+
+    def _status(self) -> TicketStatus:
+        info = workflow.info()
+        return status_of(self.state, self.input.ticket, info.workflow_id, workflow.now())
