@@ -49,7 +49,8 @@ test-smoke: install
 
 # Random exploration on purpose: new examples every run, ten times as many; SEED=n replays one.
 # Failing examples are printed ready to paste as @example(...) above the test (tests/profiles.py).
-FUZZ_TESTS := tests/test_clock_properties.py tests/test_fuzz_policies.py tests/test_fuzz_api.py
+FUZZ_TESTS := tests/test_clock_properties.py tests/test_fuzz_policies.py tests/test_fuzz_api.py \
+	tests/test_oncall_properties.py tests/test_oncall_fuzz.py
 fuzz: install system
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q --timeout 1800 $(if $(SEED),--hypothesis-seed=$(SEED)) $(FUZZ_TESTS)
 
