@@ -287,8 +287,14 @@ class TicketSlaWorkflow:
             if breach.breach_id == child.breach_id:
                 breach.level = max(breach.level, 1)
         self.dirty = True
-        # Signal only a started escalation (the pages may be back before its start is).
-        await workflow.wait_condition(lambda: child_id in self.started_children)
+        # Signal only a started escalation (the pages may be back before its start is). Started,
+        # it is signalled at once, before this task yields: the signal's command then always
+        # comes before the clock loop's, woken by `dirty`. Had both waited on a condition,
+        # their order would rest on how many event-loop turns `asyncio.wait_for` takes, which
+        # changed in Python 3.12: a history recorded on 3.11 did not replay on 3.13
+        # (tests/test_replay.py under `make test-smoke PY=python3.13`).
+        if child_id not in self.started_children:
+            await workflow.wait_condition(lambda: child_id in self.started_children)
         try:
             handle = workflow.get_external_workflow_handle(child_id)
             await handle.signal(EscalationWorkflow.first_step_sent, FirstStepSent(sent=sent))
