@@ -232,7 +232,18 @@ async def test_sendgrid_down_for_the_whole_ladder_emails_arrive_once_and_pages_k
         # Each ack window ran in full between the pages, none was stretched by the emails.
         assert (at["r1s2"] - at["r1s1"]).total_seconds() >= 2
         assert (at["r1s3"] - at["r1s2"]).total_seconds() >= 2
-    for status in await rig.statuses(ids):
+    # The stand-in has each email a moment before its ticket hears of it (activity completed,
+    # escalation task, signal to the ticket): wait for every ticket's timeline to have them.
+    deadline = time.monotonic() + 30
+    while True:
+        statuses = await rig.statuses(ids)
+        heard = [
+            len([n for n in st.sent if n.ok and n.channel.value == "email"]) for st in statuses
+        ]
+        if heard == [3] * len(ids) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    for status in statuses:
         ladder_sent = [n for n in status.sent if n.ok and not n.breach_id.startswith("warning-")]
         # The warning email is in the timeline too, sent once SendGrid was back.
         assert [n.ok for n in status.sent if n.breach_id == "warning-response-50"] == [True]
