@@ -18,6 +18,8 @@ ESCALATION_LEVEL = SearchAttributeKey.for_int("SlaEscalationLevel")
 PAGED_TO = SearchAttributeKey.for_keyword_list("SlaPagedTo")
 # "failing" while a vendor refuses our account for this ticket's pages; "ok" once they go again.
 DELIVERY = SearchAttributeKey.for_keyword("SlaDelivery")
+# True from the ticket's first breach on, also after a downgrade withdrew it: `SlaBreached = true`.
+BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 
 # Name -> Temporal type, for registering them on a server (dev stack, tests, deploy jobs).
 DEFINITIONS = {
@@ -29,6 +31,7 @@ DEFINITIONS = {
     ESCALATION_LEVEL.name: "Int",
     PAGED_TO.name: "KeywordList",
     DELIVERY.name: "Keyword",
+    BREACHED.name: "Bool",
 }
 
 

@@ -123,7 +123,9 @@ async def test_invalid_transitions_and_unknown_class_are_rejected_with_reasons()
         assert err.type == "InvalidTransition"
         status = await h.update(handle, "close", CloseInput())
         assert status.phase == "closed"
-        # A closed ticket's workflow has completed: further events fail (the API says 409).
+        # A closed ticket's workflow completes once its last SLA record write is in; then
+        # further events fail (the API says 409).
+        await handle.result()
         with pytest.raises(RPCError):
             await h.update(handle, "resolve", ResolveInput())
         result = await handle.result()
@@ -186,10 +188,20 @@ async def test_a_ticket_opened_with_the_legacy_input_still_snapshots_by_activity
 async def test_a_new_ticket_has_its_state_from_its_first_task() -> None:
     async with harness() as h:
         handle = await h.open("prokuria", "O-2", severity="critical")
-        kinds = [e.WhichOneof("attributes") async for e in handle.fetch_history_events()]
-        # No activity before the clock: the first task set the response timer.
-        assert "activity_task_scheduled_event_attributes" not in kinds
-        assert "timer_started_event_attributes" in kinds
+        events = [e async for e in handle.fetch_history_events()]
+        kinds = [e.WhichOneof("attributes") for e in events]
+        # No policy snapshot activity before the clock: the first task set the response timer
+        # (and started the SLA record's first write beside it).
+        scheduled = [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        assert scheduled == ["record_milestone"]
+        done = kinds.index("workflow_task_completed_event_attributes")
+        after = kinds[done + 1 :]
+        first_commands = after[: after.index("workflow_task_scheduled_event_attributes")]
+        assert "timer_started_event_attributes" in first_commands
         assert (await h.status(handle)).history[0].event == "opened"
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -15,6 +17,9 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.policy import PolicyActivities
+from activities.records import open_records
+from activities.records.activities import RecordActivities
+from activities.records.store import RecordStore
 from slawatch.settings import Settings, notify_queue_for, reports_queue_for
 from workflows.escalation import EscalationWorkflow
 from workflows.report import MonthlyReportWorkflow
@@ -45,14 +50,25 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def ticket_worker(client: Client, task_queue: str, policy_dir: Any, **options: Any) -> Worker:
-    """Runs ticket and escalation workflows, and the activity that snapshots policies for
-    tickets opened before intake passed the snapshot (docs/design.md, "State at start")."""
+def ticket_worker(
+    client: Client,
+    task_queue: str,
+    policy_dir: Any,
+    records: RecordActivities | None = None,
+    **options: Any,
+) -> Worker:
+    """Runs ticket and escalation workflows, the tickets' SLA record writes, and the activity
+    that snapshots policies for tickets opened before intake passed the snapshot (docs/design.md,
+    "State at start"). Without `records` (tests that don't read them) the records go to a
+    SQLite file in a new temporary directory; `run_worker` passes the settings' store."""
+    if records is None:
+        scratch = Path(tempfile.mkdtemp(prefix="slawatch-records-")) / "records.sqlite3"
+        records = RecordActivities(lambda: RecordStore(scratch))
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[PolicyActivities(policy_dir).snapshot_policy],
+        activities=[PolicyActivities(policy_dir).snapshot_policy, records.record_milestone],
         workflow_runner=workflow_runner(),
         # After a worker restart, timers due while it was down fire ~2 s late, not ~10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
@@ -93,11 +109,10 @@ def report_worker(
 
 def report_activities(settings: Settings) -> list[Callable[..., Any]]:
     """The delivery activity over the settings' record store, SendGrid client and ledger."""
-    # Imported here, as the next three: vendor clients and databases load only where a worker
+    # Imported here, as the next two: vendor clients and databases load only where a worker
     # runs these activities, not in every process that imports the worker's wiring.
     from activities.clients import SendGridMailer, sendgrid_client
     from activities.ledger import open_ledger  # here: see above
-    from activities.records import open_records  # here: see above
     from activities.records.monthly import MonthlyReportActivities  # here: see above
 
     mailer = SendGridMailer(sendgrid_client(settings), settings.email_from)
@@ -126,6 +141,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             client,
             settings.ticket_task_queue,
             settings.policy_dir,
+            # Opened at the first write: a database down at start does not stop the worker.
+            RecordActivities(lambda: open_records(settings)),
             max_cached_workflows=settings.worker_max_cached_workflows,
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),

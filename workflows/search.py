@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from slawatch.models import TargetKind, TicketState
     from slawatch.paging import paged_numbers
     from slawatch.search_attributes import (
+        BREACHED,
         CLASS,
         DEFINITIONS,
         DELIVERY,
@@ -28,8 +29,12 @@ with workflow.unsafe.imports_passed_through():
 PAGED_TO_ATTRIBUTE = "paged-to-search-attribute"
 # Patch: tickets say when a vendor refuses our account for their pages (SlaDelivery).
 DELIVERY_ATTRIBUTE = "delivery-search-attribute"
+# Patch: tickets say whether a target was ever breached (SlaBreached), withdrawn or not.
+BREACHED_ATTRIBUTE = "sla-breached-search-attribute"
 
 __all__ = [
+    "BREACHED",
+    "BREACHED_ATTRIBUTE",
     "CLASS",
     "DEFINITIONS",
     "DELIVERY",
@@ -73,5 +78,10 @@ def upsert_search_attributes(s: TicketState, now: datetime) -> None:
     # Only tickets whose pages ever failed for the account carry it: SlaDelivery = "failing".
     if (s.delivery_failing or shown) and shown != delivery and workflow.patched(DELIVERY_ATTRIBUTE):
         updates.append(DELIVERY.value_set(delivery))
+    # `s.breaches` keeps a breach a downgrade withdrew, so this never turns back to false. Set
+    # false from the first task (in the same upsert as SlaTenant), so `SlaBreached = false` works.
+    breached = bool(s.breaches)
+    if current.get(BREACHED) is not breached and workflow.patched(BREACHED_ATTRIBUTE):
+        updates.append(BREACHED.value_set(breached))
     if updates:
         workflow.upsert_search_attributes(updates)

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import notices, sla
     from workflows.dispatch import FIRST_STEP_LABEL, send_step
     from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes, recipients
+    from workflows.records_sink import RecordSink
     from workflows.search import upsert_search_attributes
     from workflows.ticket_rules import (
         ackable,
@@ -86,6 +87,8 @@ class TicketSlaWorkflow:
         # First steps sent by breach tasks, until their escalations have the pages.
         self.first_pages: list[asyncio.Task[None]] = []
         self.started_children: set[str] = set()
+        # The SLA record, written beside the clock at each milestone (workflows/records_sink.py).
+        self.records = RecordSink(lambda: self.state, self._status, self._wake)
 
     @property
     def state(self) -> TicketState:
@@ -117,7 +120,11 @@ class TicketSlaWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         # An escalation waits for the first pages the ticket sends for it.
         await workflow.wait_condition(lambda: all(t.done() for t in self.first_pages))
+        await self.records.flush()
         return self._status()
+
+    def _wake(self) -> None:
+        self.dirty = True
 
     def _sends_done(self) -> bool:
         return all(t.done() for t in self.warnings + self.first_pages)
@@ -183,6 +190,7 @@ class TicketSlaWorkflow:
         self.evaluations += 1
         upsert_search_attributes(s, now)
         workflow.set_current_details(notices.summary_line(self.input.ticket.ticket_id, s, now))
+        self.records.changed()
 
     async def _evaluate_target(self, kind: TargetKind, now: datetime) -> None:
         s = self.state

@@ -10,6 +10,8 @@ the same rows, and a retry carrying an older status never overwrites a newer one
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 
 from pydantic import Field
 from temporalio import activity
@@ -49,12 +51,32 @@ def record_milestone(store: RecordStore, input: RecordMilestoneInput) -> RecordM
 
 
 class RecordActivities:
-    """Activities over one record store (opened by the worker from settings)."""
+    """Activities over one record store (opened by the worker from settings).
 
-    def __init__(self, store: RecordStore) -> None:
-        self.store = store
+    Given a factory, the store is opened at the first write and again after a write that
+    failed to open it: a worker started while the database is down still runs tickets, and
+    their writes retry until it is back (docs/reports.md, "Live writes").
+    """
+
+    def __init__(self, store: RecordStore | Callable[[], RecordStore]) -> None:
+        self._store: RecordStore | None = None
+        if isinstance(store, RecordStore):
+            self._store = store
+        else:
+            self._open = store
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> RecordStore:
+        with self._lock:  # writes run in threads: open (and migrate) once
+            if self._store is None:
+                self._store = self._open()
+            return self._store
+
+    def _write(self, input: RecordMilestoneInput) -> RecordMilestoneResult:
+        return record_milestone(self.store, input)
 
     @activity.defn(name="record_milestone")
     async def record_milestone(self, input: RecordMilestoneInput) -> RecordMilestoneResult:
         """Upsert the ticket's SLA record as of this milestone (idempotent)."""
-        return await asyncio.to_thread(record_milestone, self.store, input)
+        return await asyncio.to_thread(self._write, input)

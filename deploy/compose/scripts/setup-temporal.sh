@@ -46,7 +46,7 @@ done
 # name:type pairs; the workflows upsert exactly these (see docs/design.md, "Temporal rules").
 for pair in SlaTenant:Keyword SlaClass:Keyword SlaState:Keyword \
   SlaResponseDue:Datetime SlaResolutionDue:Datetime SlaEscalationLevel:Int \
-  SlaPagedTo:KeywordList SlaDelivery:Keyword; do
+  SlaPagedTo:KeywordList SlaDelivery:Keyword SlaBreached:Bool; do
   name=${pair%%:*}
   type=${pair#*:}
   if printf '%s\n' "$existing" | grep -q "\"$name\""; then

@@ -1,0 +1,117 @@
+"""Live SLA record writes from the ticket workflow, beside its clock (docs/reports.md).
+
+After every evaluation of the clock the ticket hands its state here; when anything the record
+shows changed (a timeline entry, a page, an outcome, an acknowledgement) one `record_milestone`
+activity upserts the whole record. The activity is started, never awaited by the clock: with the
+store down it retries with backoff while breaches and pages go on. One write at a time: a change
+during a write is written when that write ends, as one newer picture. The run awaits its last
+write before it completes. Each write carries the whole status, and the store's upserts on
+natural keys with a version guard make a retried, replayed or late write change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.records.activities import RecordActivities, RecordMilestoneInput
+    from slawatch.models import TicketState, TicketStatus
+
+# Patch: tickets write their SLA record at each milestone (before: only the backfill wrote it).
+SLA_RECORDS = "sla-records"
+# A write is one short transaction; a worker killed mid-write is retried after this.
+WRITE_TIMEOUT = timedelta(seconds=10)
+# A store outage: retry soon, then every 5 minutes, never giving up (a lost write is a lost
+# milestone; the run's last write holds its completion until the store is back).
+WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+_WARNING = "warning-"
+
+
+def fingerprint(s: TicketState) -> tuple[int, ...]:
+    """Changes whenever the record would: what `activities/records/build.py` rows show."""
+    return (
+        len(s.history),
+        len(s.sent),
+        sum(1 for x in s.sent if x.outcome is not None),
+        len(s.acknowledgements),
+        sum(b.level for b in s.breaches),
+        sum(1 for b in s.breaches if b.outcome != "escalating"),
+    )
+
+
+class RecordSink:
+    """The ticket's record writer: at most one write in flight, the newest picture next."""
+
+    def __init__(
+        self,
+        state: Callable[[], TicketState],
+        status: Callable[[], TicketStatus],
+        wake: Callable[[], None],
+    ) -> None:
+        self._state, self._status, self._wake = state, status, wake
+        # What the write in flight (or the last one) carries; None: nothing written this run,
+        # so a continued run writes its carried state first.
+        self.written: tuple[int, ...] | None = None
+        self._seen = (0, 0)  # timeline entries and sends already named in a write
+        self.writing: workflow.ActivityHandle[Any] | None = None
+
+    def changed(self) -> None:
+        """After an evaluation: start a write if the record changed and none is in flight."""
+        s = self._state()
+        mark = fingerprint(s)
+        if mark == self.written or (self.writing is not None and not self.writing.done()):
+            return
+        if not workflow.patched(SLA_RECORDS):
+            return
+        self.written = mark
+        milestone = self._milestone(s)
+        self.writing = workflow.start_activity_method(
+            RecordActivities.record_milestone,
+            RecordMilestoneInput(milestone=milestone, status=self._status(), policy=s.policy),
+            start_to_close_timeout=WRITE_TIMEOUT,
+            retry_policy=WRITE_RETRY,
+            summary=f"record {milestone}",
+        )
+        self.writing.add_done_callback(self._done)
+
+    def _milestone(self, s: TicketState) -> str:
+        """What happened since the last write, for the activity's logs and summary."""
+        seen_history, seen_sent = self._seen
+        names = [e.event for e in s.history[seen_history:]]
+        sent = s.sent[seen_sent:]
+        if any(not x.breach_id.startswith(_WARNING) for x in sent):
+            names.append("paged")
+        if any(x.breach_id.startswith(_WARNING) for x in sent):
+            names.append("warned")
+        self._seen = (len(s.history), len(s.sent))
+        return ",".join(dict.fromkeys(names))[:64] or "updated"
+
+    def _done(self, handle: workflow.ActivityHandle[Any]) -> None:
+        if handle.cancelled():
+            return
+        if handle.exception() is not None:
+            workflow.logger.warning("SLA record write failed: %s", handle.exception())
+            self.written = None  # the next change writes everything again
+        if fingerprint(self._state()) != self.written:
+            self._wake()  # the clock loop evaluates and writes the newer picture
+
+    async def flush(self) -> None:
+        """Before the run completes: wait until the store holds its last picture."""
+        while True:
+            self.changed()
+            if self.writing is None or self.writing.done():
+                return
+            try:
+                await self.writing
+            except ActivityError:
+                return  # logged by `_done`; the backfill can still rebuild the record
