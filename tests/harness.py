@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
+from activities.records.activities import RecordActivities
 from intake.gateway import ticket_input
 from policies.loader import load_policy
 from slawatch.binaries import find_binary
@@ -207,10 +208,22 @@ class Harness:
         meanwhile either: a query then makes it write a stray workflow task that later breaks
         its history."""
         for _ in range(500):
-            kinds = [e.WhichOneof("attributes") async for e in handle.fetch_history_events()]
-            legacy = "activity_task_scheduled_event_attributes" in kinds
-            done = "activity_task_completed_event_attributes"
-            after = kinds[kinds.index(done) :] if done in kinds else ([] if legacy else kinds)
+            events = [e async for e in handle.fetch_history_events()]
+            kinds = [e.WhichOneof("attributes") for e in events]
+            # The snapshot activity is the legacy start (the SLA record's write is not).
+            snapshot = [
+                e.event_id
+                for e in events
+                if e.activity_task_scheduled_event_attributes.activity_type.name
+                == "snapshot_policy"
+            ]
+            legacy = bool(snapshot)
+            done = [
+                n
+                for n, e in enumerate(events)
+                if e.activity_task_completed_event_attributes.scheduled_event_id in snapshot
+            ]
+            after = kinds[done[0] :] if done else ([] if legacy else kinds)
             if "workflow_task_completed_event_attributes" in after:
                 return
             await asyncio.sleep(0.01)
@@ -248,11 +261,14 @@ async def _bounded(step: str, stop: Awaitable[Any]) -> None:
 
 @asynccontextmanager
 async def harness(
-    policy_dir: Path | None = None, runtime: Runtime | None = None
+    policy_dir: Path | None = None,
+    runtime: Runtime | None = None,
+    records: RecordActivities | None = None,
 ) -> AsyncIterator[Harness]:
     """One time-skipping environment per scenario: several at once make time skip past tasks.
 
-    Pass a `runtime` serving Prometheus metrics to scrape what the workflows recorded.
+    Pass a `runtime` serving Prometheus metrics to scrape what the workflows recorded, and
+    `records` to read the SLA records the tickets write (else a scratch SQLite file).
     """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
@@ -264,7 +280,7 @@ async def harness(
         queue = f"tickets-{uuid.uuid4().hex[:8]}"
         notifier = StandInNotifier(env)
         workers = AsyncExitStack()
-        await workers.enter_async_context(ticket_worker(env.client, queue, policy_dir))
+        await workers.enter_async_context(ticket_worker(env.client, queue, policy_dir, records))
         await workers.enter_async_context(
             notify_worker(env.client, queue, notifier.activities(), None)
         )

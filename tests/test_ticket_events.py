@@ -200,7 +200,8 @@ async def test_a_new_ticket_has_its_state_from_its_first_task() -> None:
         assert scheduled == ["record_milestone"]
         done = kinds.index("workflow_task_completed_event_attributes")
         after = kinds[done + 1 :]
-        first_commands = after[: after.index("workflow_task_scheduled_event_attributes")]
+        task = "workflow_task_scheduled_event_attributes"
+        first_commands = after[: after.index(task)] if task in after else after
         assert "timer_started_event_attributes" in first_commands
         assert (await h.status(handle)).history[0].event == "opened"
 
