@@ -26,7 +26,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from activities.records.activities import RecordMilestoneInput, record_milestone
+from activities.records.activities import (
+    RecordActivities,
+    RecordMilestoneInput,
+    record_milestone,
+)
 from activities.records.backfill import backfill
 from activities.records.figures import Report
 from activities.records.report import build_report
@@ -248,8 +252,11 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
 ) -> None:
     queue = f"records-{uuid.uuid4().hex[:8]}"
     log = Log(dev_env.client, queue, StandInNotifier(dev_env))
+    # The tickets write their records live into PostgreSQL as they go.
+    live_database = postgres.create_database()
+    live_pg = RecordStore(postgres.url(live_database))
     async with (
-        ticket_worker(dev_env.client, queue, None),
+        ticket_worker(dev_env.client, queue, None, RecordActivities(live_pg)),
         notify_worker(dev_env.client, queue, log.notifier.activities(), None),
     ):
         await _scenario(log)
@@ -260,6 +267,16 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
             if len([w async for w in dev_env.client.list_workflows(query)]) == 7:
                 break
             await asyncio.sleep(0.1)
+        # SlaBreached stays true once breached, also for P4 whose breach a downgrade withdrew.
+        breached = {log.handles[t].id for t in ("P2", "P4", "C2")}
+        for _ in range(100):
+            found = {w.id async for w in dev_env.client.list_workflows("SlaBreached = true")}
+            if found == breached:
+                break
+            await asyncio.sleep(0.1)
+        assert found == breached
+        unbreached = {w.id async for w in dev_env.client.list_workflows("SlaBreached = false")}
+        assert len(unbreached) == 4
 
         database = postgres.create_database()
         stores = {
@@ -285,6 +302,17 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
             assert _dump(stores["postgresql"], ["prokuria"]) == _dump(
                 stores["sqlite"], ["prokuria"]
             )
+
+            # The live writes (PostgreSQL) hold exactly the rows the backfill wrote: each ticket's
+            # last write carried what its status says now (the writes run beside the clock, so
+            # the last may land a moment after the event that caused it).
+            both = ["prokuria", "cargotask"]
+            for _ in range(100):
+                if _dump(live_pg, both) == _dump(stores["sqlite"], both):
+                    break
+                await asyncio.sleep(0.1)
+            assert _dump(live_pg, both) == _dump(stores["sqlite"], both)
+            assert build_report(live_pg, "prokuria", *period, classes) == reports[0]
 
             cargo = build_report(stores["sqlite"], "cargotask", *period, ["critical", "serious"])
             c = {x.sla_class: x for x in cargo.classes}
@@ -377,6 +405,7 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
                 )
                 assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "month"
         finally:
-            for store in stores.values():
+            for store in [*stores.values(), live_pg]:
                 store.close()
             postgres.drop_database(database)
+    postgres.drop_database(live_database)
