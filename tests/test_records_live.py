@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from activities.records.activities import RecordActivities
 from activities.records.build import build_record
+from activities.records.rows import EventRow
 from activities.records.store import RecordStore
 from policies.loader import load_policy
 from slawatch.models import (
@@ -32,11 +33,19 @@ ANA = "+40721555101"  # Prokuria's primary on call
 WIDE = (datetime(2000, 1, 1, tzinfo=BERLIN), datetime(2100, 1, 1, tzinfo=BERLIN))
 
 
+def _event_order(e: EventRow) -> tuple[datetime, str, int]:
+    return (e.at, e.event, e.n)  # equal instants (opened and breached at once) in one order
+
+
 def dump(store: RecordStore, tenant: str = "prokuria") -> dict[str, Any]:
     tickets = store.tickets(tenant, *WIDE)
     return {
         "tickets": [t.model_dump() for t in tickets],
-        "events": [e.model_dump() for t in tickets for e in store.events(tenant, t.ticket_id)],
+        "events": [
+            e.model_dump()
+            for t in tickets
+            for e in sorted(store.events(tenant, t.ticket_id), key=_event_order)
+        ],
         "breaches": [b.model_dump() for b in store.breaches(tenant, *WIDE)],
         "pages": [p.model_dump() for p in sorted(store.pages(tenant, *WIDE), key=lambda p: p.key)],
     }
@@ -47,7 +56,7 @@ def expected(status: TicketStatus) -> dict[str, Any]:
     record = build_record(status, load_policy(status.tenant))
     return {
         "tickets": [record.ticket.model_dump()],
-        "events": [e.model_dump() for e in sorted(record.events, key=lambda e: (e.at, e.n))],
+        "events": [e.model_dump() for e in sorted(record.events, key=_event_order)],
         "breaches": [b.model_dump() for b in record.breaches],
         "pages": [p.model_dump() for p in sorted(record.pages, key=lambda p: p.key)],
     }

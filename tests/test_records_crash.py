@@ -1,0 +1,136 @@
+"""Killing the worker mid-milestone and replaying never duplicates or loses a record.
+
+The ticket worker runs as a process of its own (tests/crash_records_worker.py) on a real dev
+server; it kill -9s itself right after the store committed the first response's write, before
+Temporal heard the activity completed. A second worker replays the ticket, Temporal retries the
+write there, and the ticket goes on through every later milestone: the store must then hold
+exactly the rows of the ticket's final status, each once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.records.store import RecordStore
+from intake.gateway import ticket_input
+from policies.loader import load_policy
+from slawatch.models import (
+    AcknowledgeInput,
+    CloseInput,
+    FirstResponseInput,
+    OpenTicketInput,
+    PauseInput,
+    ReopenInput,
+    ResolveInput,
+    ResumeInput,
+    TicketStatus,
+    ticket_workflow_id,
+)
+from tests.harness import StandInNotifier
+from tests.temporal_fixtures import dev_env
+from tests.test_records_live import ANA, dump, expected
+from workers.worker import notify_worker
+from workflows.ticket import TicketSlaWorkflow
+
+__all__ = ["dev_env"]  # fixture, imported for pytest (a fresh dev server a test)
+
+WORKER = Path(__file__).with_name("crash_records_worker.py")
+
+
+def _said(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+async def start_worker(log: Path, *args: str) -> asyncio.subprocess.Process:
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(WORKER), *args, stdout=out, stderr=out
+        )
+    for _ in range(600):
+        if "worker_started" in _said(log):
+            return proc
+        if proc.returncode is not None:
+            raise AssertionError(_said(log))
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"worker did not start: {_said(log)}")
+
+
+async def test_a_worker_killed_after_a_record_commit_leaves_each_row_once(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    client, queue = dev_env.client, f"crash-{uuid.uuid4().hex[:8]}"
+    address = client.service_client.config.target_host
+    url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    marker = tmp_path / "crashed"
+    notifier = StandInNotifier(dev_env)
+    doomed = await start_worker(
+        tmp_path / "w1.log", address, queue, url, str(marker), "first_response"
+    )
+    survivor: asyncio.subprocess.Process | None = None
+    try:
+        async with notify_worker(client, queue, notifier.activities(), None):
+            # Critical, opened 90 min ago: breached at once and paged.
+            ticket = OpenTicketInput(
+                tenant="prokuria",
+                ticket_id="K-1",
+                severity="critical",
+                opened_at=datetime.now(UTC) - timedelta(minutes=90),
+            )
+            handle = await client.start_workflow(
+                TicketSlaWorkflow.run,
+                ticket_input(ticket, load_policy("prokuria")),
+                id=ticket_workflow_id("prokuria", "K-1"),
+                task_queue=queue,
+            )
+            for _ in range(400):  # until the ticket holds its first pages
+                status = await handle.query("status", result_type=TicketStatus)
+                if len([s for s in status.sent if s.channel == "sms"]) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            ack = AcknowledgeInput(responder="ana", channel="sms", phone=ANA)
+            await handle.execute_update("acknowledge", ack, result_type=TicketStatus)
+            await handle.execute_update(
+                "first_response", FirstResponseInput(by="agent"), result_type=TicketStatus
+            )
+            # The write carrying the first response commits, then its worker dies.
+            assert await asyncio.wait_for(doomed.wait(), 30) == -9
+            assert marker.exists()
+            survivor = await start_worker(tmp_path / "w2.log", address, queue, url)
+            for name, arg in [
+                ("pause", PauseInput(reason="logs")),
+                ("resume", ResumeInput()),
+                ("resolve", ResolveInput()),
+                ("reopen", ReopenInput(reason="again")),
+                ("resolve", ResolveInput()),
+                ("close", CloseInput()),
+            ]:
+                await handle.execute_update(name, arg, result_type=TicketStatus)
+            final = await asyncio.wait_for(handle.result(), 60)
+    finally:
+        for proc in (doomed, survivor):
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    # Temporal did retry the write whose worker died (the second attempt ran on the survivor).
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert max(attempts) == 2, attempts
+    store = RecordStore(tmp_path / "records.sqlite3")
+    rows = dump(store)
+    assert rows == expected(final)
+    keys = [(e["event"], e["at"], e["n"]) for e in rows["events"]]
+    assert len(keys) == len(set(keys)) and "first_response" in {k[0] for k in keys}
+    assert store.counts()["sla_ticket"] == 1
+    assert store.counts()["sla_event"] == len(final.history) + len(
+        [s for s in final.sent if s.breach_id.startswith("warning-")]
+    )
