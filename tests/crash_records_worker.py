@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from unittest.mock import patch
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -32,13 +33,13 @@ real_write = activities.record_milestone
 
 
 def dies_after_commit(
-    marker: Path, event: str
+    marker: str, event: str
 ) -> Callable[[RecordStore, RecordMilestoneInput], RecordMilestoneResult]:
     def write(store: RecordStore, input: RecordMilestoneInput) -> RecordMilestoneResult:
         result = real_write(store, input)  # committed
         if any(e.event == event for e in input.status.history):
             try:
-                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                fd = os.open(Path(marker), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
                 return result  # crashed once already
             os.write(fd, input.milestone.encode())
@@ -62,5 +63,5 @@ if __name__ == "__main__":
     address, queue, url, *crash = sys.argv[1:]
     if crash:
         # The activity looks the function up at each call (activities.records.activities).
-        setattr(activities, "record_milestone", dies_after_commit(Path(crash[0]), crash[1]))
+        patch.object(activities, "record_milestone", dies_after_commit(*crash)).start()
     asyncio.run(main(address, queue, url))
