@@ -5,8 +5,10 @@ shows changed (a timeline entry, a page, an outcome, an acknowledgement) one `re
 activity upserts the whole record. The activity is started, never awaited by the clock: with the
 store down it retries with backoff while breaches and pages go on. One write at a time: a change
 during a write is written when that write ends, as one newer picture. The run awaits its last
-write before it completes. Each write carries the whole status, and the store's upserts on
-natural keys with a version guard make a retried, replayed or late write change nothing.
+write before it completes. A continue-as-new does not wait (in an outage that would hold the
+clock): the next run starts with nothing written and writes its carried state first. Each write
+carries the whole status, and the store's upserts on natural keys with a version guard make a
+retried, replayed or late write change nothing.
 """
 
 from __future__ import annotations
