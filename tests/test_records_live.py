@@ -13,19 +13,23 @@ from activities.records.activities import RecordActivities
 from activities.records.build import build_record
 from activities.records.rows import EventRow
 from activities.records.store import RecordStore
+from intake.gateway import ticket_input
 from policies.loader import load_policy
 from slawatch.models import (
     AcknowledgeInput,
     CloseInput,
     FirstResponseInput,
+    OpenTicketInput,
     PauseInput,
     ReclassifyInput,
     ReopenInput,
     ResolveInput,
     ResumeInput,
     TicketStatus,
+    ticket_workflow_id,
 )
 from tests.harness import harness
+from workflows.ticket import TicketSlaWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TUESDAY_0800 = datetime(2026, 12, 8, 8, 0, tzinfo=BERLIN)
@@ -160,4 +164,34 @@ async def test_a_record_store_outage_delays_no_page_and_loses_no_milestone(
         final: TicketStatus = await handle.result()  # retries (skipped time) until written
 
     store = RecordStore(blocker / "records.sqlite3")
+    assert dump(store) == expected(final)
+
+
+async def test_a_ticket_that_continues_as_new_keeps_every_row(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "records.sqlite3")
+    async with harness(records=RecordActivities(store)) as h:
+        await h.advance_to(TUESDAY_0800)
+        ticket = OpenTicketInput(
+            tenant="prokuria", ticket_id="L-3", severity="major", opened_at=TUESDAY_0800
+        )
+        opening = ticket_input(ticket, load_policy("prokuria"))
+        handle = await h.client.start_workflow(
+            TicketSlaWorkflow.run,
+            opening.model_copy(update={"continue_as_new_after": 40}),
+            id=ticket_workflow_id("prokuria", "L-3"),
+            task_queue=h.task_queue,
+        )
+        await h.started(handle)
+        first_run = (await handle.describe()).run_id
+        # Whichever run is current.
+        handle = h.client.get_workflow_handle(handle.id, result_type=TicketStatus)
+        await h.update(handle, "first_response", FirstResponseInput())
+        for hour in range(1, 7):
+            await h.advance_to(TUESDAY_0800 + timedelta(hours=hour))
+            event = ("pause", PauseInput()) if hour % 2 else ("resume", ResumeInput())
+            await h.update(handle, *event)
+        await h.update(handle, "close", CloseInput())
+        final: TicketStatus = await handle.result()
+        assert (await handle.describe()).run_id != first_run  # it did continue as new
+
     assert dump(store) == expected(final)
