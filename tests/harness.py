@@ -7,6 +7,7 @@ The stand-ins are registered under the real activity names and record what was s
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -22,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
+from activities.overrides import SqliteOverrideStore
 from intake.gateway import ticket_input
 from policies.loader import load_policy
 from slawatch.binaries import find_binary
@@ -148,6 +150,8 @@ class Harness:
     task_queue: str
     notifier: StandInNotifier
     policy_dir: Path | None = None
+    # The on-call overrides the workers read when a step pages (a fresh SQLite file).
+    overrides: SqliteOverrideStore | None = None
     # Every ticket this harness opened: `settle` waits until they (and their escalations) idle.
     tickets: list[str] = field(default_factory=list)
 
@@ -264,12 +268,14 @@ async def harness(
         queue = f"tickets-{uuid.uuid4().hex[:8]}"
         notifier = StandInNotifier(env)
         workers = AsyncExitStack()
-        await workers.enter_async_context(ticket_worker(env.client, queue, policy_dir))
+        data_dir = Path(workers.enter_context(tempfile.TemporaryDirectory()))
+        overrides = SqliteOverrideStore.in_data_dir(data_dir)
+        await workers.enter_async_context(ticket_worker(env.client, queue, policy_dir, overrides))
         await workers.enter_async_context(
             notify_worker(env.client, queue, notifier.activities(), None)
         )
         try:
-            yield Harness(env, env.client, queue, notifier, policy_dir)
+            yield Harness(env, env.client, queue, notifier, policy_dir, overrides)
         finally:
             await _bounded("stopping the workers", workers.aclose())
     finally:

@@ -14,6 +14,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.oncall import NoOverrides, OnCallActivities
+from activities.overrides import OverrideStore, open_override_store
 from activities.policy import PolicyActivities
 from slawatch.settings import Settings, notify_queue_for, reports_queue_for
 from workflows.escalation import EscalationWorkflow
@@ -45,14 +47,22 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def ticket_worker(client: Client, task_queue: str, policy_dir: Any, **options: Any) -> Worker:
-    """Runs ticket and escalation workflows, and the activity that snapshots policies for
-    tickets opened before intake passed the snapshot (docs/design.md, "State at start")."""
+def ticket_worker(
+    client: Client,
+    task_queue: str,
+    policy_dir: Any,
+    overrides: OverrideStore | None = None,
+    **options: Any,
+) -> Worker:
+    """Runs ticket and escalation workflows, the activity that resolves on-call schedules when
+    a step pages (over `overrides`; none when not given), and the one that snapshots policies
+    for tickets opened before intake passed the snapshot (docs/design.md, "State at start")."""
+    oncall = OnCallActivities(policy_dir, overrides if overrides is not None else NoOverrides())
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[PolicyActivities(policy_dir).snapshot_policy],
+        activities=[PolicyActivities(policy_dir).snapshot_policy, oncall.resolve_roles],
         workflow_runner=workflow_runner(),
         # After a worker restart, timers due while it was down fire ~2 s late, not ~10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
@@ -126,6 +136,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             client,
             settings.ticket_task_queue,
             settings.policy_dir,
+            open_override_store(settings),
             max_cached_workflows=settings.worker_max_cached_workflows,
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
