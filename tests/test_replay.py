@@ -27,7 +27,7 @@ def load(path: Path) -> WorkflowHistory:
 
 def test_histories_are_committed() -> None:
     names = {p.stem.split("--")[0] for p in HISTORIES}
-    assert {"typical", "critical_ladder", "reclassify_ack_pause"} <= names
+    assert {"typical", "critical_ladder", "reclassify_ack_pause", "oncall_ladder"} <= names
     assert any("escalation" in p.stem for p in HISTORIES)
 
 
