@@ -48,6 +48,8 @@ class Sent:
     to: str
     key: str
     text: str = ""
+    # The language a call was to speak (PlaceCallInput.language); SMS carry theirs in `text`.
+    language: str | None = None
 
 
 @dataclass
@@ -65,7 +67,9 @@ class StandInNotifier:
     account_down: set[str] = field(default_factory=set)
     geo_blocked: set[str] = field(default_factory=set)
 
-    async def _deliver(self, channel: str, to: str, key: str, text: str) -> SendResult:
+    async def _deliver(
+        self, channel: str, to: str, key: str, text: str, language: str | None = None
+    ) -> SendResult:
         self.attempts.append((channel, key))
         blocked = channel != "email" and any(to.startswith(p) for p in self.geo_blocked)
         if channel in self.account_down or blocked:
@@ -83,7 +87,8 @@ class StandInNotifier:
                 type="NotificationRejected",
                 non_retryable=True,
             )
-        self.sent.append(Sent(await self.env.get_current_time(), channel, to, key, text))
+        now = await self.env.get_current_time()
+        self.sent.append(Sent(now, channel, to, key, text, language))
         return SendResult(ok=True, provider_id=f"SM{len(self.sent):032d}")
 
     @activity.defn(name="send_sms")
@@ -93,7 +98,7 @@ class StandInNotifier:
     @activity.defn(name="place_call")
     async def place_call(self, input: PlaceCallInput) -> SendResult:
         text = f"{input.ticket_ref} {input.severity}"
-        return await self._deliver("voice", input.to, input.idempotency_key, text)
+        return await self._deliver("voice", input.to, input.idempotency_key, text, input.language)
 
     @activity.defn(name="send_email")
     async def send_email(self, input: SendEmailInput) -> SendResult:

@@ -122,7 +122,7 @@ POLICIES = {"oncall_ladder": ONCALL_POLICY}
 
 
 async def record(name: str) -> dict[str, int]:
-    lengths = {}
+    lengths: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if name in POLICIES:
             (Path(tmp) / "prokuria.yaml").write_text(POLICIES[name], encoding="utf-8")

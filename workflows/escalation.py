@@ -283,7 +283,7 @@ class EscalationWorkflow:
     ) -> None:
         extra = input.policy.roles.get(FALLBACK_ROLE, []) if channel is Channel.EMAIL else []
         everyone = people + [
-            Recipient(id=pid, name=r.name, phone=r.phone, email=r.email)
+            Recipient(id=pid, name=r.name, phone=r.phone, email=r.email, language=r.language)
             for pid in extra
             if pid not in {p.id for p in people}
             for r in [input.policy.responders[pid]]
