@@ -156,3 +156,22 @@ def test_resolve_roles_parses_the_policy_once_per_file_text(tmp_path: Path) -> N
     edited = activities._resolve(ResolveRolesInput(tenant="prokuria", roles=["primary"], at=at))
     assert edited.answers[0].people == ["carmen"]
     assert activities.files._parsed[policies / "prokuria.yaml"][1] is not cached
+
+
+async def test_a_broken_policy_file_falls_back_to_the_snapshots_schedule_and_says_so(
+    tmp_path: Path,
+) -> None:
+    opened = datetime(2027, 3, 23, 3, 0, tzinfo=BUCHAREST)  # bogdan's week
+    policies = policy_dir(tmp_path, rotation())
+    async with harness(policies) as h:
+        await h.advance_to(opened)
+        handle = await h.open("prokuria", "P-broken", severity="critical", opened_at=opened)
+        (policies / "prokuria.yaml").write_text("tenant: [", encoding="utf-8")
+        await h.advance_to(opened + timedelta(minutes=60, seconds=30))
+        # A page to the schedule's person beats no page: bogdan, from the ticket's snapshot.
+        assert sorted(texted(h)) == sorted(["+40724011885", BOGDAN])
+        status = await h.status(handle)
+        [note] = [e.detail for e in status.history if e.event == "on_call"]
+        assert note.startswith(
+            "response-1 r1s1 primary: bogdan (layer weekly, shift 2); from the ticket's snapshot:"
+        )
