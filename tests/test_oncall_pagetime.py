@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from activities.oncall import NoOverrides, OnCallActivities, ResolveRolesInput
 from policies.loader import BUILTIN_DIR
 from policies.oncall import Override
-from slawatch.models import FirstResponseInput
+from slawatch.models import FirstResponseInput, ReclassifyInput
 from tests.harness import Harness, harness
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
@@ -175,3 +175,32 @@ async def test_a_broken_policy_file_falls_back_to_the_snapshots_schedule_and_say
         assert note.startswith(
             "response-1 r1s1 primary: bogdan (layer weekly, shift 2); from the ticket's snapshot:"
         )
+
+
+async def test_phones_that_wait_for_support_hours_page_whoever_is_on_call_when_they_ring(
+    tmp_path: Path,
+) -> None:
+    # A minor ticket opened Thursday 25 March 17:00 Berlin, reclassified major on Saturday: its
+    # response target (Friday 07:30) is already past, so it breaches at once, outside hours.
+    berlin = ZoneInfo("Europe/Berlin")
+    opened = datetime(2027, 3, 25, 17, 0, tzinfo=berlin)
+    saturday = datetime(2027, 3, 27, 10, 0, tzinfo=berlin)
+    async with harness(policy_dir(tmp_path, rotation())) as h:
+        await h.advance_to(opened)
+        handle = await h.open("prokuria", "P-hours", severity="minor", opened_at=opened)
+        await h.advance_to(saturday)
+        await h.update(handle, "reclassify", ReclassifyInput(severity="major", reason="worse"))
+        await h.advance_to(saturday + timedelta(seconds=5))
+        # The step's email goes at once, to bogdan (his week); its SMS waits for Monday 07:00.
+        emails = [s.to for s in h.notifier.to("email") if "/response-1/r1s1/" in s.key]
+        assert emails == ["bogdan.example@example.com"] and texted(h) == []
+        monday = datetime(2027, 3, 29, 7, 0, tzinfo=berlin)
+        await h.advance_to(monday + timedelta(seconds=5))
+        # Sunday 08:30 Bucharest handed the role to carmen: she gets the SMS.
+        assert texted(h) == [CARMEN]
+        status = await h.status(handle)
+        notes = [e.detail for e in status.history if e.event == "on_call"]
+        assert notes == [
+            "response-1 r1s1 primary: bogdan (layer weekly, shift 2)",
+            "response-1 r1s1 primary: carmen (layer weekly, shift 3)",
+        ]
