@@ -204,3 +204,14 @@ async def test_phones_that_wait_for_support_hours_page_whoever_is_on_call_when_t
             "response-1 r1s1 primary: bogdan (layer weekly, shift 2)",
             "response-1 r1s1 primary: carmen (layer weekly, shift 3)",
         ]
+
+
+async def test_warning_emails_to_a_schedule_go_to_whoever_it_has_on_call(tmp_path: Path) -> None:
+    # Before, a schedule in warnings.email_roles failed the warning's task (a KeyError).
+    text = rotation().replace("email_roles: [team]", "email_roles: [primary]")
+    opened = datetime(2027, 3, 23, 3, 0, tzinfo=BUCHAREST)  # bogdan's week
+    async with harness(policy_dir(tmp_path, text)) as h:
+        await h.advance_to(opened)
+        await h.open("prokuria", "P-warn", severity="critical", opened_at=opened)
+        await h.advance_to(opened + timedelta(minutes=30, seconds=5))  # 50% of 60 minutes
+        assert [s.to for s in h.notifier.to("email")] == ["bogdan.example@example.com"]

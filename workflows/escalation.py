@@ -10,6 +10,7 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from policies.clock import clock_for
+    from policies.oncall import members_at
     from policies.schema import Channel, Ladder, LadderStep, ServiceClass, Unit
     from slawatch.models import (
         DeliveryStatusInput,
@@ -281,7 +282,10 @@ class EscalationWorkflow:
     async def _fallback(
         self, input: EscalationInput, people: list[Recipient], channel: Channel, label: str
     ) -> None:
-        extra = input.policy.roles.get(FALLBACK_ROLE, []) if channel is Channel.EMAIL else []
+        policy = input.policy
+        extra = (
+            members_at(policy, FALLBACK_ROLE, workflow.now()) if channel is Channel.EMAIL else []
+        )
         everyone = people + [
             Recipient(id=pid, name=r.name, phone=r.phone, email=r.email, language=r.language)
             for pid in extra
