@@ -23,6 +23,54 @@ GATHER_PATH = "/twilio/voice/gather"
 ACK_DIGIT = "1"
 
 
+# The page texts in each language a responder may have (policies/languages.py; English when
+# none). Codes, "ACK <ref>" and the key to press are the same in every language: the webhooks
+# parse them, not the words around them. Romanian is written with its comma-below letters (ș,
+# ț) and Estonian with õ: such an SMS goes as UCS-2 (70 characters a segment), which every
+# phone in those countries shows; the ASCII look-alikes read as misspellings.
+_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "page": "slawatch: ticket {ref} ({severity}) {what}.",
+        "breached": "{kind} target BREACHED",
+        "used": "{percent}% of {kind} target used",
+        "reply_code": "Reply {code} to acknowledge.",
+        "reply_ack": "Reply ACK {ref} to acknowledge.",
+        "response": "response",
+        "resolution": "resolution",
+    },
+    "et": {
+        "page": "slawatch: pilet {ref} ({severity}): {what}.",
+        "breached": "{kind} tähtaeg on ÜLETATUD",
+        "used": "{kind} tähtajast on kasutatud {percent}%",
+        "reply_code": "Vasta {code} kinnitamiseks.",
+        # The reference never ends the sentence: a reply copied with the full stop would not
+        # name the ticket.
+        "reply_ack": "Vasta ACK {ref} kinnitamiseks.",
+        "response": "reageerimisaja",
+        "resolution": "lahendusaja",
+    },
+    "ro": {
+        "page": "slawatch: tichetul {ref} ({severity}): {what}.",
+        "breached": "termenul de {kind} a fost DEPĂȘIT",
+        "used": "s-a consumat {percent}% din termenul de {kind}",
+        "reply_code": "Răspundeți cu {code} pentru confirmare.",
+        "reply_ack": "Răspundeți cu ACK {ref} pentru confirmare.",
+        "response": "răspuns",
+        "resolution": "rezolvare",
+    },
+}
+LANGUAGES = tuple(_TEXTS)
+
+
+def texts_for(language: str | None) -> dict[str, str]:
+    """The texts of `language` (English when None); ValueError for one we do not have."""
+    if language is None:
+        return _TEXTS["en"]
+    if language not in _TEXTS:
+        raise ValueError(f"language: unknown language {language!r} (use {', '.join(_TEXTS)})")
+    return _TEXTS[language]
+
+
 def check_field(field: str, value: str, pattern: re.Pattern[str]) -> str:
     """`value`, or ValueError naming the field when it does not match `pattern`."""
     if not pattern.match(value):
@@ -37,28 +85,31 @@ def build_sms_body(
     *,
     percent: int | None = None,
     code: str | None = None,
+    language: str | None = None,
 ) -> str:
     """SMS text for a breach (or a warning at `percent` of a target), with the reply hint.
 
     With a one-time `code` the hint is "Reply <code> to acknowledge <ref>": the code proves the
-    page was received, which a caller ID alone does not.
+    page was received, which a caller ID alone does not. `language` (en, et, ro) chooses the
+    words; the code and the "ACK <ref>" reply are the same in every language.
     """
+    t = texts_for(language)
     check_field("ticket_ref", ticket_ref, REF)
     check_field("severity", severity, CLASS)
     check_field("kind", kind, _KIND)
     if code is not None:
         check_field("code", code, ACK_CODE)
+    target = t.get(kind, kind)
     if percent is None:
-        what = f"{kind} target BREACHED"
+        what = t["breached"].format(kind=target)
     elif 0 < percent < 100:
-        what = f"{percent}% of {kind} target used"
+        what = t["used"].format(kind=target, percent=percent)
     else:
         raise ValueError(f"percent: {percent} must be between 1 and 99")
+    page = t["page"].format(ref=ticket_ref, severity=severity, what=what)
     if code is not None:
-        return f"slawatch: ticket {ticket_ref} ({severity}) {what}. Reply {code} to acknowledge."
-    return (
-        f"slawatch: ticket {ticket_ref} ({severity}) {what}. Reply ACK {ticket_ref} to acknowledge."
-    )
+        return f"{page} {t['reply_code'].format(code=code)}"
+    return f"{page} {t['reply_ack'].format(ref=ticket_ref)}"
 
 
 def parse_sms_ack(text: str) -> str | None:

@@ -167,7 +167,7 @@ class NotificationActivities:
             self._public, GATHER_PATH, key=key, wf=input.ticket_workflow_id, breach=input.breach_id
         )
         try:
-            twiml = build_call_twiml(input.ticket_ref, input.severity, gather)
+            twiml = build_call_twiml(input.ticket_ref, input.severity, gather, input.language)
         except ValueError as exc:
             raise _invalid(str(exc)) from None
         callback = self._status_url(key, input.ticket_workflow_id, input.breach_id)

@@ -6,9 +6,9 @@ SLAWATCH_LEDGER_URL names a PostgreSQL database, a table there shared by every h
 Temporal: an override is plain data read at page time by an activity, with no timers or
 retries of its own, and a table gives the API listing, deletion and overlap queries directly.
 
-`read_overrides` is the activity an escalation step calls to resolve a role when it pages
-(policies/oncall.py `who` with these overrides); its result lands in history, so replay is
-stable.
+Escalation steps read them through `resolve_roles` (activities/oncall.py), which applies them
+with policies/oncall.py `who`. `read_overrides` returns only the overrides in force, for a
+caller that resolves itself; the workers do not register it.
 """
 
 from __future__ import annotations

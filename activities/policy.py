@@ -12,8 +12,8 @@ from policies.schema import Policy
 from slawatch.models import PolicySnapshotInput
 
 
-class PolicyActivities:
-    """Loads policies from the configured directory (built-in seeds when None)."""
+class PolicyFiles:
+    """Policies read from a directory (built-in seeds when None), parsed once per file text."""
 
     def __init__(self, policy_dir: Path | None) -> None:
         self.policy_dir = policy_dir
@@ -21,7 +21,8 @@ class PolicyActivities:
         # ticket's ~30 ms worker time, and comparing the text (not mtime) sees every edit.
         self._parsed: dict[Path, tuple[str, Policy]] = {}
 
-    def _load(self, tenant: str) -> Policy:
+    def load(self, tenant: str) -> Policy:
+        """The tenant's current policy; raises PolicyError naming the problem."""
         path = policy_path(tenant, self.policy_dir)
         try:
             text = path.read_text(encoding="utf-8")
@@ -32,6 +33,17 @@ class PolicyActivities:
             cached = (text, parse_policy(text, str(path)))
             self._parsed[path] = cached
         return cached[1]
+
+
+class PolicyActivities:
+    """Loads policies from the configured directory (built-in seeds when None)."""
+
+    def __init__(self, policy_dir: Path | None) -> None:
+        self.policy_dir = policy_dir
+        self._files = PolicyFiles(policy_dir)
+
+    def _load(self, tenant: str) -> Policy:
+        return self._files.load(tenant)
 
     @activity.defn(name="snapshot_policy")
     async def snapshot_policy(self, input: PolicySnapshotInput) -> Policy:

@@ -13,22 +13,50 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from activities.messages import ACK_DIGIT, CLASS, REF, check_field, spoken
 
+# What the call says in each language (policies/languages.py), and Twilio's `<Say>` language
+# and voice for it. English keeps Twilio's default voice (en-US), as before languages came.
+# Romanian: Amazon Polly's Romanian voice; Estonian: Polly has none, Google's standard one.
+_SPOKEN: dict[str, tuple[str, str, dict[str, str]]] = {
+    "en": (
+        "This is slawatch. Ticket {ref}, class {severity}, has breached its service level. "
+        "Press {digit} to acknowledge.",
+        "No acknowledgement received. Goodbye.",
+        {},
+    ),
+    "et": (
+        "Siin slawatch. Pilet {ref}, klass {severity}, on teenustaseme tähtaja ületanud. "
+        "Kinnitamiseks vajutage {digit}.",
+        "Kinnitust ei saadud. Head aega.",
+        {"language": "et-EE", "voice": "Google.et-EE-Standard-A"},
+    ),
+    "ro": (
+        "Aici slawatch. Tichetul {ref}, clasa {severity}, a depășit nivelul de serviciu. "
+        "Apăsați {digit} pentru confirmare.",
+        "Nu s-a primit nicio confirmare. La revedere.",
+        {"language": "ro-RO", "voice": "Polly.Carmen"},
+    ),
+}
+LANGUAGES = tuple(_SPOKEN)
 
-def build_call_twiml(ticket_ref: str, severity: str, gather_url: str) -> str:
-    """TwiML that reads the ticket reference and class twice and asks for 1 to acknowledge."""
+
+def build_call_twiml(
+    ticket_ref: str, severity: str, gather_url: str, language: str | None = None
+) -> str:
+    """TwiML that reads the ticket reference and class twice and asks for 1 to acknowledge,
+    in `language` (en, et, ro; English when None). The key is 1 in every language."""
+    if language is not None and language not in _SPOKEN:
+        raise ValueError(f"language: unknown language {language!r} (use {', '.join(_SPOKEN)})")
+    said, goodbye, how = _SPOKEN[language or "en"]
     check_field("ticket_ref", ticket_ref, REF)
     check_field("severity", severity, CLASS)
     parts = urlsplit(gather_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"gather_url: {gather_url!r} is not an absolute http(s) URL")
-    text = (
-        f"This is slawatch. Ticket {spoken(ticket_ref)}, class {severity}, "
-        f"has breached its service level. Press {ACK_DIGIT} to acknowledge."
-    )
+    text = said.format(ref=spoken(ticket_ref), severity=severity, digit=ACK_DIGIT)
     response = VoiceResponse()
     gather = response.gather(num_digits=1, action=gather_url, method="POST", timeout=8)
     # Said twice inside Gather: the responder may pick up mid-sentence.
     for _ in range(2):
-        gather.say(text)
-    response.say("No acknowledgement received. Goodbye.")
+        gather.say(text, **how)
+    response.say(goodbye, **how)
     return str(response.to_xml(xml_declaration=True))

@@ -47,6 +47,9 @@ def create_app(settings: Settings, client: Client, max_body_bytes: int = MAX_BOD
     app.state.twilio = TwilioConfig.from_settings(settings)
     app.state.webhook_store = open_webhook_store(settings)
     app.state.oncall = open_override_store(settings)
+    # Kept as a value for the feed routes (intake/oncall.py); never logged or returned bare.
+    app.state.feed_secret = settings.oncall_feed_secret.get_secret_value()
+    app.state.public_base_url = settings.public_base_url
     errors.install(app)
     app.include_router(reports_router)
     app.include_router(tickets.router)

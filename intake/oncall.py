@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from activities.overrides import OverrideStore, new_override_id
 from intake.auth import require_tenant
 from intake.errors import ApiError
-from intake.oncall_feed import calendar_feed
-from intake.tickets import ERRORS, CallerDep, PoliciesDep
+from intake.oncall_feed import calendar_feed, feed_key_ok, feed_url
+from intake.tickets import ERRORS, CallerDep, PoliciesDep, caller
 from policies.calendar import known_zone
 from policies.oncall import (
     OnCall,
@@ -183,13 +183,20 @@ async def role_feed(
     tenant: TenantPath,
     role: RolePath,
     request: Request,
-    caller: CallerDep,
     policies: PoliciesDep,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
+    key: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The role's shifts as an iCalendar feed (a week back and eight weeks ahead by default)."""
-    require_tenant(caller, tenant)
+    """The role's shifts as an iCalendar feed (a week back and eight weeks ahead by default).
+
+    Read with a bearer token, or with the feed's secret `key` (its URL from `.../feed`), which
+    calendar apps can use: they cannot send a header."""
+    if key is None:
+        require_tenant(caller(request), tenant)
+    elif not feed_key_ok(request.app.state.feed_secret, tenant, role, key):
+        # The same answer for a wrong key, another role's key and feed URLs switched off.
+        raise ApiError(404, "no such feed", field="key")
     policy = _policy(policies, tenant, role)
     now = datetime.now(UTC).replace(microsecond=0)
     first = _aware(start, "from") or now - FEED_BEFORE
@@ -206,6 +213,23 @@ async def role_feed(
 
     body = await asyncio.to_thread(build)
     return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+class FeedUrl(BaseModel):
+    url: str
+
+
+@router.get("/{tenant}/{role}/feed", responses=ERRORS)
+async def role_feed_url(
+    tenant: TenantPath, role: RolePath, caller: CallerDep, policies: PoliciesDep, request: Request
+) -> FeedUrl:
+    """The role's calendar feed URL with its secret key, for a calendar app to subscribe to."""
+    require_tenant(caller, tenant)
+    _policy(policies, tenant, role)
+    secret: str = request.app.state.feed_secret
+    if not secret:
+        raise ApiError(409, "feed URLs are off: SLAWATCH_ONCALL_FEED_SECRET is not set")
+    return FeedUrl(url=feed_url(request.app.state.public_base_url, secret, tenant, role))
 
 
 @router.get("/{tenant}/{role}", responses=ERRORS)

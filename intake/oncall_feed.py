@@ -7,14 +7,39 @@ reader's own zone, and a UTC instant cannot be read two ways around a DST change
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from datetime import datetime
+from urllib.parse import quote
 
 from icalendar import Calendar, Event
 
 from policies.oncall import Shift
 
 PRODID = "-//slawatch//on-call schedules//EN"
+# 128 bits of HMAC-SHA256: unguessable, and short enough for a URL people paste.
+KEY_HEX = 32
+
+
+def feed_key(secret: str, tenant: str, role: str) -> str:
+    """The secret of one role's feed URL: HMAC(secret, "tenant/role"), so nothing is stored
+    and changing SLAWATCH_ONCALL_FEED_SECRET revokes every URL at once."""
+    mac = hmac.new(secret.encode(), f"{tenant}/{role}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:KEY_HEX]
+
+
+def feed_key_ok(secret: str, tenant: str, role: str, given: str) -> bool:
+    """Whether `given` is that feed's key, compared in constant time; never with no secret."""
+    return bool(secret) and hmac.compare_digest(
+        given.encode(), feed_key(secret, tenant, role).encode()
+    )
+
+
+def feed_url(base_url: str, secret: str, tenant: str, role: str) -> str:
+    """The URL a calendar app subscribes to: no bearer header needed, the key is in it."""
+    path = f"/v1/oncall/{quote(tenant)}/{quote(role)}.ics"
+    return f"{base_url.rstrip('/')}{path}?key={feed_key(secret, tenant, role)}"
 
 
 def shift_uid(tenant: str, role: str, shift: Shift) -> str:

@@ -70,12 +70,14 @@ class Responder:
     id: str
     name: str
     pin_hash: str | None
+    # The language the call speaks to them again after a wrong key (None: English).
+    language: str | None = None
 
 
 def responder_by_phone(policy: Policy, phone: str) -> Responder | None:
     for rid, person in policy.responders.items():
         if person.phone == phone:
-            return Responder(rid, person.name, person.pin_hash)
+            return Responder(rid, person.name, person.pin_hash, person.language)
     if policy.emergency_line == phone:
         # The emergency line is a shared phone: it may acknowledge but has no PIN for details.
         return Responder(EMERGENCY_LINE, f"{policy.tenant} emergency line", None)

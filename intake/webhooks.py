@@ -184,7 +184,8 @@ async def voice_gather(request: Request) -> Response:
         status = await acks.status_of(client, wf)
         ref = ticket_ref(known.tenant, status.ticket_id if status else wf)
         again = config.public_url(request)
-        return _twiml(build_call_twiml(ref, status.severity if status else "unknown", again))
+        severity = status.severity if status else "unknown"
+        return _twiml(build_call_twiml(ref, severity, again, known.responder.language))
 
     async def ack() -> Response:
         giver = acks.who(known.responder)

@@ -203,8 +203,9 @@ def snapshot(policy: Policy, opened_at: datetime, years_ahead: int = 10) -> Poli
                 update={"resolved_holidays": {y: holidays_of(cal, y) for y in years}}
             )
         calendars[name] = cal
-    # Until the escalation resolves roles when it pages (issue 12), a ticket pages whoever its
-    # schedules put on call when it opened: the workflows read every role as a list of people.
-    # (A snapshot keeps the shape it always had: every role a list, no schedules.)
+    # Only the legacy snapshot activity (tickets opened before intake passed the snapshot)
+    # takes this path; those tickets' workflows read every role as a list of people, so their
+    # schedules become whoever was on call at opening. Intake's snapshot keeps the schedules
+    # (policies/snapshot.py) and the escalation resolves them when it pages.
     roles = policy.roles | {name: who(policy, name, opened_at).people for name in policy.schedules}
     return policy.model_copy(update={"calendars": calendars, "roles": roles, "schedules": {}})

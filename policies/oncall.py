@@ -211,6 +211,14 @@ def who(policy: Policy, role: str, at: datetime, overrides: Iterable[Override] =
     )
 
 
+def members_at(policy: Policy, role: str, at: datetime) -> list[str]:
+    """A role's people at `at` from the policy alone: a fixed list, or the schedule's answer
+    without overrides (for readers that have no override store, e.g. a ticket's snapshot)."""
+    if role in policy.schedules:
+        return who(policy, role, at).people
+    return list(policy.roles.get(role, []))
+
+
 # -- shifts --------------------------------------------------------------------------------------
 
 

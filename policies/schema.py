@@ -25,6 +25,7 @@ from policies.calendar import (
     to_business_time,
 )
 from policies.helpdesk import Helpdesk
+from policies.languages import LANGUAGES
 from policies.schedules import Schedule
 
 # Re-exported: the schema is the one place callers import policy types from.
@@ -81,11 +82,21 @@ class Responder(Strict):
     # A PIN hash ("pbkdf2_sha256$iterations$salt_hex$hash_hex") checked before a call reads out
     # details. Excluded from dumps, so it never reaches a ticket's snapshot or history.
     pin_hash: str | None = Field(default=None, exclude=True, pattern=r"^pbkdf2_sha256\$\d+\$")
+    # The language of this person's SMS and call text (policies/languages.py);
+    # English when not given.
+    language: str | None = None
 
     @field_validator("phone")
     @classmethod
     def _e164(cls, value: str) -> str:
         return e164(value)
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        if value is not None and value not in LANGUAGES:
+            raise ValueError(f"unknown language {value!r} (use {', '.join(LANGUAGES)})")
+        return value
 
 
 class LadderStep(Strict):

@@ -56,11 +56,15 @@ def ladder_snapshot(policy: Policy, severity: str) -> Policy:
     cls = policy.classes[severity]
     ladder = policy.ladders[cls.ladder]
     roles = {r for step in ladder.steps for r in step.roles}
-    if FALLBACK_ROLE in policy.roles:
+    if FALLBACK_ROLE in policy.role_names():
         roles.add(FALLBACK_ROLE)
-    people = {p for r in roles for p in policy.roles[r]} | {
-        p for step in ladder.steps for p in step.people
-    }
+    # A schedule stays a schedule: the escalation resolves it when it pages (the current
+    # policy's, by an activity) and falls back to this copy only when that cannot answer.
+    people = (
+        {p for r in roles for p in policy.roles.get(r, [])}
+        | {p for r in roles if r in policy.schedules for p in policy.schedules[r].participants()}
+        | {p for step in ladder.steps for p in step.people}
+    )
     return policy.model_copy(
         update={
             "default_class": severity,
@@ -71,6 +75,7 @@ def ladder_snapshot(policy: Policy, severity: str) -> Policy:
             "ladders": {cls.ladder: ladder},
             "warnings": Warnings(),
             "roles": {r: m for r, m in policy.roles.items() if r in roles},
+            "schedules": {r: m for r, m in policy.schedules.items() if r in roles},
             "responders": {p: x for p, x in policy.responders.items() if p in people},
         }
     )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from activities.overrides import OverrideStore, new_override_id, open_override_store
+from intake.oncall_feed import feed_url
 from policies.calendar import known_zone
 from policies.loader import PolicyError, load_policy
 from policies.oncall import (
@@ -172,6 +173,17 @@ def show(
         for s in listed
     ]
     typer.echo(table(["from", "to", "hours", "on call", "why"], rows))
+
+
+@oncall_app.command("feed-url")
+def feed_url_cmd(tenant: str, role: str) -> None:
+    """The secret URL of ROLE's calendar feed, for a calendar app to subscribe to."""
+    _scope(tenant, role, None)
+    settings = load_settings()
+    secret = settings.oncall_feed_secret.get_secret_value()
+    if not secret:
+        _fail("SLAWATCH_ONCALL_FEED_SECRET is not set: feed URLs are off (bearer tokens only)")
+    typer.echo(feed_url(settings.public_base_url, secret, tenant, role))
 
 
 def _is_date(text: str) -> bool:

@@ -276,6 +276,8 @@ class Recipient(Payload):
     name: str
     phone: str | None = None
     email: str | None = None
+    # The language of this person's SMS and call text (en, et, ro); English when None.
+    language: str | None = None
 
 
 class EscalationInput(Payload):
@@ -290,12 +292,18 @@ class EscalationInput(Payload):
     # Set when the ticket's breach task sent the phones of round 1, step 1 itself (each
     # person's one-time code): the escalation takes that step's pages from `first_step_sent`.
     first_step_codes: dict[str, str] | None = None
+    # True when that step names a schedule (patch `oncall-at-page-time`): the ticket resolves
+    # who is on call as it pages, and `first_step_sent` brings the people and their codes.
+    first_step_resolved: bool = False
 
 
 class FirstStepSent(Payload):
     """The pages of round 1, step 1 that the ticket sent for its escalation."""
 
     sent: list[SentNotification]
+    # With EscalationInput.first_step_resolved: whom the ticket paged, and each one's code.
+    people: list[Recipient] | None = None
+    codes: dict[str, str] | None = None
 
 
 class EscalationResult(Payload):
@@ -311,6 +319,8 @@ class EscalationProgress(Payload):
     sent: list[SentNotification]
     # None: no news about delivery; []: pages go out again; else what is failing account-wide.
     failing: list[str] | None = None
+    # Who each on-call role resolved to for the step, and why (layer, override): one line each.
+    on_call: list[str] = Field(default_factory=list)
 
 
 class StopEscalationInput(Payload):
@@ -337,6 +347,8 @@ class PlaceCallInput(Payload):
     ticket_ref: str
     severity: str
     idempotency_key: str
+    # The language the call speaks (en, et, ro); English when None.
+    language: str | None = None
     # The activity builds the TwiML (Gather action, status callback) from these and settings.
     ticket_workflow_id: str
     breach_id: str

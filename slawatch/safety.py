@@ -134,6 +134,13 @@ def production_problems(settings: Settings, roles: Iterable[Role] = ALL_ROLES) -
     if Role.API in roles:
         problems += _api_tokens(settings.api_tokens.get_secret_value())
         problems += _helpdesk_secrets(settings)
+        feed = settings.oncall_feed_secret.get_secret_value()
+        if feed and len(feed) < HELPDESK_SECRET_MIN:
+            # Every feed URL's key is an HMAC under it: a short one is guessable offline.
+            problems.append(
+                f"SLAWATCH_ONCALL_FEED_SECRET is shorter than {HELPDESK_SECRET_MIN} characters;"
+                " use a random one (e.g. openssl rand -hex 32) or leave it empty"
+            )
     sid = settings.twilio_account_sid
     problems += _secret("SLAWATCH_TWILIO_ACCOUNT_SID", sid, DEV_ACCOUNT_SID)
     token = settings.twilio_auth_token.get_secret_value()

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     jira_secrets: SecretStr = SecretStr("")
     # "tenant=<base64 public key>": SendGrid Inbound Parse's signature verification key.
     email_parse_keys: str = ""
+    # Signs the on-call calendar feeds' secret URLs (`.ics?key=`, docs/oncall.md): calendar
+    # apps cannot send a bearer token. Empty: only bearer tokens read the feeds. Changing it
+    # revokes every feed URL handed out.
+    oncall_feed_secret: SecretStr = SecretStr("")
 
     # Local stack
     data_dir: Path = Path(".slawatch")

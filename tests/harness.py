@@ -7,6 +7,7 @@ The stand-ins are registered under the real activity names and record what was s
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -22,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
+from activities.overrides import SqliteOverrideStore
 from activities.records.activities import RecordActivities
 from intake.gateway import ticket_input
 from policies.loader import load_policy
@@ -47,6 +49,8 @@ class Sent:
     to: str
     key: str
     text: str = ""
+    # The language a call was to speak (PlaceCallInput.language); SMS carry theirs in `text`.
+    language: str | None = None
 
 
 @dataclass
@@ -64,7 +68,9 @@ class StandInNotifier:
     account_down: set[str] = field(default_factory=set)
     geo_blocked: set[str] = field(default_factory=set)
 
-    async def _deliver(self, channel: str, to: str, key: str, text: str) -> SendResult:
+    async def _deliver(
+        self, channel: str, to: str, key: str, text: str, language: str | None = None
+    ) -> SendResult:
         self.attempts.append((channel, key))
         blocked = channel != "email" and any(to.startswith(p) for p in self.geo_blocked)
         if channel in self.account_down or blocked:
@@ -82,7 +88,8 @@ class StandInNotifier:
                 type="NotificationRejected",
                 non_retryable=True,
             )
-        self.sent.append(Sent(await self.env.get_current_time(), channel, to, key, text))
+        now = await self.env.get_current_time()
+        self.sent.append(Sent(now, channel, to, key, text, language))
         return SendResult(ok=True, provider_id=f"SM{len(self.sent):032d}")
 
     @activity.defn(name="send_sms")
@@ -92,7 +99,7 @@ class StandInNotifier:
     @activity.defn(name="place_call")
     async def place_call(self, input: PlaceCallInput) -> SendResult:
         text = f"{input.ticket_ref} {input.severity}"
-        return await self._deliver("voice", input.to, input.idempotency_key, text)
+        return await self._deliver("voice", input.to, input.idempotency_key, text, input.language)
 
     @activity.defn(name="send_email")
     async def send_email(self, input: SendEmailInput) -> SendResult:
@@ -149,6 +156,8 @@ class Harness:
     task_queue: str
     notifier: StandInNotifier
     policy_dir: Path | None = None
+    # The on-call overrides the workers read when a step pages (a fresh SQLite file).
+    overrides: SqliteOverrideStore | None = None
     # Every ticket this harness opened: `settle` waits until they (and their escalations) idle.
     tickets: list[str] = field(default_factory=list)
 
@@ -280,12 +289,16 @@ async def harness(
         queue = f"tickets-{uuid.uuid4().hex[:8]}"
         notifier = StandInNotifier(env)
         workers = AsyncExitStack()
-        await workers.enter_async_context(ticket_worker(env.client, queue, policy_dir, records))
+        data_dir = Path(workers.enter_context(tempfile.TemporaryDirectory()))
+        overrides = SqliteOverrideStore.in_data_dir(data_dir)
+        await workers.enter_async_context(
+            ticket_worker(env.client, queue, policy_dir, records=records, overrides=overrides)
+        )
         await workers.enter_async_context(
             notify_worker(env.client, queue, notifier.activities(), None)
         )
         try:
-            yield Harness(env, env.client, queue, notifier, policy_dir)
+            yield Harness(env, env.client, queue, notifier, policy_dir, overrides)
         finally:
             await _bounded("stopping the workers", workers.aclose())
     finally:

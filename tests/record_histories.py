@@ -8,11 +8,15 @@ under them may be running.
 from __future__ import annotations
 
 import asyncio
+import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from policies.loader import BUILTIN_DIR
+from policies.oncall import Override
 from slawatch.models import (
     AcknowledgeInput,
     CloseInput,
@@ -70,16 +74,63 @@ async def reclassify_ack_pause(h: Harness) -> list[str]:
     return [handle.id, status.breaches[0].escalation_workflow_id]
 
 
+# Prokuria with `primary` a weekly rotation (ana, bogdan, carmen from Sunday 29 November 2026).
+ONCALL_POLICY = (BUILTIN_DIR / "prokuria.yaml").read_text(encoding="utf-8").replace(
+    "  primary: [ana]\n", ""
+) + (
+    "schedules:\n  primary:\n    layers:\n      - name: weekly\n"
+    "        participants: [ana, bogdan, carmen]\n        rotation: weekly\n"
+    '        handoff: "09:00"\n        timezone: Europe/Bucharest\n        start: 2026-11-29\n'
+)
+
+
+async def oncall_ladder(h: Harness) -> list[str]:
+    """Critical, primary a schedule: step 1 (the ticket) and step 2 (the escalation) ask who is
+    on call as they page; an override made after opening covers step 2; acknowledged."""
+    opened = TUESDAY - timedelta(hours=5)
+    handle = await h.open("prokuria", "H-oncall", severity="critical", opened_at=opened)
+    await h.advance_to(opened + timedelta(hours=1, minutes=2))
+    assert h.overrides is not None
+    h.overrides.add(
+        Override(
+            id="ovr_history",
+            tenant="prokuria",
+            role="primary",
+            person="carmen",
+            replaces="bogdan",
+            starts_at=opened,
+            ends_at=opened + timedelta(hours=3),
+            created_at=await h.now(),
+        )
+    )
+    await h.advance_to(opened + timedelta(hours=1, minutes=6))
+    status = await h.update(handle, "acknowledge", AcknowledgeInput(responder="api", channel="api"))
+    await h.update(handle, "resolve", ResolveInput())
+    await h.update(handle, "close", CloseInput())
+    await handle.result()
+    return [handle.id, status.breaches[0].escalation_workflow_id]
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "typical": typical,
     "critical_ladder": critical_ladder,
     "reclassify_ack_pause": reclassify_ack_pause,
+    "oncall_ladder": oncall_ladder,
 }
+# The policy text a scenario runs under, when not the built-in seeds.
+POLICIES = {"oncall_ladder": ONCALL_POLICY}
 
 
 async def record(name: str) -> dict[str, int]:
-    lengths = {}
-    async with harness() as h:
+    lengths: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if name in POLICIES:
+            (Path(tmp) / "prokuria.yaml").write_text(POLICIES[name], encoding="utf-8")
+        return await _record(name, Path(tmp) if name in POLICIES else None, lengths)
+
+
+async def _record(name: str, policy_dir: Path | None, lengths: dict[str, int]) -> dict[str, int]:
+    async with harness(policy_dir) as h:
         await h.advance_to(TUESDAY - timedelta(hours=5))
         for wf_id in await SCENARIOS[name](h):
             history = await h.client.get_workflow_handle(wf_id).fetch_history()
@@ -90,12 +141,13 @@ async def record(name: str) -> dict[str, int]:
     return lengths
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    """Record the scenarios named (all when none): `python -m tests.record_histories NAME`."""
     HERE.mkdir(exist_ok=True)
-    for name in SCENARIOS:
+    for name in names or SCENARIOS:
         for label, count in (await record(name)).items():
             print(f"{label}: {count} history events")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

@@ -175,3 +175,25 @@ async def test_sendgrid_capture_sees_sender_and_body(
     assert line["from"] == standins_settings.email_from
     assert line["content"] == [{"type": "text/plain", "value": "the body"}]
     assert line["message_id"] == result.provider_id
+
+
+async def test_a_romanian_responders_call_says_it_in_romanian(
+    standins: Standins, standins_settings: Settings
+) -> None:
+    key = unique_key("voice")
+    call = PlaceCallInput(
+        to=RESPONDER,
+        ticket_ref="prokuria/T-1",
+        severity="critical",
+        idempotency_key=key,
+        language="ro",
+        ticket_workflow_id="ticket-prokuria-T-1",
+        breach_id="breach-1",
+    )
+    await run(standins_settings, "place_call", call)
+    [line] = twilio_lines_for(standins, key)
+    says = list(ET.fromstring(line["form"]["Twiml"]).iter("Say"))
+    assert says and {(s.get("language"), s.get("voice")) for s in says} == {
+        ("ro-RO", "Polly.Carmen")
+    }
+    assert "Apăsați 1 pentru confirmare" in (says[0].text or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -10,8 +11,10 @@ from xml.etree import ElementTree as ET
 import pytest
 
 import activities.messages as messages
+import activities.twiml as twiml
 from activities.messages import build_sms_body, parse_sms_ack, webhook_url
 from activities.twiml import build_call_twiml
+from policies.languages import LANGUAGES
 
 GATHER = "https://hooks.example.test/twilio/voice/gather?breach=b&key=k&wf=w"
 
@@ -97,3 +100,73 @@ def test_messages_imports_only_the_standard_library() -> None:
     }
     roots = {name.split(".")[0] for name in imported} - {"__future__"}
     assert roots and roots <= sys.stdlib_module_names
+
+
+def test_languages_of_the_texts_are_the_policys() -> None:
+    assert messages.LANGUAGES == LANGUAGES == twiml.LANGUAGES
+
+
+def test_an_estonian_sms_is_estonian_and_keeps_the_code_and_the_ack_reply() -> None:
+    body = build_sms_body("cargotask/77", "critical", "response", code="4821", language="et")
+    assert body == (
+        "slawatch: pilet cargotask/77 (critical): reageerimisaja tähtaeg on ÜLETATUD."
+        " Vasta 4821 kinnitamiseks."
+    )
+    assert build_sms_body("cargotask/77", "standard", "resolution", percent=80, language="et") == (
+        "slawatch: pilet cargotask/77 (standard): lahendusaja tähtajast on kasutatud 80%."
+        " Vasta ACK cargotask/77 kinnitamiseks."
+    )
+
+
+def test_a_romanian_sms_is_romanian() -> None:
+    body = build_sms_body("prokuria/T-1", "critical", "resolution", code="4821", language="ro")
+    assert body == (
+        "slawatch: tichetul prokuria/T-1 (critical): termenul de rezolvare a fost DEPĂȘIT."
+        " Răspundeți cu 4821 pentru confirmare."
+    )
+
+
+@pytest.mark.parametrize("language", [None, *LANGUAGES])
+def test_every_language_keeps_the_acknowledgement_instructions(language: str | None) -> None:
+    with_code = build_sms_body(
+        "prokuria/T-1", "critical", "response", code="4821", language=language
+    )
+    assert re.search(r"\b4821\b", with_code)  # the code the SMS webhook matches, a word
+    bare = build_sms_body("prokuria/T-1", "critical", "response", language=language)
+    [reply] = [part for part in bare.split(" ACK ")[1:]]
+    assert parse_sms_ack("ACK " + reply.split()[0]) == "prokuria/T-1"
+    root = ET.fromstring(build_call_twiml("prokuria/T-7", "major", GATHER, language))
+    gather = root.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+    said = [say.text or "" for say in gather.iter("Say")]
+    assert len(said) == 2 and all(re.search(r"\b1\b", text) for text in said)  # the key
+
+
+def test_unset_language_is_english_and_unknown_is_refused_naming_the_field() -> None:
+    assert build_sms_body("prokuria/T-1", "critical", "response", language=None) == (
+        build_sms_body("prokuria/T-1", "critical", "response", language="en")
+    )
+    root = ET.fromstring(build_call_twiml("prokuria/T-1", "major", GATHER))
+    assert all(say.get("language") is None for say in root.iter("Say"))
+    assert "This is slawatch" in (root.find("Gather/Say").text or "")  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match=r"^language: unknown language 'fr' \(use en, et, ro\)$"):
+        build_sms_body("prokuria/T-1", "critical", "response", language="fr")
+    with pytest.raises(ValueError, match=r"^language: unknown language 'fr'"):
+        build_call_twiml("prokuria/T-1", "major", GATHER, "fr")
+
+
+@pytest.mark.parametrize(
+    ("language", "locale", "voice", "words"),
+    [
+        ("ro", "ro-RO", "Polly.Carmen", "Apăsați 1 pentru confirmare."),
+        ("et", "et-EE", "Google.et-EE-Standard-A", "Kinnitamiseks vajutage 1."),
+    ],
+)
+def test_a_call_speaks_the_responders_language_with_a_matching_voice(
+    language: str, locale: str, voice: str, words: str
+) -> None:
+    root = ET.fromstring(build_call_twiml("prokuria/T-1", "major", GATHER, language))
+    says = list(root.iter("Say"))
+    assert len(says) == 3
+    assert {(say.get("language"), say.get("voice")) for say in says} == {(locale, voice)}
+    assert (says[0].text or "").endswith(words)

@@ -25,6 +25,7 @@ from activities.overrides import (
     SqliteOverrideStore,
 )
 from intake.app import create_app
+from intake.oncall_feed import feed_key
 from policies.loader import BUILTIN_DIR
 from slawatch.settings import Settings
 from tests.intake_fixtures import TOKEN_ALL, TOKEN_PROKURIA, bearer, dev_env
@@ -32,6 +33,7 @@ from tests.intake_fixtures import TOKEN_ALL, TOKEN_PROKURIA, bearer, dev_env
 __all__ = ["dev_env"]  # fixture, imported for pytest
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
+FEED_SECRET = "test-feed-secret-0123456789"
 SCHEDULE = """schedules:
   primary:
     layers:
@@ -65,6 +67,8 @@ def settings_for(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         policy_dir=write_policies(tmp_path / "policies"),
         api_tokens=SecretStr(f"{TOKEN_ALL}=*;{TOKEN_PROKURIA}=prokuria"),
+        oncall_feed_secret=SecretStr(FEED_SECRET),
+        public_base_url="https://slawatch.example.test",
     )
 
 
@@ -320,3 +324,44 @@ async def test_the_page_time_activity_reads_the_current_policy_and_the_overrides
     policy_file.write_text(policy_file.read_text().replace("[ana, bogdan]", "[carmen]"))
     (after,) = (await env.run(activities.resolve_roles, later)).answers
     assert (after.layer, after.people) == ("days", ["carmen"])
+
+
+async def test_a_calendar_app_reads_the_feed_by_its_secret_url_and_nothing_else(
+    http: httpx.AsyncClient,
+) -> None:
+    asked = await http.get("/v1/oncall/prokuria/primary/feed", headers=bearer(TOKEN_PROKURIA))
+    assert asked.status_code == 200, asked.text
+    url = httpx.URL(asked.json()["url"])
+    assert (url.host, url.path) == ("slawatch.example.test", "/v1/oncall/prokuria/primary.ics")
+    key = url.params["key"]
+    assert len(key) == 32 and FEED_SECRET not in asked.text
+    # No Authorization header, as a calendar app fetches it.
+    feed = await http.get(url.path, params={"key": key})
+    assert feed.status_code == 200, feed.text
+    assert list(icalendar.Calendar.from_ical(feed.content).walk("VEVENT"))
+    # A wrong key, another role's key, and no key at all read nothing.
+    wrong = key[:-1] + ("0" if key[-1] != "0" else "1")
+    assert (await http.get(url.path, params={"key": wrong})).status_code == 404
+    secondary = await http.get("/v1/oncall/prokuria/secondary/feed", headers=bearer())
+    other_key = httpx.URL(secondary.json()["url"]).params["key"]
+    assert other_key != key
+    assert (await http.get(url.path, params={"key": other_key})).status_code == 404
+    assert (await http.get(url.path)).status_code == 401
+    # The URL is handed out only within the token's tenants.
+    refused = await http.get("/v1/oncall/cargotask/primary/feed", headers=bearer(TOKEN_PROKURIA))
+    assert refused.status_code == 403
+
+
+async def test_without_a_feed_secret_no_key_opens_a_feed(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path).model_copy(update={"oncall_feed_secret": SecretStr("")})
+    app = create_app(settings, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        asked = await client.get("/v1/oncall/prokuria/primary/feed", headers=bearer())
+        assert asked.status_code == 409 and "SLAWATCH_ONCALL_FEED_SECRET" in asked.text
+        # The key of the empty secret (what an attacker could compute) opens nothing either.
+        empty_key = feed_key("", "prokuria", "primary")
+        feed = await client.get("/v1/oncall/prokuria/primary.ics", params={"key": empty_key})
+        assert feed.status_code == 404

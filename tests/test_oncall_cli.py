@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from intake.oncall_feed import feed_key
 from slawatch.cli import app
 from tests.test_oncall_api import write_policies
 
@@ -161,3 +162,25 @@ def test_mistakes_are_one_line_and_exit_2(
         assert lines[0] == f"error: {message}"
     else:
         assert "unknown policy 'nowhere'" in lines[0]
+
+
+def test_feed_url_prints_the_url_the_api_serves_by_its_key(env: dict[str, str]) -> None:
+    with_secret = env | {
+        "SLAWATCH_ONCALL_FEED_SECRET": "cli-feed-secret-42",
+        "SLAWATCH_PUBLIC_BASE_URL": "https://slawatch.example.test",
+    }
+    printed = run(with_secret, "feed-url", "prokuria", "primary")
+    assert printed.exit_code == 0, printed.output
+    url = printed.stdout.strip()
+    assert url == (
+        "https://slawatch.example.test/v1/oncall/prokuria/primary.ics?key="
+        + feed_key("cli-feed-secret-42", "prokuria", "primary")
+    )
+    assert "cli-feed-secret-42" not in printed.output
+    off = run(env, "feed-url", "prokuria", "primary")
+    assert off.exit_code == 2
+    assert off.stderr.strip() == (
+        "error: SLAWATCH_ONCALL_FEED_SECRET is not set: feed URLs are off (bearer tokens only)"
+    )
+    unknown = run(with_secret, "feed-url", "prokuria", "tertiary")
+    assert unknown.exit_code == 2 and "unknown role 'tertiary'" in unknown.stderr

@@ -182,7 +182,7 @@ def test_shifts_are_maximal_intervals_that_agree_with_who() -> None:
 
 
 def test_a_ticket_snapshot_holds_who_was_on_call_at_opening() -> None:
-    # The workflows read roles as lists until they resolve them at page time (issue 12).
+    # The legacy snapshot activity's form: those tickets' workflows read roles as lists.
     p = policy(WEEKLY + NIGHTS)
     snap = snapshot(p, local(2026, 3, 4, 23))
     assert snap.roles["primary"] == ["liis"]

@@ -27,7 +27,7 @@ def load(path: Path) -> WorkflowHistory:
 
 def test_histories_are_committed() -> None:
     names = {p.stem.split("--")[0] for p in HISTORIES}
-    assert {"typical", "critical_ladder", "reclassify_ack_pause"} <= names
+    assert {"typical", "critical_ladder", "reclassify_ack_pause", "oncall_ladder"} <= names
     assert any("escalation" in p.stem for p in HISTORIES)
 
 
@@ -75,3 +75,38 @@ def test_the_current_histories_page_from_the_breach_task_as_the_floor_does() -> 
         child = next(p for p in HISTORIES if p.stem.startswith(f"{name}--") and "escal" in p.stem)
         counted[name] = tasks_per_page(load(ticket), load(child))
     assert counted == {"critical_ladder": ("ticket", 1), "v2_critical_ladder": ("escalation", 2)}
+
+
+def test_a_schedule_costs_the_first_page_one_activity_round_trip_in_the_ticket() -> None:
+    """oncall_ladder: the breach task asks who is on call; the task its answer wakes pages."""
+    [path] = [
+        p for p in HISTORIES if p.stem.startswith("oncall_ladder--") and "escal" not in p.stem
+    ]
+    events = load(path).events
+    starts = [e.event_id for e in events if e.HasField("workflow_task_started_event_attributes")]
+
+    def task(event_id: int) -> int:  # an id may name a task's started or completed event
+        return max(i for i in starts if i <= event_id)
+
+    breach = next(
+        e.start_child_workflow_execution_initiated_event_attributes.workflow_task_completed_event_id
+        for e in events
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    )
+    scheduled = {
+        e.activity_task_scheduled_event_attributes.activity_type.name: e
+        for e in reversed(events)  # the first of each name
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    ask, sms = scheduled["resolve_roles"], scheduled["send_sms"]
+    assert task(ask.activity_task_scheduled_event_attributes.workflow_task_completed_event_id) == (
+        task(breach)
+    )
+    answered = next(
+        e.event_id
+        for e in events
+        if e.HasField("activity_task_completed_event_attributes")
+        and e.activity_task_completed_event_attributes.scheduled_event_id == ask.event_id
+    )
+    page_task = task(sms.activity_task_scheduled_event_attributes.workflow_task_completed_event_id)
+    assert page_task == min(i for i in starts if i > answered)

@@ -124,6 +124,17 @@ def test_a_dev_token_among_real_ones_is_refused() -> None:
     assert "helpdesk-7f3a9c1e5b" not in problems[0]
 
 
+def test_a_short_feed_secret_is_refused_for_the_api_and_an_empty_one_is_off() -> None:
+    short = settings(api_host="0.0.0.0", oncall_feed_secret=SecretStr("feed-123"))
+    problems = production_problems(short, {Role.API})
+    assert len(problems) == 1 and problems[0].startswith("SLAWATCH_ONCALL_FEED_SECRET is shorter")
+    assert "feed-123" not in problems[0]
+    assert production_problems(short, {Role.WORKER}) == []
+    assert production_problems(settings(api_host="0.0.0.0"), {Role.API}) == []
+    random = SecretStr("9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c")
+    assert production_problems(settings(api_host="0.0.0.0", oncall_feed_secret=random)) == []
+
+
 def test_live_mode_needs_an_https_public_base_url() -> None:
     problems = production_problems(
         settings(notifier_mode="live", public_base_url="http://hooks.example.com")

@@ -16,6 +16,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.oncall import NoOverrides, OnCallActivities
+from activities.overrides import OverrideStore, open_override_store
 from activities.policy import PolicyActivities
 from activities.records import open_records
 from activities.records.activities import RecordActivities
@@ -55,20 +57,28 @@ def ticket_worker(
     task_queue: str,
     policy_dir: Any,
     records: RecordActivities | None = None,
+    overrides: OverrideStore | None = None,
     **options: Any,
 ) -> Worker:
-    """Runs ticket and escalation workflows, the tickets' SLA record writes, and the activity
-    that snapshots policies for tickets opened before intake passed the snapshot (docs/design.md,
-    "State at start"). Without `records` (tests that don't read them) the records go to a
-    SQLite file in a new temporary directory; `run_worker` passes the settings' store."""
+    """Runs ticket and escalation workflows, the tickets' SLA record writes, the activity that
+    resolves on-call schedules when a step pages (over `overrides`; none when not given), and
+    the one that snapshots policies for tickets opened before intake passed the snapshot
+    (docs/design.md, "State at start"). Without `records` (tests that don't read them) the
+    records go to a SQLite file in a new temporary directory; `run_worker` passes the settings'
+    store."""
     if records is None:
         scratch = Path(tempfile.mkdtemp(prefix="slawatch-records-")) / "records.sqlite3"
         records = RecordActivities(lambda: RecordStore(scratch))
+    oncall = OnCallActivities(policy_dir, overrides if overrides is not None else NoOverrides())
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[PolicyActivities(policy_dir).snapshot_policy, records.record_milestone],
+        activities=[
+            PolicyActivities(policy_dir).snapshot_policy,
+            records.record_milestone,
+            oncall.resolve_roles,
+        ],
         workflow_runner=workflow_runner(),
         # After a worker restart, timers due while it was down fire ~2 s late, not ~10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
@@ -142,7 +152,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             settings.ticket_task_queue,
             settings.policy_dir,
             # Opened at the first write: a database down at start does not stop the worker.
-            RecordActivities(lambda: open_records(settings)),
+            records=RecordActivities(lambda: open_records(settings)),
+            overrides=open_override_store(settings),
             max_cached_workflows=settings.worker_max_cached_workflows,
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),

@@ -88,7 +88,9 @@ async def send_one(
     ref = ticket_ref(input.tenant, input.ticket_id)
     arg: Any
     if channel is Channel.SMS:
-        body = build_sms_body(ref, input.severity, input.kind.value, code=code)
+        body = build_sms_body(
+            ref, input.severity, input.kind.value, code=code, language=person.language
+        )
         arg = SendSmsInput(
             to=address,
             body=body,
@@ -103,6 +105,7 @@ async def send_one(
             ticket_ref=ref,
             severity=input.severity,
             idempotency_key=key,
+            language=person.language,
             ticket_workflow_id=input.ticket_workflow_id,
             breach_id=input.breach_id,
         )

@@ -10,7 +10,8 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from policies.clock import clock_for
-    from policies.schema import Channel, Ladder, LadderStep, Policy, ServiceClass, Unit
+    from policies.oncall import members_at
+    from policies.schema import Channel, Ladder, LadderStep, ServiceClass, Unit
     from slawatch.models import (
         DeliveryStatusInput,
         EscalationInput,
@@ -23,6 +24,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from slawatch.telemetry import record_escalation_exhausted
     from workflows.dispatch import DELIVERY_ASSURANCE, FIRST_STEP_LABEL, send_one, send_step
+
+    # `recipients` moved to workflows/oncall.py; re-exported for callers that import it here.
+    from workflows.oncall import recipients as recipients
+    from workflows.oncall import resolve, scheduled_roles
     from workflows.timers import wait_until
 
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
@@ -43,25 +48,6 @@ def wait_of(step: LadderStep) -> timedelta:
     """Ack windows are real time (a pager wait, not business time)."""
     unit = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}[step.wait.unit]
     return timedelta(seconds=step.wait.amount * unit)
-
-
-def recipients(policy: Policy, step: LadderStep) -> list[Recipient]:
-    """Whom a step pages, in order, each once."""
-    people: list[Recipient] = []
-    if step.emergency_line:
-        people.append(
-            Recipient(
-                id="emergency_line",
-                name=f"{policy.name} emergency line",
-                phone=policy.emergency_line,
-                email=policy.support_email,
-            )
-        )
-    ids = [p for role in step.roles for p in policy.roles[role]] + list(step.people)
-    for pid in dict.fromkeys(ids):
-        r = policy.responders[pid]
-        people.append(Recipient(id=pid, name=r.name, phone=r.phone, email=r.email))
-    return people
 
 
 def draw_codes(codes: dict[str, str], people: list[Recipient]) -> dict[str, str]:
@@ -100,8 +86,12 @@ class EscalationWorkflow:
         self.assured = False
         self.input: EscalationInput | None = None
         self.retries: list[asyncio.Task[None]] = []
-        # Round 1, step 1's pages when the ticket sent them (EscalationInput.first_step_codes).
+        # Round 1, step 1's pages when the ticket sent them (EscalationInput.first_step_codes),
+        # and whom it paged when it resolved the step's schedules itself.
         self.first_sent: list[SentNotification] | None = None
+        self.first_people: list[Recipient] | None = None
+        # Who each schedule resolved to, and why: told to the ticket with the next report.
+        self.on_call: list[str] = []
 
     @workflow.run
     async def run(self, input: EscalationInput) -> EscalationResult:
@@ -148,7 +138,14 @@ class EscalationWorkflow:
     async def _run_step(
         self, input: EscalationInput, cls: ServiceClass, step: LadderStep, label: str
     ) -> list[SentNotification]:
-        people = recipients(input.policy, step)
+        if self._by_ticket(input, label) and input.first_step_resolved:
+            # The ticket resolved the step's roles as it paged: its people, its codes.
+            await workflow.wait_condition(
+                lambda: self.first_sent is not None or self.stopped is not None
+            )
+            people = self.first_people or []
+        else:
+            people = await self._resolve(input, step, label)
         sent: list[SentNotification] = []
         # Email may go at any hour; phones only inside the class's support hours.
         if Channel.EMAIL in step.via:
@@ -167,9 +164,12 @@ class EscalationWorkflow:
             sent += self.first_sent or []
         elif phones:
             if not cls.emergency:
-                await self._wait_for_support_hours(input)
+                waited = await self._wait_for_support_hours(input)
                 if self.stopped is not None:
                     return sent
+                if waited and scheduled_roles(input.policy, step):
+                    # Hours later: whoever is on call when the phones may ring.
+                    people = await self._resolve(input, step, label)
             sent += await send_step(input, people, phones, label, self._codes_for(people))
         self.step_keys = {n.key for n in sent if n.channel in PHONE_CHANNELS and n.ok}
         self.failed_keys = set()
@@ -182,6 +182,13 @@ class EscalationWorkflow:
             }
             self._assure(input, people, sent, label)
         return sent
+
+    async def _resolve(
+        self, input: EscalationInput, step: LadderStep, label: str
+    ) -> list[Recipient]:
+        people, notes = await resolve(input.tenant, input.policy, step)
+        self.on_call += [f"{input.breach_id} {label} {note}" for note in notes]
+        return people
 
     def _codes_for(self, people: list[Recipient]) -> dict[str, str]:
         return draw_codes(self.codes, people)
@@ -202,7 +209,8 @@ class EscalationWorkflow:
             # The ticket closed while the email was retrying: nobody is left to tell.
             workflow.logger.info("email %s reported after the ticket closed", label)
 
-    async def _wait_for_support_hours(self, input: EscalationInput) -> None:
+    async def _wait_for_support_hours(self, input: EscalationInput) -> bool:
+        """Wait until the class's support hours open; True when that meant waiting."""
         calendar = input.policy.calendar_for(input.severity)
         now = workflow.now()
         opening = clock_for(calendar).next_open(now)
@@ -212,6 +220,8 @@ class EscalationWorkflow:
                 opening - now,
                 f"outside support hours: pages wait for {opening.isoformat()}",
             )
+            return True
+        return False
 
     async def _wait_for_ack(self, step: LadderStep, sent: list[SentNotification], why: str) -> None:
         if sent and not any(n.ok for n in sent):
@@ -242,6 +252,8 @@ class EscalationWorkflow:
         progress = EscalationProgress(
             breach_id=input.breach_id, level=self.level, sent=sent, failing=failing
         )
+        if self.on_call:
+            progress.on_call, self.on_call = self.on_call, []
         await parent.signal("escalation_progress", progress)
 
     # -- delivery assurance -------------------------------------------------------------------
@@ -270,9 +282,12 @@ class EscalationWorkflow:
     async def _fallback(
         self, input: EscalationInput, people: list[Recipient], channel: Channel, label: str
     ) -> None:
-        extra = input.policy.roles.get(FALLBACK_ROLE, []) if channel is Channel.EMAIL else []
+        policy = input.policy
+        extra = (
+            members_at(policy, FALLBACK_ROLE, workflow.now()) if channel is Channel.EMAIL else []
+        )
         everyone = people + [
-            Recipient(id=pid, name=r.name, phone=r.phone, email=r.email)
+            Recipient(id=pid, name=r.name, phone=r.phone, email=r.email, language=r.language)
             for pid in extra
             if pid not in {p.id for p in people}
             for r in [input.policy.responders[pid]]
@@ -316,6 +331,10 @@ class EscalationWorkflow:
     @workflow.signal
     def first_step_sent(self, input: FirstStepSent) -> None:
         self.first_sent = input.sent
+        if input.people is not None:
+            self.first_people = input.people
+        # The ticket drew these codes: later steps page the same people with the same ones.
+        self.codes.update(input.codes or {})
 
     @workflow.signal
     def stop(self, input: StopEscalationInput) -> None:

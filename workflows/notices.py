@@ -8,6 +8,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from policies.oncall import members_at
     from policies.schema import Channel
     from slawatch.models import (
         SendEmailInput,
@@ -59,7 +60,8 @@ async def send_warning(
 ) -> None:
     """Email the warning roles (and the support address) that a target is running out."""
     policy = s.policy
-    people = [p for role in policy.warnings.email_roles for p in policy.roles[role]]
+    # A schedule named here is read from the ticket's snapshot at the warning (no overrides).
+    people = [p for role in policy.warnings.email_roles for p in members_at(policy, role, now)]
     to = [policy.responders[p].email for p in dict.fromkeys(people)] or [policy.support_email]
     ref = ticket_ref(policy.tenant, ticket_id)
     key = f"{workflow.info().workflow_id}/warning-{kind.value}-{percent}-{s.severity}"

@@ -43,7 +43,8 @@ with workflow.unsafe.imports_passed_through():
     from slawatch.telemetry import record_acknowledgement, record_breach
     from workflows import notices, sla
     from workflows.dispatch import FIRST_STEP_LABEL, send_step
-    from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes, recipients
+    from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes
+    from workflows.oncall import ONCALL_AT_PAGE_TIME, recipients, resolve, scheduled_roles
     from workflows.records_sink import RecordSink
     from workflows.search import upsert_search_attributes
     from workflows.ticket_rules import (
@@ -279,10 +280,26 @@ class TicketSlaWorkflow:
             return
         if not workflow.patched(FIRST_PAGE_FROM_TICKET):
             return
-        people = recipients(policy, step)
-        child.first_step_codes = draw_codes({}, people)
-        task = self._first_step(child, child_id, people, phones)
+        if scheduled_roles(policy, step) and workflow.patched(ONCALL_AT_PAGE_TIME):
+            # Who is on call is asked as the page goes (an activity); the codes follow.
+            child.first_step_codes, child.first_step_resolved = {}, True
+            task = self._first_step_resolved(child, child_id, phones)
+        else:
+            people = recipients(policy, step, now)
+            child.first_step_codes = draw_codes({}, people)
+            task = self._first_step(child, child_id, people, phones)
         self.first_pages.append(asyncio.create_task(task))
+
+    async def _first_step_resolved(
+        self, child: EscalationInput, child_id: str, phones: list[Channel]
+    ) -> None:
+        policy = child.policy
+        step = policy.ladders[policy.classes[child.severity].ladder].steps[0]
+        people, notes = await resolve(child.tenant, policy, step)
+        for note in notes:
+            self._note("on_call", f"{child.breach_id} {FIRST_STEP_LABEL} {note}")
+        child.first_step_codes = draw_codes({}, people)
+        await self._first_step(child, child_id, people, phones)
 
     async def _first_step(
         self, child: EscalationInput, child_id: str, people: list[Recipient], phones: list[Channel]
@@ -305,7 +322,10 @@ class TicketSlaWorkflow:
             await workflow.wait_condition(lambda: child_id in self.started_children)
         try:
             handle = workflow.get_external_workflow_handle(child_id)
-            await handle.signal(EscalationWorkflow.first_step_sent, FirstStepSent(sent=sent))
+            news = FirstStepSent(sent=sent)
+            if child.first_step_resolved:
+                news.people, news.codes = people, child.first_step_codes
+            await handle.signal(EscalationWorkflow.first_step_sent, news)
         except FailureError:
             workflow.logger.info("escalation %s ended before its first pages went", child_id)
 
@@ -467,6 +487,8 @@ class TicketSlaWorkflow:
     def escalation_progress(self, input: EscalationProgress) -> None:
         s = self.state
         s.sent.extend(input.sent)
+        for line in input.on_call:
+            self._note("on_call", line)
         if input.failing is not None:
             was = input.breach_id in s.delivery_failing
             if input.failing:
