@@ -7,34 +7,27 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from twilio.request_validator import RequestValidator
 
 from slawatch.settings import DEV_ACCOUNT_SID
-from slawatch.testing import ANA, EMERGENCY, seconds_policy, step
-from tests.e2e_fixtures import TWILIO_TOKEN, dev_stack, wait_for
+from slawatch.testing import ANA, EMERGENCY
+from tests.e2e_fixtures import GROUPING_TENANT, TWILIO_TOKEN, Stack, stack, wait_for
 
-TENANT = "outage"
+__all__ = ["stack"]  # fixture, imported for pytest
+
+TENANT = GROUPING_TENANT
 TICKETS = 20
 # Every ticket breaches 3 s after it opens, all within a few seconds of each other; the
-# window (12 s) covers them, so the digest goes about 12 s after the first page.
-POLICY = seconds_policy(
-    TENANT,
-    3,
-    [step("sms", 60, "emergency_line: true, roles: [primary]"), step("voice", 60)],
-    grouping_seconds=12,
-)
+# window (12 s, tests/e2e_fixtures.py) covers them, so the digest goes 12 s after the first.
 _CODE = re.compile(r"Reply ([1-9][0-9]{3}) to acknowledge all (\d+)")
 
 
 def test_twenty_breaches_page_each_number_twice_and_one_reply_stops_them_all(
-    tmp_path: Path,
+    stack: Stack,
 ) -> None:
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / f"{TENANT}.yaml").write_text(POLICY)
-    with dev_stack(tmp_path) as stack, stack.http() as api:
+    with stack.http() as api:
         batch = uuid.uuid4().hex[:6]
         ids = [f"OUT-{batch}-{n:02d}" for n in range(TICKETS)]
         started = time.monotonic()
