@@ -8,7 +8,10 @@ under them may be running.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +25,8 @@ from slawatch.models import (
     ResolveInput,
     ResumeInput,
 )
+from tests.grouping_fixtures import TENANT as GROUPING_TENANT
+from tests.grouping_fixtures import grouping_harness
 from tests.harness import Harness, harness
 
 HERE = Path(__file__).parent / "histories"
@@ -70,16 +75,56 @@ async def reclassify_ack_pause(h: Harness) -> list[str]:
     return [handle.id, status.breaches[0].escalation_workflow_id]
 
 
+async def outage_grouping(h: Harness) -> list[str]:
+    """Two tickets breach together: the first pages at once, the second is folded into the
+    group's digest; one group acknowledgement stops both (patch outage-grouping)."""
+    first = await h.open(GROUPING_TENANT, "H-lead")
+    await h.sleep(timedelta(seconds=1))  # H-lead breaches first and leads
+    folded = await h.open(GROUPING_TENANT, "H-folded")
+    await h.sleep(timedelta(seconds=61))
+    await h.sleep(timedelta(seconds=121))
+    status = await h.status(folded)
+    page = next(n for n in status.sent if n.folded)
+    for handle in (first, folded):
+        ack = AcknowledgeInput(
+            responder="ana",
+            channel="sms",
+            phone=page.to,
+            received_at=await h.now(),
+            group=page.group,
+        )
+        await h.update(handle, "acknowledge", ack)
+    for handle in (first, folded):
+        await h.update(handle, "close", CloseInput())
+    for handle in (first, folded):
+        await handle.result()
+    return [first.id, folded.id, status.breaches[0].escalation_workflow_id]
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "typical": typical,
     "critical_ladder": critical_ladder,
     "reclassify_ack_pause": reclassify_ack_pause,
+    "outage_grouping": outage_grouping,
 }
+# Scenarios whose notifications must be the real activities (outage groups, digests).
+REAL_NOTIFY = {"outage_grouping"}
+
+
+@asynccontextmanager
+async def harness_for(name: str) -> AsyncIterator[Harness]:
+    if name not in REAL_NOTIFY:
+        async with harness() as h:
+            yield h
+        return
+    with tempfile.TemporaryDirectory() as root:
+        async with grouping_harness(Path(root)) as (h, _):
+            yield h
 
 
 async def record(name: str) -> dict[str, int]:
     lengths = {}
-    async with harness() as h:
+    async with harness_for(name) as h:
         await h.advance_to(TUESDAY - timedelta(hours=5))
         for wf_id in await SCENARIOS[name](h):
             history = await h.client.get_workflow_handle(wf_id).fetch_history()
@@ -92,7 +137,8 @@ async def record(name: str) -> dict[str, int]:
 
 async def main() -> None:
     HERE.mkdir(exist_ok=True)
-    for name in SCENARIOS:
+    # `python -m tests.record_histories outage_grouping` records only the scenarios named.
+    for name in sys.argv[1:] or SCENARIOS:
         for label, count in (await record(name)).items():
             print(f"{label}: {count} history events")
 
