@@ -37,6 +37,7 @@ class Phone:
 
     texts: list[tuple[str, str, str]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    twiml: list[str] = field(default_factory=list)
 
     def send_sms(self, *, to: str, body: str, status_callback: str | None) -> str:
         sid = f"SM{len(self.texts) + 1:032x}"
@@ -45,6 +46,7 @@ class Phone:
 
     def place_call(self, *, to: str, twiml: str, status_callback: str) -> str:
         self.calls.append(to)
+        self.twiml.append(twiml)
         return f"CA{len(self.calls):032x}"
 
     def send_email(self, email: Email) -> str:
