@@ -53,6 +53,7 @@ classes:
     ladder: critical
     emergency: true
 warnings: {{at_percent: {list(warn_at)}, email_roles: [primary]}}
+grouping: {grouping}
 roles:
   primary: [ana]
 responders:
@@ -60,7 +61,6 @@ responders:
     name: Ana Example (EXAMPLE PERSON)
     phone: "{ANA}"
     email: ana.example@example.com
-grouping: {grouping}
 ladders:
   critical:
     repeat: {repeat}
