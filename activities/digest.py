@@ -32,6 +32,9 @@ from slawatch.models import SendDigestInput, SendResult
 
 # An SMS digest lists this many tickets by name and counts the rest: it stays a few segments.
 LISTED = 8
+# And never more characters of names than this (references may be 160 characters long): the
+# whole text stays well under Twilio's 1,600.
+LISTED_CHARS = 900
 SendOnce = Callable[[str, str, Callable[[], str], str], Awaitable[SendResult]]
 
 
@@ -46,8 +49,13 @@ def build_digest_sms(group: ClosedGroup) -> str:
     """'slawatch: 19 more tickets breached: a/1 (critical response), ... Reply 4821 to
     acknowledge all 20 (with a/0), or ACK <ticket> for one.'"""
     folded, leader = group.folded, group.leader
-    names = [_line(m.ticket_ref, m.severity, m.kind) for m in folded[:LISTED]]
-    more = f" and {len(folded) - LISTED} more" if len(folded) > LISTED else ""
+    names: list[str] = []
+    for m in folded[:LISTED]:
+        line = _line(m.ticket_ref, m.severity, m.kind)
+        if names and sum(len(n) + 2 for n in names) + len(line) > LISTED_CHARS:
+            break
+        names.append(line)
+    more = f" and {len(folded) - len(names)} more" if len(folded) > len(names) else ""
     return (
         f"slawatch: {len(folded)} more tickets breached: {', '.join(names)}{more}. "
         f"Reply {group.code} to acknowledge all {len(group.members)} "

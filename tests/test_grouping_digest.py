@@ -31,13 +31,13 @@ def activities(root: Path) -> tuple[Phone, SqliteGroupStore, DigestActivities]:
     return phone, groups, DigestActivities(phone, groups, notify.send_once, HOOKS)
 
 
-def fold(groups: SqliteGroupStore, channel: str, count: int) -> str:
+def fold(groups: SqliteGroupStore, channel: str, count: int, long: bool = False) -> str:
     group = ""
     for n in range(count):
         page = PageGroup(
             tenant="prokuria",
             window_seconds=120,
-            ticket_ref=f"prokuria/T-{n:03d}",
+            ticket_ref=f"prokuria/T-{n:03d}" + ("x" * 140 if long else ""),
             severity="critical",
             kind="response",
             at=T0 + timedelta(milliseconds=n),
@@ -70,6 +70,14 @@ async def test_twenty_folded_pages_make_one_short_sms_whoever_asks(tmp_path: Pat
     assert body.startswith("slawatch: 20 more tickets breached: prokuria/T-001 (critical")
     assert "prokuria/T-008 (critical response) and 12 more." in body
     assert f"Reply {first.code} to acknowledge all 21 (with prokuria/T-000)" in body
+
+
+async def test_long_references_keep_the_digest_under_twilios_limit(tmp_path: Path) -> None:
+    phone, groups, digest = activities(tmp_path)
+    group = fold(groups, "sms", 30, long=True)
+    await ActivityEnvironment().run(digest.send_digest, ask(group, Channel.SMS))
+    [(_, body, _)] = phone.texts
+    assert len(body) < 1600 and "more. Reply" in body and "acknowledge all 30" in body
 
 
 async def test_a_digest_call_asks_for_1_and_its_key_press_names_the_group(tmp_path: Path) -> None:
