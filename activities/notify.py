@@ -27,12 +27,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.clients import vendors_from_settings
+from activities.digest import DigestActivities
+from activities.grouping import GroupStore, Placement, open_group_store
 from activities.ledger import InFlight, SendLedger, describe, open_ledger
 from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH, webhook_url
 from activities.twiml import build_call_twiml
 from activities.vendor_errors import Scope, classify
 from activities.vendors import Email, Mailer, Telephony, VendorError
-from slawatch.models import PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
+from slawatch.models import PageGroup, PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
 from slawatch.settings import Settings
 from slawatch.telemetry import record_delivery_failure
 
@@ -86,12 +88,36 @@ class NotificationActivities:
     """The send_sms, place_call and send_email activities over injected vendor clients."""
 
     def __init__(
-        self, telephony: Telephony, mailer: Mailer, ledger: SendLedger, public_base_url: str
+        self,
+        telephony: Telephony,
+        mailer: Mailer,
+        ledger: SendLedger,
+        public_base_url: str,
+        groups: GroupStore | None = None,
     ) -> None:
         self._telephony = telephony
         self._mailer = mailer
         self._ledger = ledger
         self._public = public_base_url
+        # Outage grouping (activities/grouping.py); None sends every page on its own.
+        self.groups = groups
+
+    async def _grouped(
+        self, key: str, to: str, channel: str, group: PageGroup | None
+    ) -> tuple[Placement | None, SendResult | None]:
+        """Where the page goes in its outage group, and the answer when it was folded."""
+        if group is None or self.groups is None:
+            return None, None
+        placed = await asyncio.to_thread(self.groups.place, key, to, channel, group)
+        if placed.leader:
+            return placed, None
+        _log().info("notify.send", key=key, channel=channel, outcome="folded", group=placed.group)
+        return placed, SendResult(
+            ok=True,
+            detail=f"folded into {placed.group}",
+            group=placed.group,
+            digest_at=placed.window_end,
+        )
 
     async def _once(
         self, key: str, channel: str, send: Callable[[], str], to: str = ""
@@ -139,6 +165,12 @@ class NotificationActivities:
         logger.info("notify.send", outcome="sent", provider_id=provider_id)
         return result
 
+    async def send_once(
+        self, key: str, channel: str, send: Callable[[], str], to: str = ""
+    ) -> SendResult:
+        """`send` through the ledger, as every page goes (the digest's send, too)."""
+        return await self._once(key, channel, send, to)
+
     def _status_url(self, key: str, workflow_id: str, breach_id: str) -> str:
         # The key in the callback URL lets intake route a delivery status to its step.
         return webhook_url(
@@ -151,13 +183,17 @@ class NotificationActivities:
         key, to = _key(input.idempotency_key), _e164("to", input.to)
         if not input.body.strip():
             raise _invalid("body: must not be empty", field="body")
+        placed, folded = await self._grouped(key, to, "sms", input.group)
+        if folded is not None:
+            return folded
         callback = self._status_url(key, input.ticket_workflow_id, input.breach_id)
-        return await self._once(
+        result = await self._once(
             key,
             "sms",
             lambda: self._telephony.send_sms(to=to, body=input.body, status_callback=callback),
             to,
         )
+        return result if placed is None else result.model_copy(update={"group": placed.group})
 
     @activity.defn(name="place_call")
     async def place_call(self, input: PlaceCallInput) -> SendResult:
@@ -170,13 +206,17 @@ class NotificationActivities:
             twiml = build_call_twiml(input.ticket_ref, input.severity, gather, input.language)
         except ValueError as exc:
             raise _invalid(str(exc)) from None
+        placed, folded = await self._grouped(key, to, "voice", input.group)
+        if folded is not None:
+            return folded
         callback = self._status_url(key, input.ticket_workflow_id, input.breach_id)
-        return await self._once(
+        result = await self._once(
             key,
             "voice",
             lambda: self._telephony.place_call(to=to, twiml=twiml, status_callback=callback),
             to,
         )
+        return result if placed is None else result.model_copy(update={"group": placed.group})
 
     @activity.defn(name="send_email")
     async def send_email(self, input: SendEmailInput) -> SendResult:
@@ -196,8 +236,12 @@ class NotificationActivities:
 
 
 def notification_activities(settings: Settings) -> list[Callable[..., Awaitable[SendResult]]]:
-    """The three activities wired to the real vendor clients and the ledger settings name."""
+    """The activities wired to the real vendor clients, the ledger settings name and the
+    outage groups beside it: the three sends and `send_digest`."""
     telephony, mailer = vendors_from_settings(settings)
     ledger = open_ledger(settings)
     _log().info("notify.ledger", at=describe(settings))
-    return NotificationActivities(telephony, mailer, ledger, settings.public_base_url).all()
+    groups = open_group_store(settings)
+    notify = NotificationActivities(telephony, mailer, ledger, settings.public_base_url, groups)
+    digest = DigestActivities(telephony, groups, notify.send_once, settings.public_base_url)
+    return [*notify.all(), digest.send_digest]

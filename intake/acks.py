@@ -77,6 +77,7 @@ async def acknowledge(
     phone: str,
     received_at: datetime,
     code: str | None = None,
+    group: str | None = None,
 ) -> TicketStatus | None:
     """Acknowledge on the ticket; None when there was nothing (left) to acknowledge.
 
@@ -91,6 +92,7 @@ async def acknowledge(
         phone=phone,
         received_at=received_at,
         code=code,
+        group=group,
     )
     try:
         status: TicketStatus = await handle.execute_update(
@@ -118,6 +120,10 @@ class Page:
     breach_id: str
     severity: str
     code: str | None
+    # Outage grouping: every group a page of this breach to the number was in, and (group,
+    # code) of each that came by its group's digest, whose code acknowledges the whole group.
+    groups: frozenset[str] = frozenset()
+    digests: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def ref(self) -> str:
@@ -145,6 +151,8 @@ async def pages_waiting(
         return_exceptions=True,
     )
     pages: dict[tuple[str, str], Page] = {}
+    groups: dict[tuple[str, str], set[str]] = {}
+    digests: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for wf_id, status in zip(ids, answers, strict=True):
         if not isinstance(status, TicketStatus):
             # One ticket that cannot answer must not block acks for the others.
@@ -153,12 +161,30 @@ async def pages_waiting(
         escalating = {b.breach_id for b in status.breaches if b.outcome == "escalating"}
         for sent in phone_pages(status.sent, phone, received_at):
             if sent.breach_id in escalating:
-                pages[(wf_id, sent.breach_id)] = Page(
+                at = (wf_id, sent.breach_id)
+                if sent.group is not None:
+                    groups.setdefault(at, set()).add(sent.group)
+                    if sent.folded and sent.code is not None:
+                        digests.setdefault(at, set()).add((sent.group, sent.code))
+                pages[at] = Page(
                     status.tenant,
                     status.ticket_id,
                     wf_id,
                     sent.breach_id,
                     status.severity,
                     sent.code,
+                    frozenset(groups.get(at, ())),
+                    frozenset(digests.get(at, ())),
                 )
     return sorted(pages.values(), key=lambda p: (p.ref, p.breach_id))
+
+
+def group_pages(pages: list[Page], group: str) -> list[Page]:
+    """The waiting pages of one outage group: its first page and the digest's tickets."""
+    return [p for p in pages if group in p.groups]
+
+
+def digest_group(pages: list[Page], code: str) -> str | None:
+    """The one outage group whose digest carried `code` to this number, if there is one."""
+    found = {g for p in pages for g, c in p.digests if c == code}
+    return found.pop() if len(found) == 1 else None

@@ -56,6 +56,8 @@ FINAL_STATUSES = {
 # A ticket workflow id in a webhook URL: the current form, or the legacy one of older pages.
 _LEGACY_WF = re.compile(r"ticket-[a-z][a-z0-9_-]{0,62}-[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _BREACH = re.compile(r"[a-z]+-[0-9]{1,6}")
+# An outage group id (activities/grouping.py), in a digest call's Gather URL.
+_GROUP = re.compile(r"grp_[0-9a-f]{16}")
 # How many waiting pages an SMS answer to a bare "1" lists.
 _LISTED = 5
 
@@ -187,11 +189,19 @@ async def voice_gather(request: Request) -> Response:
         severity = status.severity if status else "unknown"
         return _twiml(build_call_twiml(ref, severity, again, known.responder.language))
 
+    group = None
+    if "group" in request.query_params:
+        group = _arg(request, "group", _GROUP.fullmatch)  # type: ignore[arg-type]
+
     async def ack() -> Response:
         giver = acks.who(known.responder)
-        done = await acks.acknowledge(
-            client, wf, breach, giver, "voice", phone=phone, received_at=received_at
-        )
+        if group is not None:
+            # A digest call: 1 acknowledges every ticket of its outage group.
+            done = await _ack_group(client, known, group, phone, received_at)
+        else:
+            done = await acks.acknowledge(
+                client, wf, breach, giver, "voice", phone=phone, received_at=received_at
+            )
         if done is None:
             return _twiml(voice.say_goodbye("There was nothing left to acknowledge. Goodbye."))
         pin_url = None
@@ -201,6 +211,27 @@ async def voice_gather(request: Request) -> Response:
 
     already = _twiml(voice.say_goodbye("This call was already answered. Goodbye."))
     return await _once(request, "gather", params.get("CallSid", ""), ack, already)
+
+
+async def _ack_group(
+    client: Client, known: acks.Known, group: str, phone: str, received_at: datetime
+) -> TicketStatus | None:
+    """Acknowledge every waiting page of outage `group` to `phone`; the last status, or None."""
+    pages = await acks.pages_waiting(client, [known.tenant], phone, received_at)
+    done = None
+    for page in acks.group_pages(pages, group):
+        status = await acks.acknowledge(
+            client,
+            page.workflow_id,
+            page.breach_id,
+            acks.who(known.responder),
+            "voice",
+            phone=phone,
+            received_at=received_at,
+            group=group,
+        )
+        done = status or done
+    return done
 
 
 @router.post(PIN_PATH)
@@ -259,7 +290,11 @@ async def _sms_reply(request: Request, params: dict[str, str], received_at: date
         return None
     pages = await acks.pages_waiting(client, [k.tenant for k in known], phone, received_at)
     code: str | None = None
-    if text == ACK_DIGIT:
+    group = acks.digest_group(pages, text) if ACK_CODE.fullmatch(text) else None
+    if group is not None:
+        # A digest's code: every ticket of its outage group, the first page's included.
+        chosen = acks.group_pages(pages, group)
+    elif text == ACK_DIGIT:
         chosen = pages
     elif ACK_CODE.fullmatch(text):
         code = text
@@ -297,6 +332,7 @@ async def _sms_reply(request: Request, params: dict[str, str], received_at: date
             phone=phone,
             received_at=received_at,
             code=code,
+            group=group,
         )
         if status is not None:
             done.append(status)

@@ -33,6 +33,7 @@ __all__ = [
     "Calendar",
     "Channel",
     "Duration",
+    "Grouping",
     "Ladder",
     "LadderStep",
     "Name",
@@ -174,6 +175,37 @@ class Reports(Strict):
         return value
 
 
+# The longest grouping window a policy may set: a digest later than this is a late page.
+MAX_GROUPING_WINDOW = timedelta(hours=1)
+
+
+class Grouping(Strict):
+    """Outage grouping: a tenant's pages to one number within `window` of the first one are
+    folded into one digest sent when the window ends (the first page is never delayed)."""
+
+    enabled: bool = True
+    # Real time, like a ladder wait: seconds (test policies), minutes or hours.
+    window: Duration = Field(default_factory=lambda: Duration(amount=2, unit=Unit.MINUTES))
+
+    @field_validator("window")
+    @classmethod
+    def _short(cls, value: Duration) -> Duration:
+        if value.unit is Unit.DAYS:
+            raise ValueError("a grouping window is real time: use seconds, minutes or hours")
+        if grouping_seconds(value) > MAX_GROUPING_WINDOW.total_seconds():
+            raise ValueError(f"{value} is longer than the 1 hour a digest may wait")
+        return value
+
+    def seconds(self) -> int:
+        """The window in seconds, 0 when grouping is off."""
+        return grouping_seconds(self.window) if self.enabled else 0
+
+
+def grouping_seconds(window: Duration) -> int:
+    per = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}[window.unit]
+    return window.amount * per
+
+
 class Policy(Strict):
     """A tenant's SLA policy."""
 
@@ -198,6 +230,8 @@ class Policy(Strict):
     schedules: dict[Name, Schedule] = Field(default_factory=dict)
     responders: dict[Name, Responder] = Field(default_factory=dict)
     ladders: dict[Name, Ladder] = Field(min_length=1)
+    # Outage grouping of pages (docs/grouping.md): on by default, two-minute window.
+    grouping: Grouping = Field(default_factory=Grouping)
     # The help-desk adapters' mapping (policies/helpdesk.py). Excluded from dumps: the API
     # reads it, a ticket's snapshot and history never carry it.
     helpdesk: Helpdesk = Field(default_factory=Helpdesk, exclude=True)

@@ -70,6 +70,14 @@ def _when(value: str | None) -> str:
     return value[:16].replace("T", " ") + " UTC" if value else "-"
 
 
+def _message(page: dict[str, Any]) -> str:
+    """The message that paged: its SID, or the outage group's digest that carried the page."""
+    if not page["ok"]:
+        return "-"
+    sid = str(page.get("detail") or "-")
+    return f"digest {sid}" if page.get("folded") else sid
+
+
 def print_status(s: dict[str, Any]) -> None:
     typer.echo(f"{s['tenant']}/{s['ticket_id']}  class {s['severity']}  phase {s['phase']}")
     typer.echo(f"SLA state {s['sla_state']}, escalation level {s['escalation_level']}")
@@ -89,11 +97,12 @@ def print_status(s: dict[str, Any]) -> None:
                 n["breach_id"],
                 n["channel"],
                 n["recipient"],
+                _message(n),
                 n.get("outcome") or ("sent" if n["ok"] else f"not sent ({n.get('failure')})"),
             )
             for n in s["sent"]
         ]
-        lines = table(["at", "breach", "via", "to", "outcome"], pages).splitlines()
+        lines = table(["at", "breach", "via", "to", "message", "outcome"], pages).splitlines()
         typer.echo("\n".join(f"  {line}" for line in lines))
     if s["acknowledgements"]:
         typer.echo("acknowledged:")

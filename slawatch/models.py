@@ -176,6 +176,8 @@ class AcknowledgeInput(Payload):
     phone: str | None = Field(default=None, max_length=32)
     received_at: datetime | None = None
     code: str | None = Field(default=None, max_length=12)
+    # A digest's group code was given: every breach paged to `phone` in this outage group.
+    group: str | None = Field(default=None, max_length=64)
 
 
 class DeliveryStatusInput(Payload):
@@ -220,6 +222,10 @@ class SentNotification(Payload):
     failure: str | None = None
     # The final outcome Twilio reported for it (delivered, undelivered, no-answer, machine...).
     outcome: str | None = None
+    # Outage grouping (docs/grouping.md): the group this page opened or was folded into, and
+    # whether it was folded (then `detail` is the digest's SID and `code` the group's code).
+    group: str | None = None
+    folded: bool = False
 
 
 class Acknowledgement(Payload):
@@ -332,6 +338,20 @@ class StopEscalationInput(Payload):
 # -- notification activities -----------------------------------------------------------------
 
 
+class PageGroup(Payload):
+    """Outage grouping of one page (activities/grouping.py): a page of `tenant` to a number the
+    tenant paged less than `window_seconds` earlier is folded into that page's digest."""
+
+    tenant: str
+    window_seconds: int = Field(gt=0, le=3600)
+    ticket_ref: str
+    severity: str
+    kind: str
+    # The page's instant on the workflow's clock: windows count from it, so a retry or a
+    # replay decides the same, and time-skipping tests can move it.
+    at: datetime
+
+
 class SendSmsInput(Payload):
     to: str
     # Ticket reference and class only: never customer data (activities/messages.py builds it).
@@ -340,6 +360,8 @@ class SendSmsInput(Payload):
     # For the status callback URL the activity builds from settings.public_base_url.
     ticket_workflow_id: str
     breach_id: str
+    # Outage grouping; None (grouping off, or an older workflow) sends as before.
+    group: PageGroup | None = None
 
 
 class PlaceCallInput(Payload):
@@ -350,6 +372,19 @@ class PlaceCallInput(Payload):
     # The language the call speaks (en, et, ro); English when None.
     language: str | None = None
     # The activity builds the TwiML (Gather action, status callback) from these and settings.
+    ticket_workflow_id: str
+    breach_id: str
+    group: PageGroup | None = None
+
+
+class SendDigestInput(Payload):
+    """Send (once) the digest of an outage group; every folded page's workflow asks."""
+
+    group: str
+    channel: Channel
+    to: str
+    # The asking page: its status callback carries the digest's outcome to that ticket.
+    idempotency_key: str
     ticket_workflow_id: str
     breach_id: str
 
@@ -367,6 +402,11 @@ class SendResult(Payload):
     detail: str = ""
     # True when the ledger showed this key was already sent, so nothing went out again.
     duplicate: bool = False
+    # Outage grouping: the group the page opened or joined; `digest_at` is set when it was
+    # folded (nothing sent yet: the digest goes then); a digest's result carries its `code`.
+    group: str | None = None
+    digest_at: datetime | None = None
+    code: str | None = None
 
 
 TicketState.model_rebuild()

@@ -25,8 +25,10 @@ def phone_pages(
     phone: str,
     received_at: datetime | None = None,
     code: str | None = None,
+    group: str | None = None,
 ) -> list[SentNotification]:
-    """Pages that reached the vendor for `phone`, sent before `received_at`, with `code`."""
+    """Pages that reached the vendor for `phone`, sent before `received_at`, with `code`, in
+    outage `group` (a digest's code covers every page of its group, the first one included)."""
     latest = received_at + CLOCK_SKEW if received_at is not None else None
     return [
         n
@@ -36,6 +38,7 @@ def phone_pages(
         and n.to == phone
         and (latest is None or n.at <= latest)
         and (code is None or n.code == code)
+        and (group is None or n.group == group)
     ]
 
 

@@ -32,6 +32,15 @@ POLICY = seconds_policy(
     3,
     [step("sms", 3), step("voice", 30), step("sms, voice", 30, "roles: [primary]")],
 )
+# A second tenant for outage grouping (tests/test_grouping_e2e.py): its first step texts the
+# emergency line and Ana; pages within 12 s of the first fold into one digest.
+GROUPING_TENANT = "outage"
+GROUPING_POLICY = seconds_policy(
+    GROUPING_TENANT,
+    3,
+    [step("sms", 60, "emergency_line: true, roles: [primary]"), step("voice", 60)],
+    grouping_seconds=12,
+)
 
 
 @dataclass
@@ -65,6 +74,7 @@ def dev_stack(root: Path) -> Iterator[Stack]:
     """`slawatch dev` on fresh free ports with its data (and policies) under `root`."""
     (root / "policies").mkdir(exist_ok=True)
     (root / "policies" / f"{TENANT}.yaml").write_text(POLICY)
+    (root / "policies" / f"{GROUPING_TENANT}.yaml").write_text(GROUPING_POLICY)
     api_port, ui_port, temporal_port = free_port(), free_port(), free_port()
     twilio_port, sendgrid_port = free_port(), free_port()
     env = {

@@ -176,7 +176,9 @@ class FakeTicketWorkflow:
         targets = [known[input.breach_id]] if input.breach_id else list(known.values())
         if input.phone is not None:
             # As the real workflow: a phone stops only what was paged to it before the reply.
-            pages = phone_pages(self.s.sent, input.phone, input.received_at, input.code)
+            pages = phone_pages(
+                self.s.sent, input.phone, input.received_at, input.code, input.group
+            )
             targets = [b for b in targets if b.breach_id in {n.breach_id for n in pages}]
         live = [b for b in targets if b.outcome == "escalating"]
         if not live:

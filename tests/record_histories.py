@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +27,8 @@ from slawatch.models import (
     ResolveInput,
     ResumeInput,
 )
+from tests.grouping_fixtures import TENANT as GROUPING_TENANT
+from tests.grouping_fixtures import grouping_harness
 from tests.harness import Harness, harness
 
 HERE = Path(__file__).parent / "histories"
@@ -111,14 +114,54 @@ async def oncall_ladder(h: Harness) -> list[str]:
     return [handle.id, status.breaches[0].escalation_workflow_id]
 
 
+async def outage_grouping(h: Harness) -> list[str]:
+    """Two tickets breach together: the first pages at once, the second is folded into the
+    group's digest; one group acknowledgement stops both (patch outage-grouping)."""
+    first = await h.open(GROUPING_TENANT, "H-lead")
+    await h.sleep(timedelta(seconds=1))  # H-lead breaches first and leads
+    folded = await h.open(GROUPING_TENANT, "H-folded")
+    await h.sleep(timedelta(seconds=61))
+    await h.sleep(timedelta(seconds=121))
+    status = await h.status(folded)
+    page = next(n for n in status.sent if n.folded)
+    for handle in (first, folded):
+        ack = AcknowledgeInput(
+            responder="ana",
+            channel="sms",
+            phone=page.to,
+            received_at=await h.now(),
+            group=page.group,
+        )
+        await h.update(handle, "acknowledge", ack)
+    for handle in (first, folded):
+        await h.update(handle, "close", CloseInput())
+    for handle in (first, folded):
+        await handle.result()
+    return [first.id, folded.id, status.breaches[0].escalation_workflow_id]
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "typical": typical,
     "critical_ladder": critical_ladder,
     "reclassify_ack_pause": reclassify_ack_pause,
     "oncall_ladder": oncall_ladder,
+    "outage_grouping": outage_grouping,
 }
 # The policy text a scenario runs under, when not the built-in seeds.
 POLICIES = {"oncall_ladder": ONCALL_POLICY}
+# Scenarios whose notifications must be the real activities (outage groups, digests).
+REAL_NOTIFY = {"outage_grouping"}
+
+
+@asynccontextmanager
+async def harness_for(name: str, policy_dir: Path | None) -> AsyncIterator[Harness]:
+    if name not in REAL_NOTIFY:
+        async with harness(policy_dir) as h:
+            yield h
+        return
+    with tempfile.TemporaryDirectory() as root:
+        async with grouping_harness(Path(root)) as (h, _):
+            yield h
 
 
 async def record(name: str) -> dict[str, int]:
@@ -130,7 +173,7 @@ async def record(name: str) -> dict[str, int]:
 
 
 async def _record(name: str, policy_dir: Path | None, lengths: dict[str, int]) -> dict[str, int]:
-    async with harness(policy_dir) as h:
+    async with harness_for(name, policy_dir) as h:
         await h.advance_to(TUESDAY - timedelta(hours=5))
         for wf_id in await SCENARIOS[name](h):
             history = await h.client.get_workflow_handle(wf_id).fetch_history()

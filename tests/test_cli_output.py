@@ -57,3 +57,19 @@ def test_tables_print_cells_as_they_are_one_row_per_line() -> None:
         "now    [bold]not markup[/bold]",
         f"later  {long}",
     ]
+
+
+def test_status_names_the_message_that_paged_a_digest_included(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = {"at": "2026-12-08T04:00:01Z", "breach_id": "response-1", "recipient": "ana"}
+    sent = [
+        {**page, "channel": "sms", "ok": True, "detail": "SM" + "1" * 32, "group": "grp_1"},
+        {**page, "channel": "voice", "ok": True, "detail": "CA" + "2" * 32, "folded": True},
+    ]
+    print_status(_status(sent=sent))
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if "response-1" in line]
+    assert [row[row.index("ana") + 1 : -1] for row in rows] == [
+        ["SM" + "1" * 32],
+        ["digest", "CA" + "2" * 32],
+    ]

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from slawatch.settings import notify_queue_for
     from slawatch.telemetry import record_notification, record_page_lag
+    from workflows.grouping import await_digest, page_group
     from workflows.notices import email_body, email_subject
 
 # Temporal owns retries: transient vendor errors back off up to a minute; after ten minutes of
@@ -120,6 +121,11 @@ async def send_one(
         name = "send_email"
     ok, detail, failure = True, "", None
     assured = workflow.patched(DELIVERY_ASSURANCE)
+    # Outage grouping (workflows/grouping.py): None unless the page may be folded.
+    group = page_group(input, ref, channel)
+    if group is not None:
+        arg.group = group
+    folded, group_id = False, None
     try:
         result: SendResult = await workflow.execute_activity(
             name,
@@ -131,7 +137,12 @@ async def send_one(
             retry_policy=NOTIFY_RETRY_ASSURED if assured else NOTIFY_RETRY,
             summary=f"{channel.value} to {person.id}",
         )
-        ok, detail = result.ok, result.provider_id or result.detail
+        if result.digest_at is not None:
+            folded = True
+            retry = NOTIFY_RETRY_ASSURED if assured else NOTIFY_RETRY
+            result = await await_digest(input, result, channel, address, key, retry)
+            code = result.code or code
+        ok, detail, group_id = result.ok, result.provider_id or result.detail, result.group
     except ActivityError as err:
         # Rejected (invalid number, 4xx) or out of retries: recorded, and the ladder moves on.
         cause = err.cause
@@ -159,4 +170,6 @@ async def send_one(
         detail=detail[:300],
         code=code,
         failure=failure,
+        group=group_id,
+        folded=folded,
     )

@@ -65,7 +65,7 @@ def ackable(s: TicketState, input: AcknowledgeInput) -> list[Breach]:
         return targets  # the API: the caller's token was checked for the tenant
     # A phone is not a credential: only breaches paged to this number before the reply
     # arrived (with its one-time code, when one is given) are this reply's to stop.
-    pages = phone_pages(s.sent, input.phone, input.received_at, input.code)
+    pages = phone_pages(s.sent, input.phone, input.received_at, input.code, input.group)
     paged = {n.breach_id for n in pages}
     mine = [b for b in targets if b.breach_id in paged]
     if not mine:

@@ -44,6 +44,8 @@ def policy_hash(policy: Policy) -> str:
     snapshot of it, which resolves dated lists for its own years (holidays, closed dates) and
     may leave out calendars no class uses."""
     data = policy.model_dump(mode="json")
+    # How pages are grouped is not an SLA term (and older snapshots lack it): not in the hash.
+    data.pop("grouping", None)
     used = {c["calendar"] for c in data["classes"].values()}
     data["calendars"] = {n: c for n, c in data["calendars"].items() if n in used}
     for calendar in data["calendars"].values():

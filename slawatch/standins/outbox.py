@@ -56,6 +56,8 @@ class OutboxRecord(BaseModel):
     text: str
     status: int
     idempotency_key: str | None = None
+    # The message or call SID the stand-in answered with (Twilio's; none for SendGrid).
+    sid: str | None = None
 
 
 def _twilio_record(raw: dict[str, Any]) -> OutboxRecord:
@@ -72,6 +74,7 @@ def _twilio_record(raw: dict[str, Any]) -> OutboxRecord:
         text=form.get("Body") or form.get("Twiml") or form.get("Url", ""),
         status=int(raw.get("status", 0)),
         idempotency_key=keys[0] if keys else None,
+        sid=raw.get("sid"),
     )
 
 

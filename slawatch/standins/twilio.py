@@ -11,7 +11,9 @@ account-wide ones (every request 401 for an expired token; 21408/21215 for a geo
 from __future__ import annotations
 
 import base64
+import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -60,6 +62,28 @@ def account_refusal(fault: Fault, path: str, to: str | None) -> JSONResponse:
     # An expired or revoked token, or an account suspended (quota_exceeded: out of funds):
     # Twilio's 20003 lists both causes, and answers it to every request.
     return twilio_error(401, "Authenticate", 20003)
+
+
+def _unique_sid(content: bytes) -> bytes:
+    """Prism answers every create with the spec's one example SID; Twilio gives each message
+    and call its own, and tests tell pages apart by it (the digest that paged a ticket)."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
+        return content
+    data["sid"] = data["sid"][:2] + uuid.uuid4().hex
+    return json.dumps(data).encode()
+
+
+def _sid_of(content: bytes | memoryview) -> str | None:
+    try:
+        data = json.loads(bytes(content))
+    except ValueError:
+        return None
+    sid = data.get("sid") if isinstance(data, dict) else None
+    return sid if isinstance(sid, str) else None
 
 
 class TwilioStandin:
@@ -121,7 +145,7 @@ class TwilioStandin:
             headers=headers,
         )
         answer = Response(
-            upstream.content,
+            _unique_sid(upstream.content) if upstream.is_success else upstream.content,
             status_code=upstream.status_code,
             media_type=upstream.headers.get("content-type"),
         )
@@ -134,6 +158,7 @@ class TwilioStandin:
         response, fault = await self._answer(request, body, form)
         self.outbox.append(
             {
+                "sid": _sid_of(response.body),
                 "method": request.method,
                 "path": request.url.path,
                 "query": str(request.query_params),

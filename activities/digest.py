@@ -1,0 +1,145 @@
+"""The digest of an outage group: one SMS or call listing the folded pages' tickets.
+
+Like a page, it carries ticket references, classes and which target breached, never customer
+data; the reply hint is the group's own code, which acknowledges every ticket of the group
+(intake/webhooks.py). Sent once through the send ledger under the key `digest/<group>/...`,
+whichever folded page's workflow asks first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from twilio.twiml.voice_response import VoiceResponse
+
+from activities.grouping import ClosedGroup, GroupStore
+from activities.messages import (
+    ACK_DIGIT,
+    CLASS,
+    GATHER_PATH,
+    REF,
+    STATUS_CALLBACK_PATH,
+    check_field,
+    spoken,
+    webhook_url,
+)
+from activities.vendors import Telephony
+from policies.schema import Channel
+from slawatch.models import SendDigestInput, SendResult
+
+# An SMS digest lists this many tickets by name and counts the rest: it stays a few segments.
+LISTED = 8
+# And never more characters of names than this (references may be 160 characters long): the
+# whole text stays well under Twilio's 1,600.
+LISTED_CHARS = 900
+SendOnce = Callable[[str, str, Callable[[], str], str], Awaitable[SendResult]]
+
+
+def _line(ref: str, severity: str, kind: str) -> str:
+    check_field("ticket_ref", ref, REF)
+    check_field("severity", severity, CLASS)
+    check_field("kind", kind, CLASS)
+    return f"{ref} ({severity} {kind})"
+
+
+def build_digest_sms(group: ClosedGroup) -> str:
+    """'slawatch: 19 more tickets breached: a/1 (critical response), ... Reply 4821 to
+    acknowledge all 20 (with a/0), or ACK <ticket> for one.'"""
+    folded, leader = group.folded, group.leader
+    names: list[str] = []
+    for m in folded[:LISTED]:
+        line = _line(m.ticket_ref, m.severity, m.kind)
+        if names and sum(len(n) + 2 for n in names) + len(line) > LISTED_CHARS:
+            break
+        names.append(line)
+    more = f" and {len(folded) - len(names)} more" if len(folded) > len(names) else ""
+    return (
+        f"slawatch: {len(folded)} more tickets breached: {', '.join(names)}{more}. "
+        f"Reply {group.code} to acknowledge all {len(group.members)} "
+        f"(with {leader.ticket_ref}), or ACK <ticket> for one."
+    )
+
+
+def build_digest_twiml(group: ClosedGroup, gather_url: str) -> str:
+    """A call that reads the folded tickets and asks for 1 to acknowledge the whole group."""
+    folded = group.folded
+    names = "; ".join(f"ticket {spoken(m.ticket_ref)}, class {m.severity}" for m in folded[:LISTED])
+    more = f"; and {len(folded) - LISTED} more" if len(folded) > LISTED else ""
+    text = (
+        f"This is slawatch. {len(folded)} more tickets have breached their service level: "
+        f"{names}{more}. Press {ACK_DIGIT} to acknowledge all {len(group.members)}, "
+        f"with ticket {spoken(group.leader.ticket_ref)}."
+    )
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, action=gather_url, method="POST", timeout=8)
+    for _ in range(2):
+        gather.say(text)
+    response.say("No acknowledgement received. Goodbye.")
+    return str(response.to_xml(xml_declaration=True))
+
+
+class DigestActivities:
+    """`send_digest` over the telephony client, the group store and the send ledger."""
+
+    def __init__(
+        self, telephony: Telephony, groups: GroupStore, send_once: SendOnce, public_base_url: str
+    ) -> None:
+        self._telephony = telephony
+        self._groups = groups
+        self._once = send_once
+        self._public = public_base_url
+
+    @activity.defn(name="send_digest")
+    async def send_digest(self, input: SendDigestInput) -> SendResult:
+        """Close the group and send its digest once; every later caller gets the same SID."""
+        try:
+            group = await asyncio.to_thread(self._groups.close, input.group)
+        except KeyError:
+            raise ApplicationError(
+                f"group: no outage group {input.group!r}",
+                type="NotificationRejected",
+                non_retryable=True,
+            ) from None
+        if (group.address, group.channel) != (input.to, input.channel.value):
+            raise ApplicationError(
+                f"to: group {input.group} pages {group.channel}, not {input.channel.value}"
+                " to this number",
+                type="NotificationRejected",
+                non_retryable=True,
+            )
+        callback = webhook_url(
+            self._public,
+            STATUS_CALLBACK_PATH,
+            key=input.idempotency_key,
+            wf=input.ticket_workflow_id,
+            breach=input.breach_id,
+        )
+        key = f"digest/{group.group}/{group.channel}"
+        if input.channel is Channel.SMS:
+            body = build_digest_sms(group)
+
+            def send() -> str:
+                return self._telephony.send_sms(
+                    to=group.address, body=body, status_callback=callback
+                )
+        else:
+            gather = webhook_url(
+                self._public,
+                GATHER_PATH,
+                key=input.idempotency_key,
+                wf=input.ticket_workflow_id,
+                breach=input.breach_id,
+                group=group.group,
+            )
+            twiml = build_digest_twiml(group, gather)
+
+            def send() -> str:
+                return self._telephony.place_call(
+                    to=group.address, twiml=twiml, status_callback=callback
+                )
+
+        result = await self._once(key, group.channel, send, group.address)
+        return result.model_copy(update={"group": group.group, "code": group.code})
