@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import notices, sla
     from workflows.dispatch import FIRST_STEP_LABEL, send_step
     from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes, recipients
+    from workflows.outbound import Outbox
     from workflows.search import upsert_search_attributes
     from workflows.ticket_rules import (
         ackable,
@@ -86,6 +87,8 @@ class TicketSlaWorkflow:
         # First steps sent by breach tasks, until their escalations have the pages.
         self.first_pages: list[asyncio.Task[None]] = []
         self.started_children: set[str] = set()
+        # Webhooks, write-back and customer notices, beside the clock (workflows/outbound.py).
+        self.outbox = Outbox(input.outbound, input.ticket.ticket_id)
 
     @property
     def state(self) -> TicketState:
@@ -117,6 +120,8 @@ class TicketSlaWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         # An escalation waits for the first pages the ticket sends for it.
         await workflow.wait_condition(lambda: all(t.done() for t in self.first_pages))
+        # Outbound events still on their way go out before the ticket's run ends.
+        await workflow.wait_condition(self.outbox.drained)
         return self._status()
 
     def _sends_done(self) -> bool:
@@ -181,6 +186,7 @@ class TicketSlaWorkflow:
         if s.phase is TicketPhase.RESOLVED and auto_close:
             self._close(now, "auto-closed after resolution")
         self.evaluations += 1
+        self.outbox.observe(s, now)
         upsert_search_attributes(s, now)
         workflow.set_current_details(notices.summary_line(self.input.ticket.ticket_id, s, now))
 
