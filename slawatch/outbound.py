@@ -159,14 +159,19 @@ def outbound_plan(
         Destination(name=f"webhook:{w.name}", kind="webhook", url=w.url, events=list(w.events))
         for w in section.webhooks
     ]
+    # A ticket writes back to the one help desk it came from: Zendesk's prefix is checked
+    # first, since a Jira key pattern with an empty prefix would also match "ZD-35436".
     for desk, wb in (("zendesk", section.writeback.zendesk), ("jira", section.writeback.jira)):
-        found = remote_id(desk, policy, ticket_id) if wb is not None else None
-        if wb is not None and found is not None:
+        found = remote_id(desk, policy, ticket_id)
+        if found is None:
+            continue
+        if wb is not None:
             destinations.append(
                 Destination(
                     name=desk, kind=desk, url=wb.url, events=list(wb.events), remote_id=found
                 )
             )
+        break
     notices = section.notices
     if notices is not None and customer is not None:
         if customer.language is None and language:
