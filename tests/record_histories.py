@@ -8,10 +8,15 @@ under them may be running.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from temporalio import activity
 
 from slawatch.models import (
     AcknowledgeInput,
@@ -22,7 +27,9 @@ from slawatch.models import (
     ResolveInput,
     ResumeInput,
 )
+from slawatch.outbound import Customer, DeliveryInput, DeliveryResult
 from tests.harness import Harness, harness
+from tests.outbound_fixtures import outbound_harness, policy_with
 
 HERE = Path(__file__).parent / "histories"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -70,16 +77,61 @@ async def reclassify_ack_pause(h: Harness) -> list[str]:
     return [handle.id, status.breaches[0].escalation_workflow_id]
 
 
+async def outbound(h: Harness) -> list[str]:
+    """A ticket with a webhook and a customer: receipt, warnings, breach, acknowledgement,
+    reclassification notice, met (patch outbound-webhooks)."""
+    customer = Customer(email="client@customer.example", zone="Europe/Bucharest", language="ro")
+    opened = TUESDAY - timedelta(hours=5)
+    handle = await h.open(
+        "prokuria", "H-outbound", severity="critical", opened_at=opened, customer=customer
+    )
+    await h.advance_to(opened + timedelta(minutes=61))
+    await h.update(handle, "acknowledge", AcknowledgeInput(responder="ana", channel="api"))
+    await h.update(handle, "reclassify", ReclassifyInput(severity="minor", reason="workaround"))
+    await h.update(handle, "resolve", ResolveInput())
+    await h.update(handle, "close", CloseInput())
+    await handle.result()
+    status = await h.status(handle)
+    return [handle.id, status.breaches[0].escalation_workflow_id]
+
+
+@activity.defn(name="deliver_webhook")
+async def deliver_webhook(input: DeliveryInput) -> DeliveryResult:
+    """A stand-in: every delivery succeeds at once."""
+    return DeliveryResult(status=200)
+
+
+@activity.defn(name="send_customer_notice")
+async def send_customer_notice(input: DeliveryInput) -> DeliveryResult:
+    return DeliveryResult(status=202)
+
+
+def outbound_stand_ins(h: Harness) -> list[object]:
+    return [deliver_webhook, send_customer_notice]
+
+
+@asynccontextmanager
+async def outbound_env() -> AsyncIterator[Harness]:
+    with tempfile.TemporaryDirectory() as root:
+        section = "outbound:\n  notices: {languages: [en, ro]}\n  webhooks:\n"
+        section += "    - {name: ops, url: 'https://hooks.example.test/sla'}\n"
+        policy_dir = policy_with(Path(root), "prokuria", section)
+        async with outbound_harness(policy_dir, outbound_stand_ins) as h:
+            yield h
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "typical": typical,
     "critical_ladder": critical_ladder,
     "reclassify_ack_pause": reclassify_ack_pause,
+    "outbound": outbound,
 }
 
 
 async def record(name: str) -> dict[str, int]:
     lengths = {}
-    async with harness() as h:
+    env = outbound_env() if name == "outbound" else harness()
+    async with env as h:
         await h.advance_to(TUESDAY - timedelta(hours=5))
         for wf_id in await SCENARIOS[name](h):
             history = await h.client.get_workflow_handle(wf_id).fetch_history()
@@ -92,7 +144,8 @@ async def record(name: str) -> dict[str, int]:
 
 async def main() -> None:
     HERE.mkdir(exist_ok=True)
-    for name in SCENARIOS:
+    # `python -m tests.record_histories outbound` records only the scenarios named.
+    for name in sys.argv[1:] or SCENARIOS:
         for label, count in (await record(name)).items():
             print(f"{label}: {count} history events")
 
