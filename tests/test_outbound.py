@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+from pydantic import SecretStr
 from temporalio.client import WorkflowHandle
 
 from activities.outbound import OutboundActivities
 from slawatch.models import AcknowledgeInput, CloseInput, ResolveInput
 from slawatch.outbound import sign, verify
+from slawatch.safety import Role, production_problems
+from slawatch.settings import Settings
 from tests.harness import Harness
 from tests.outbound_fixtures import Receiver, outbound_harness, policy_with, serve
 
@@ -130,3 +134,21 @@ async def test_the_secret_never_enters_history_and_tenants_without_webhooks_pay_
         await h.advance_to(OPENED + timedelta(minutes=50))
         history = await raw_history(handle)
     assert b"outbound-webhooks" not in history and b"deliver_webhook" not in history
+
+
+@pytest.mark.parametrize(
+    ("setting", "spec", "needle"),
+    [
+        ("webhook_secrets", "prokuria.ops=tiny-secret-1", "'prokuria.ops' is shorter than 24"),
+        ("webhook_secrets", "tiny-secret-1", "SLAWATCH_WEBHOOK_SECRETS entry 1"),
+        ("zendesk_api_tokens", "prokuria=tiny-secret-1", "'prokuria' is not email:api-token"),
+    ],
+)
+def test_weak_or_malformed_outbound_secrets_stop_the_worker_outside_the_local_mode(
+    setting: str, spec: str, needle: str
+) -> None:
+    live = Settings(api_host="0.0.0.0", **{setting: SecretStr(spec)})
+    problems = production_problems(live, {Role.WORKER})
+    assert any(needle in p for p in problems), problems
+    assert not any("tiny-secret" in p for p in problems)  # never the secret itself
+    assert production_problems(Settings(**{setting: SecretStr(spec)}), {Role.WORKER}) == []

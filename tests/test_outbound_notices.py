@@ -9,12 +9,16 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import MagicMock
 from zoneinfo import ZoneInfo
+
+import httpx
 
 from activities.clients import vendors_from_settings
 from activities.ledger import open_ledger
 from activities.notify import NotificationActivities
 from activities.outbound import OutboundActivities
+from intake.app import create_app
 from slawatch.models import ReclassifyInput
 from slawatch.outbound import Customer
 from slawatch.settings import Settings
@@ -96,3 +100,22 @@ async def test_an_unknown_language_gets_the_default_and_no_customer_gets_nothing
     assert receipt["subject"].startswith("We received")
     assert "2026-12-08 17:00 (Europe/Tallinn, UTC+02:00)" in receipt["content"][0]["value"]
     assert b"send_customer_notice" not in history and b"outbound-webhooks" not in history
+
+
+async def test_a_bad_customer_on_the_open_request_is_a_422_naming_the_field() -> None:
+    app = create_app(Settings(), MagicMock())  # refused before Temporal is asked
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+    ) as http:
+        for customer, field in (
+            ({"email": "a@b.example", "zone": "Mars/Olympus"}, "customer.zone"),
+            ({"email": "not-an-address"}, "customer.email"),
+            ({"email": "a@b.example", "language": "Romanian"}, "customer.language"),
+        ):
+            answer = await http.post(
+                "/v1/tickets",
+                json={"tenant": "prokuria", "ticket_id": "T-1", "customer": customer},
+                headers={"Authorization": "Bearer dev-token"},
+            )
+            assert answer.status_code == 422
+            assert answer.json()["fields"][0]["field"] == field

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,7 +56,10 @@ async def test_zendesk_and_jira_tickets_get_private_comments_with_the_due_times(
     )
     zendesk = {"prokuria": f"{ZENDESK[0]}:{ZENDESK[1]}"}
     jira = {"prokuria": f"{JIRA[0]}:{JIRA[1]}"}
-    lines = lambda: read_jsonl(desk.standin.outbox.path)  # noqa: E731
+
+    def lines() -> list[dict[str, Any]]:
+        return read_jsonl(desk.standin.outbox.path)
+
     async with outbound_harness(
         policy_dir, lambda h: OutboundActivities({}, zendesk, jira).all()
     ) as h:
