@@ -147,8 +147,9 @@ async def test_the_secret_never_enters_history_and_tenants_without_webhooks_pay_
 def test_weak_or_malformed_outbound_secrets_stop_the_worker_outside_the_local_mode(
     setting: str, spec: str, needle: str
 ) -> None:
-    live = Settings(api_host="0.0.0.0", **{setting: SecretStr(spec)})
+    local = Settings().model_copy(update={setting: SecretStr(spec)})
+    live = local.model_copy(update={"api_host": "0.0.0.0"})
     problems = production_problems(live, {Role.WORKER})
     assert any(needle in p for p in problems), problems
     assert not any("tiny-secret" in p for p in problems)  # never the secret itself
-    assert production_problems(Settings(**{setting: SecretStr(spec)}), {Role.WORKER}) == []
+    assert production_problems(local, {Role.WORKER}) == []
