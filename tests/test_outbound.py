@@ -4,6 +4,8 @@ and never in the way of the clock or the pages (docs/helpdesk.md, "Outbound").""
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -153,3 +155,20 @@ def test_weak_or_malformed_outbound_secrets_stop_the_worker_outside_the_local_mo
     assert any(needle in p for p in problems), problems
     assert not any("tiny-secret" in p for p in problems)  # never the secret itself
     assert production_problems(local, {Role.WORKER}) == []
+
+
+def test_the_verification_snippet_in_the_docs_accepts_our_signature_and_nothing_else() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "helpdesk.md").read_text()
+    snippet = next(
+        b for b in re.findall(r"```python\n(.*?)```", doc, re.DOTALL) if "def verify" in b
+    )
+    scope: dict[str, Any] = {}
+    exec(snippet, scope)  # the docs' own code, as a receiver would paste it
+    body, ts = b'{"id":"evt_1","type":"sla.breached"}', str(int(time.time()))
+    headers = {"Slawatch-Timestamp": ts, "Slawatch-Signature": sign(SECRET, ts, body)}
+    assert scope["verify"](SECRET, headers, body)
+    assert not scope["verify"](AUDIT_SECRET, headers, body)
+    assert not scope["verify"](SECRET, headers, body + b"x")
+    stale = str(int(ts) - 600)  # correctly signed, ten minutes ago: a replay
+    old = {"Slawatch-Timestamp": stale, "Slawatch-Signature": sign(SECRET, stale, body)}
+    assert not scope["verify"](SECRET, old, body)
