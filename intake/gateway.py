@@ -27,6 +27,7 @@ from slawatch.models import (
     legacy_workflow_id,
 )
 from slawatch.models import ticket_workflow_id as workflow_id_of
+from slawatch.outbound import outbound_plan
 from slawatch.search_attributes import TENANT
 
 # Workflow rejections -> HTTP status. UnknownBreach: the breach named does not exist.
@@ -41,7 +42,10 @@ def ticket_input(
     workflow has its whole state from its first task. `now` dates a ticket without
     `opened_at` for the snapshot's holiday span (the wall clock by default)."""
     opened_at = ticket.opened_at or now or datetime.now(UTC)
-    return TicketWorkflowInput(ticket=ticket, policy=ticket_snapshot(policy, opened_at))
+    plan = outbound_plan(policy, ticket.ticket_id, ticket.customer, ticket.language)
+    return TicketWorkflowInput(
+        ticket=ticket, policy=ticket_snapshot(policy, opened_at), outbound=plan
+    )
 
 
 class TicketGateway:

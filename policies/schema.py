@@ -26,6 +26,7 @@ from policies.calendar import (
 )
 from policies.helpdesk import Helpdesk
 from policies.languages import LANGUAGES
+from policies.outbound import Outbound
 from policies.schedules import Schedule
 
 # Re-exported: the schema is the one place callers import policy types from.
@@ -238,6 +239,9 @@ class Policy(Strict):
     # Who receives the monthly report. Not an SLA term: excluded from dumps, so it is neither
     # in a ticket's policy snapshot nor in the policy hash its SLA record carries.
     reports: Reports | None = Field(default=None, exclude=True)
+    # Webhooks, help-desk write-back and customer notices (policies/outbound.py). Excluded from
+    # dumps: intake turns it into the ticket's outbound plan (slawatch/outbound.py) at opening.
+    outbound: Outbound = Field(default_factory=Outbound, exclude=True)
 
     @field_validator("emergency_line")
     @classmethod
@@ -290,6 +294,7 @@ class Policy(Strict):
                     if person not in self.responders:
                         errors.append(f"{where}.people[{i}]: unknown responder {person!r}")
         errors.extend(self.helpdesk.problems(set(self.classes)))
+        errors.extend(self.outbound.problems())
         if errors:
             raise ValueError("\n".join(errors))
         return self

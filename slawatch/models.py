@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
 from policies.schema import Channel, Policy
+from slawatch.outbound import Customer, OutboundPlan, OutboundState
 
 # Pydantic checks these with Rust's regex, where `$` is the very end; Python code that checks
 # them uses re.fullmatch, never re.match (whose `$` also matches before a trailing newline).
@@ -86,6 +87,8 @@ class OpenTicketInput(Payload):
     subject: str | None = Field(default=None, max_length=500)
     language: str | None = Field(default=None, max_length=16)
     opened_at: AwareDatetime | None = None
+    # Where customer notices go (policy `outbound.notices`); never put into pages.
+    customer: Customer | None = None
 
 
 class PolicySnapshotInput(Payload):
@@ -118,6 +121,8 @@ class TicketState(Payload):
     history: list[HistoryEntry] = Field(default_factory=list)
     # Breach id (or "warnings") -> what is failing account-wide, while pages cannot go out.
     delivery_failing: dict[str, str] = Field(default_factory=dict)
+    # Webhook, write-back and notice events not yet delivered (workflows/outbound.py).
+    outbound: OutboundState | None = None
 
 
 class TicketWorkflowInput(Payload):
@@ -130,6 +135,8 @@ class TicketWorkflowInput(Payload):
     policy: Policy | None = None
     # Carried across continue-as-new so nothing is lost and the policy is never re-read.
     state: TicketState | None = None
+    # What the ticket sends out (webhooks, help-desk write-back, customer notices); None: nothing.
+    outbound: OutboundPlan | None = None
 
 
 # -- events ----------------------------------------------------------------------------------

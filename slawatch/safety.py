@@ -121,6 +121,39 @@ def _helpdesk_secrets(settings: Settings) -> list[str]:
     return problems
 
 
+# Webhook secrets sign what receivers trust: as long as the help desks' own.
+WEBHOOK_SECRET_MIN = HELPDESK_SECRET_MIN
+
+
+def _outbound_secrets(settings: Settings) -> list[str]:
+    """The worker's outbound settings: parseable, strong webhook secrets, email:token pairs."""
+    problems = []
+    spec = settings.webhook_secrets.get_secret_value()
+    try:
+        for name, secret in parse_secrets(spec, "SLAWATCH_WEBHOOK_SECRETS").items():
+            if len(secret) < WEBHOOK_SECRET_MIN:
+                problems.append(
+                    f"SLAWATCH_WEBHOOK_SECRETS: the secret for {name!r} is shorter than"
+                    f" {WEBHOOK_SECRET_MIN} characters; generate a long random one"
+                )
+    except ValueError as exc:  # names the entry by position, never its text
+        problems.append(str(exc))
+    for setting, value in (
+        ("SLAWATCH_ZENDESK_API_TOKENS", settings.zendesk_api_tokens),
+        ("SLAWATCH_JIRA_API_TOKENS", settings.jira_api_tokens),
+    ):
+        try:
+            tokens = parse_secrets(value.get_secret_value(), setting)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        for tenant, pair in tokens.items():
+            email, _, token = pair.partition(":")
+            if not email or not token:
+                problems.append(f"{setting}: the entry for {tenant!r} is not email:api-token")
+    return problems
+
+
 def production_problems(settings: Settings, roles: Iterable[Role] = ALL_ROLES) -> list[str]:
     """One line per setting that must change before `roles` may run; empty when none.
 
@@ -148,6 +181,7 @@ def production_problems(settings: Settings, roles: Iterable[Role] = ALL_ROLES) -
     if Role.WORKER in roles:
         key = settings.sendgrid_api_key.get_secret_value()
         problems += _secret("SLAWATCH_SENDGRID_API_KEY", key, DEV_SENDGRID_API_KEY)
+        problems += _outbound_secrets(settings)
     if settings.notifier_mode == "live" and urlsplit(settings.public_base_url).scheme != "https":
         # Twilio signs what it posts but does not encrypt it: acks and PINs travel in the body.
         problems.append("SLAWATCH_PUBLIC_BASE_URL must be an https:// URL in live mode")

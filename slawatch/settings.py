@@ -23,6 +23,12 @@ def notify_queue_for(ticket_task_queue: str) -> str:
     return f"{ticket_task_queue}-notify"
 
 
+def outbound_queue_for(ticket_task_queue: str) -> str:
+    """The queue of webhook, write-back and customer-notice deliveries: apart from the
+    notifications, so a receiver that is down never takes a page's place in the rate limit."""
+    return f"{ticket_task_queue}-outbound"
+
+
 def reports_queue_for(ticket_task_queue: str) -> str:
     """The queue of the monthly report workflow and its activity, beside a ticket queue."""
     return f"{ticket_task_queue}-reports"
@@ -85,6 +91,11 @@ class Settings(BaseSettings):
     # apps cannot send a bearer token. Empty: only bearer tokens read the feeds. Changing it
     # revokes every feed URL handed out.
     oncall_feed_secret: SecretStr = SecretStr("")
+    # Outbound (docs/helpdesk.md, "Outbound"): "tenant.webhook=secret;..." signs each webhook's
+    # deliveries; "tenant=agent@example.com:api-token" writes back into Zendesk / Jira.
+    webhook_secrets: SecretStr = SecretStr("")
+    zendesk_api_tokens: SecretStr = SecretStr("")
+    jira_api_tokens: SecretStr = SecretStr("")
 
     # Local stack
     data_dir: Path = Path(".slawatch")

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from temporalio import activity
+
 from policies.loader import BUILTIN_DIR
 from policies.oncall import Override
 from slawatch.models import (
@@ -27,9 +29,11 @@ from slawatch.models import (
     ResolveInput,
     ResumeInput,
 )
+from slawatch.outbound import Customer, DeliveryInput, DeliveryResult
 from tests.grouping_fixtures import TENANT as GROUPING_TENANT
 from tests.grouping_fixtures import grouping_harness
 from tests.harness import Harness, harness
+from tests.outbound_fixtures import outbound_harness, policy_with
 
 HERE = Path(__file__).parent / "histories"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -140,12 +144,56 @@ async def outage_grouping(h: Harness) -> list[str]:
     return [first.id, folded.id, status.breaches[0].escalation_workflow_id]
 
 
+async def outbound(h: Harness) -> list[str]:
+    """A ticket with a webhook and a customer: receipt, warnings, breach, acknowledgement,
+    reclassification notice, met (patch outbound-webhooks)."""
+    customer = Customer(email="client@customer.example", zone="Europe/Bucharest", language="ro")
+    opened = TUESDAY - timedelta(hours=5)
+    handle = await h.open(
+        "prokuria", "H-outbound", severity="critical", opened_at=opened, customer=customer
+    )
+    await h.advance_to(opened + timedelta(minutes=61))
+    await h.update(handle, "acknowledge", AcknowledgeInput(responder="ana", channel="api"))
+    await h.update(handle, "reclassify", ReclassifyInput(severity="minor", reason="workaround"))
+    await h.update(handle, "resolve", ResolveInput())
+    await h.update(handle, "close", CloseInput())
+    await handle.result()
+    status = await h.status(handle)
+    return [handle.id, status.breaches[0].escalation_workflow_id]
+
+
+@activity.defn(name="deliver_webhook")
+async def deliver_webhook(input: DeliveryInput) -> DeliveryResult:
+    """A stand-in: every delivery succeeds at once."""
+    return DeliveryResult(status=200)
+
+
+@activity.defn(name="send_customer_notice")
+async def send_customer_notice(input: DeliveryInput) -> DeliveryResult:
+    return DeliveryResult(status=202)
+
+
+def outbound_stand_ins(h: Harness) -> list[object]:
+    return [deliver_webhook, send_customer_notice]
+
+
+@asynccontextmanager
+async def outbound_env() -> AsyncIterator[Harness]:
+    with tempfile.TemporaryDirectory() as root:
+        section = "outbound:\n  notices: {languages: [en, ro]}\n  webhooks:\n"
+        section += "    - {name: ops, url: 'https://hooks.example.test/sla'}\n"
+        policy_dir = policy_with(Path(root), "prokuria", section)
+        async with outbound_harness(policy_dir, outbound_stand_ins) as h:
+            yield h
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "typical": typical,
     "critical_ladder": critical_ladder,
     "reclassify_ack_pause": reclassify_ack_pause,
     "oncall_ladder": oncall_ladder,
     "outage_grouping": outage_grouping,
+    "outbound": outbound,
 }
 # The policy text a scenario runs under, when not the built-in seeds.
 POLICIES = {"oncall_ladder": ONCALL_POLICY}
@@ -155,6 +203,10 @@ REAL_NOTIFY = {"outage_grouping"}
 
 @asynccontextmanager
 async def harness_for(name: str, policy_dir: Path | None) -> AsyncIterator[Harness]:
+    if name == "outbound":
+        async with outbound_env() as h:
+            yield h
+        return
     if name not in REAL_NOTIFY:
         async with harness(policy_dir) as h:
             yield h

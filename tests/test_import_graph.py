@@ -34,6 +34,7 @@ FOUNDATION = {
     "slawatch.sqlite",
     "slawatch.safety",
     "slawatch.secret_specs",
+    "slawatch.outbound",
 }
 
 # (importing module, imported module): the foundation reaching up.

@@ -22,7 +22,8 @@ from activities.policy import PolicyActivities
 from activities.records import open_records
 from activities.records.activities import RecordActivities
 from activities.records.store import RecordStore
-from slawatch.settings import Settings, notify_queue_for, reports_queue_for
+from slawatch.secret_specs import parse_secrets
+from slawatch.settings import Settings, notify_queue_for, outbound_queue_for, reports_queue_for
 from workflows.escalation import EscalationWorkflow
 from workflows.report import MonthlyReportWorkflow
 from workflows.ticket import TicketSlaWorkflow
@@ -103,6 +104,44 @@ def notify_worker(
     )
 
 
+def outbound_worker(
+    client: Client, ticket_task_queue: str, activities: Sequence[Callable[..., Any]], **options: Any
+) -> Worker:
+    """Runs webhook, write-back and customer-notice deliveries on their own queue: a receiver
+    that is down keeps its retries there, out of the notifications' rate limit."""
+    return Worker(
+        client, task_queue=outbound_queue_for(ticket_task_queue), activities=activities, **options
+    )
+
+
+def outbound_activities(settings: Settings) -> list[Callable[..., Any]]:
+    """Deliveries over the settings' secrets; notices through SendGrid and the send ledger."""
+    from activities.clients import vendors_from_settings  # here: see report_activities
+    from activities.ledger import open_ledger  # here: see report_activities
+    from activities.notify import NotificationActivities  # here: see report_activities
+    from activities.outbound import OutboundActivities  # here: see report_activities
+
+    telephony, mailer = vendors_from_settings(settings)
+    notify = NotificationActivities(
+        telephony, mailer, open_ledger(settings), settings.public_base_url
+    )
+    spec = {
+        name: parse_secrets(value.get_secret_value(), f"SLAWATCH_{name.upper()}")
+        for name, value in (
+            ("webhook_secrets", settings.webhook_secrets),
+            ("zendesk_api_tokens", settings.zendesk_api_tokens),
+            ("jira_api_tokens", settings.jira_api_tokens),
+        )
+    }
+    return OutboundActivities(
+        spec["webhook_secrets"],
+        spec["zendesk_api_tokens"],
+        spec["jira_api_tokens"],
+        notify.send_email,
+        settings.policy_dir,
+    ).all()
+
+
 def report_worker(
     client: Client, ticket_task_queue: str, activities: Sequence[Callable[..., Any]], **options: Any
 ) -> Worker:
@@ -158,6 +197,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
         report_worker(client, settings.ticket_task_queue, report_activities(settings)),
+        outbound_worker(client, settings.ticket_task_queue, outbound_activities(settings)),
     ]
     log.info(
         "worker_started",

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.dispatch import FIRST_STEP_LABEL, send_step
     from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes
     from workflows.oncall import ONCALL_AT_PAGE_TIME, recipients, resolve, scheduled_roles
+    from workflows.outbound import Outbox
     from workflows.records_sink import RecordSink
     from workflows.search import upsert_search_attributes
     from workflows.ticket_rules import (
@@ -90,6 +91,8 @@ class TicketSlaWorkflow:
         self.started_children: set[str] = set()
         # The SLA record, written beside the clock at each milestone (workflows/records_sink.py).
         self.records = RecordSink(lambda: self.state, self._status, self._wake)
+        # Webhooks, write-back and customer notices, beside the clock (workflows/outbound.py).
+        self.outbox = Outbox(input.outbound, input.ticket.ticket_id)
 
     @property
     def state(self) -> TicketState:
@@ -121,6 +124,8 @@ class TicketSlaWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         # An escalation waits for the first pages the ticket sends for it.
         await workflow.wait_condition(lambda: all(t.done() for t in self.first_pages))
+        # Outbound events still on their way go out before the ticket's run ends.
+        await workflow.wait_condition(self.outbox.drained)
         await self.records.flush()
         return self._status()
 
@@ -189,6 +194,7 @@ class TicketSlaWorkflow:
         if s.phase is TicketPhase.RESOLVED and auto_close:
             self._close(now, "auto-closed after resolution")
         self.evaluations += 1
+        self.outbox.observe(s, now)
         upsert_search_attributes(s, now)
         workflow.set_current_details(notices.summary_line(self.input.ticket.ticket_id, s, now))
         self.records.changed()
