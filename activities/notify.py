@@ -28,13 +28,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.clients import vendors_from_settings
 from activities.ledger import InFlight, SendLedger, describe, open_ledger
-from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH, webhook_url
-from activities.twiml import build_call_twiml
 from activities.vendor_errors import Scope, classify
 from activities.vendors import Email, Mailer, Telephony, VendorError
+from slawatch.messages import GATHER_PATH, STATUS_CALLBACK_PATH, webhook_url
 from slawatch.models import PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
 from slawatch.settings import Settings
 from slawatch.telemetry import record_delivery_failure
+from slawatch.twiml import build_call_twiml
 
 REJECTED = "NotificationRejected"
 UNAVAILABLE = "NotificationUnavailable"

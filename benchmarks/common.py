@@ -24,12 +24,14 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
-from slawatch.binaries import find_binary
-from slawatch.cli_output import table
-from slawatch.standins.stack import Standins, start_standins
-from slawatch.standins.tools import free_port
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.binaries import find_binary
+from slawatch.tools.cli_output import table
+from slawatch.tools.standins.stack import Standins, start_standins
+from slawatch.tools.standins.tools import free_port
+from slawatch.tools.testing import seconds_policy, step
+from workers.worker import ensure_search_attributes
 
 TENANT = "bench"
 TWILIO_TOKEN = "bench-twilio-auth-token"
@@ -150,10 +152,6 @@ class Bench:
 
     async def start_server(self, store: str) -> Client:
         """`temporal server start-dev` headless on a free port; returns a connected client."""
-        from temporalio.service import RPCError
-
-        from workers.worker import ensure_search_attributes
-
         if store not in STORES:
             raise ValueError(f"--store: {store!r} is not one of {', '.join(STORES)}")
         port = free_port()

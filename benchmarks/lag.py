@@ -43,8 +43,8 @@ from policies.loader import load_policy
 from policies.schema import Policy
 from slawatch.models import OpenTicketInput, ticket_workflow_id
 from slawatch.settings import DEV_ACCOUNT_SID
-from slawatch.standins.outbox import read_jsonl
-from slawatch.testing import EMERGENCY
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.testing import EMERGENCY
 
 TARGET_S = 7200  # long, so every opened_at is in the past; the deadline is what matters
 LATER = timedelta(hours=1)  # where the non-breaching tickets' deadlines go

@@ -13,7 +13,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.twiml.messaging_response import MessagingResponse
 
-from activities.messages import (
+from intake import acks, voice
+from intake.errors import ApiError
+from intake.policybook import PolicyBook
+from intake.twilio_guard import TwilioConfig, check_pin, responder_by_phone, signed_params
+from intake.webhook_store import WebhookStore
+from slawatch.messages import (
     ACK_CODE,
     ACK_DIGIT,
     GATHER_PATH,
@@ -21,18 +26,13 @@ from activities.messages import (
     parse_sms_ack,
     webhook_url,
 )
-from activities.twiml import build_call_twiml
-from intake import acks, voice
-from intake.errors import ApiError
-from intake.policybook import PolicyBook
-from intake.twilio_guard import TwilioConfig, check_pin, responder_by_phone, signed_params
-from intake.webhook_store import WebhookStore
 from slawatch.models import (
     DeliveryStatusInput,
     TicketStatus,
     parse_ticket_workflow_id,
     ticket_ref,
 )
+from slawatch.twiml import build_call_twiml
 
 log = structlog.get_logger("slawatch.intake.webhooks")
 router = APIRouter(tags=["twilio"], include_in_schema=False)

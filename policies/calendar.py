@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 _NAME = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -86,7 +87,6 @@ class Calendar(Strict):
     def _known_country(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        import holidays
 
         if value not in holidays.list_supported_countries():
             raise ValueError(f"unknown holiday country {value!r} (use an ISO 3166 code like RO)")
@@ -142,7 +142,6 @@ def known_zone(value: str) -> str:
 def _check_subdivision(country: str | None, subdivision: str) -> None:
     if country is None:
         raise ValueError("holiday_subdivision: needs a holiday_country")
-    import holidays
 
     known = holidays.list_supported_countries().get(country, [])
     if subdivision not in known:

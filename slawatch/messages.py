@@ -68,7 +68,7 @@ def parse_sms_ack(text: str) -> str | None:
 
 
 def spoken(ticket_ref: str) -> str:
-    """The reference as text-to-speech should read it (the call's TwiML, activities/twiml.py)."""
+    """The reference as text-to-speech should read it (the call's TwiML, slawatch/twiml.py)."""
     # Text-to-speech reads "T-1042" as a subtraction; spell separators as pauses instead.
     return re.sub(r"[._:/-]+", ", ", ticket_ref)
 

@@ -324,7 +324,7 @@ class StopEscalationInput(Payload):
 
 class SendSmsInput(Payload):
     to: str
-    # Ticket reference and class only: never customer data (activities/messages.py builds it).
+    # Ticket reference and class only: never customer data (slawatch/messages.py builds it).
     body: str = Field(max_length=1600)
     idempotency_key: str
     # For the status callback URL the activity builds from settings.public_base_url.

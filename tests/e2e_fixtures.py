@@ -16,9 +16,9 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from slawatch.standins.outbox import OutboxRecord, outbox_dir, read_outboxes
-from slawatch.standins.tools import free_port
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.standins.outbox import OutboxRecord, outbox_dir, read_outboxes
+from slawatch.tools.standins.tools import free_port
+from slawatch.tools.testing import seconds_policy, step
 
 T = TypeVar("T")
 TENANT = "e2e"

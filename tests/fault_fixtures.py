@@ -30,13 +30,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.ledger import SQLITE_FILE
 from intake.gateway import ticket_input
 from policies.loader import load_policy
-from slawatch.dev import PRAGMAS
 from slawatch.models import OpenTicketInput, TicketStatus, ticket_workflow_id
-from slawatch.standins.faults import FaultPlan
-from slawatch.standins.outbox import read_jsonl
-from slawatch.standins.stack import Standins
-from slawatch.standins.tools import free_port
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.dev import PRAGMAS
+from slawatch.tools.standins.faults import FaultPlan
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.standins.stack import Standins
+from slawatch.tools.standins.tools import free_port
+from slawatch.tools.testing import seconds_policy, step
 from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN, standins
 from workers.worker import ensure_search_attributes
 

@@ -24,7 +24,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from intake.gateway import ticket_input
 from policies.loader import load_policy
-from slawatch.binaries import find_binary
 from slawatch.models import (
     OpenTicketInput,
     PlaceCallInput,
@@ -34,6 +33,7 @@ from slawatch.models import (
     TicketStatus,
     ticket_workflow_id,
 )
+from slawatch.tools.binaries import find_binary
 from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
 from workflows.search import DEFINITIONS
 from workflows.ticket import TicketSlaWorkflow

@@ -28,7 +28,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from slawatch.standins.tools import free_port
+from slawatch.tools.standins.tools import free_port
 
 __all__ = ["PostgresServer", "ledger_url", "postgres"]
 

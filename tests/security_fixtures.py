@@ -32,7 +32,7 @@ from twilio.request_validator import RequestValidator
 from intake.app import create_app
 from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
-from slawatch.testing import ANA, EMERGENCY, seconds_policy, step
+from slawatch.tools.testing import ANA, EMERGENCY, seconds_policy, step
 from tests.harness import Sent, StandInNotifier
 from tests.intake_fixtures import dev_env
 from workers.worker import notify_worker, ticket_worker

@@ -18,10 +18,10 @@ import pytest
 from pydantic import SecretStr
 
 from slawatch.settings import Settings
-from slawatch.standins.faults import FaultPlan
-from slawatch.standins.outbox import OutboxRecord, read_jsonl, read_outboxes
-from slawatch.standins.stack import Standins, start_standins
-from slawatch.standins.tools import free_port
+from slawatch.tools.standins.faults import FaultPlan
+from slawatch.tools.standins.outbox import OutboxRecord, read_jsonl, read_outboxes
+from slawatch.tools.standins.stack import Standins, start_standins
+from slawatch.tools.standins.tools import free_port
 
 __all__ = ["records_for", "standins", "standins_settings", "twilio_lines_for", "unique_key"]
 

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from intake.gateway import ticket_input
 from policies.loader import load_policy
 from slawatch.models import OpenTicketInput, TicketStatus
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.testing import seconds_policy, step
 from tests.harness import StandInNotifier
 from tests.temporal_fixtures import dev_env
 from workers.worker import notify_worker, ticket_worker

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from twilio.request_validator import RequestValidator
 
 from slawatch.settings import DEV_ACCOUNT_SID
-from slawatch.testing import EMERGENCY
+from slawatch.tools.testing import EMERGENCY
 from tests.e2e_fixtures import (
     API_TOKEN,
     TENANT,

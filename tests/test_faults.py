@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowQueryFailedError
 
 from slawatch.models import TargetState
-from slawatch.standins.faults import FaultPlan
+from slawatch.tools.standins.faults import FaultPlan
 from tests.fault_fixtures import Rig, fault_policy, rig, standins, step, until
 from tests.harness import harness
 

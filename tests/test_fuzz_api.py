@@ -32,10 +32,10 @@ from schemathesis.checks import (
 from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case
 
-from slawatch.standins.tools import free_port
+from slawatch.tools.standins.tools import free_port
 from tests.fault_fixtures import DevServer, until
+from tests.policy_fuzz import RECORDED  # event type -> its history entry
 from tests.profiles import examples
-from tests.test_fuzz_policies import RECORDED  # event type -> its history entry
 
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

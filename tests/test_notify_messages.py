@@ -9,9 +9,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-import activities.messages as messages
-from activities.messages import build_sms_body, parse_sms_ack, webhook_url
-from activities.twiml import build_call_twiml
+import slawatch.messages as messages
+from slawatch.messages import build_sms_body, parse_sms_ack, webhook_url
+from slawatch.twiml import build_call_twiml
 
 GATHER = "https://hooks.example.test/twilio/voice/gather?breach=b&key=k&wf=w"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from slawatch.cli import app
-from tests.test_oncall_api import write_policies
+from slawatch.tools.cli import app
+from tests.oncall_policies import write_policies
 
 runner = CliRunner()
 

@@ -47,11 +47,11 @@ from slawatch.models import (
     TicketWorkflowInput,
     ticket_workflow_id,
 )
-from slawatch.report_schedule import put_schedule, schedule_for, schedule_id
 from slawatch.settings import Settings
-from slawatch.standins.outbox import read_jsonl
-from slawatch.standins.sendgrid import start_sendgrid
-from slawatch.standins.tools import free_port
+from slawatch.tools.report_schedule import put_schedule, schedule_for, schedule_id
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.standins.sendgrid import start_sendgrid
+from slawatch.tools.standins.tools import free_port
 from tests.harness import StandInNotifier
 from tests.temporal_fixtures import dev_env, slawatch_cli
 from workers.worker import (

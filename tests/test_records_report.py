@@ -33,7 +33,6 @@ from activities.records.report import build_report
 from activities.records.store import RecordStore
 from intake.app import create_app
 from policies.loader import load_policy
-from slawatch.cli import app as cli
 from slawatch.models import (
     AcknowledgeInput,
     CloseInput,
@@ -48,6 +47,7 @@ from slawatch.models import (
     ticket_workflow_id,
 )
 from slawatch.settings import Settings
+from slawatch.tools.cli import app as cli
 from tests.harness import StandInNotifier
 from tests.postgres_fixtures import PostgresServer
 from tests.temporal_fixtures import dev_env, slawatch_cli

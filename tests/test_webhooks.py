@@ -11,9 +11,9 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH
 from intake.webhooks import PIN_PATH, SMS_PATH, VOICE_PATH
 from policies.schema import Channel
+from slawatch.messages import GATHER_PATH, STATUS_CALLBACK_PATH
 from slawatch.models import SentNotification, TicketStatus
 from slawatch.settings import DEV_ACCOUNT_SID
 from tests.intake_fixtures import (

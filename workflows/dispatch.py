@@ -11,8 +11,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import build_sms_body
     from policies.schema import Channel
+    from slawatch.messages import build_sms_body
     from slawatch.models import (
         EscalationInput,
         PlaceCallInput,

@@ -93,6 +93,7 @@ def describe(settings: Settings) -> str:
 def open_ledger(settings: Settings) -> SendLedger:
     """The ledger these settings name: PostgreSQL when ledger_url is set, else SQLite."""
     if settings.ledger_url is None:
+        # Imported here: sqlite.py imports this module (SendLedger, LEASE), so a top import cycles.
         from activities.ledger.sqlite import SqliteLedger
 
         return SqliteLedger(settings.data_dir / SQLITE_FILE)

@@ -1,5 +1,5 @@
-"""`python -m slawatch.standins`: run the local Twilio and SendGrid stand-ins in front."""
+"""`python -m slawatch.tools.standins`: run the local Twilio and SendGrid stand-ins in front."""
 
-from slawatch.standins.stack import main
+from slawatch.tools.standins.stack import main
 
 main()

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from slawatch.standins.tools import prism_binary, twilio_spec
+from slawatch.tools.standins.tools import prism_binary, twilio_spec
 
 
 class PrismProcess:

@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from slawatch.standins.faults import Fault, FaultPlan, faults_route, inject
-from slawatch.standins.outbox import OutboxWriter
-from slawatch.standins.server import ThreadedServer
+from slawatch.tools.standins.faults import Fault, FaultPlan, faults_route, inject
+from slawatch.tools.standins.outbox import OutboxWriter
+from slawatch.tools.standins.server import ThreadedServer
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 REVOKED = "The provided authorization grant is invalid, expired, or revoked"
