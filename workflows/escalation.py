@@ -10,8 +10,9 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from policies.clock import clock_for
-    from policies.schema import Channel, Ladder, LadderStep, Policy, ServiceClass, Unit
+    from policies.schema import Channel, Ladder, LadderStep, Policy, ServiceClass
     from slawatch.models import (
+        BreachOutcome,
         DeliveryStatusInput,
         EscalationInput,
         EscalationProgress,
@@ -41,8 +42,7 @@ EMAIL_BESIDE_PAGES = "email-beside-pages"
 
 def wait_of(step: LadderStep) -> timedelta:
     """Ack windows are real time (a pager wait, not business time)."""
-    unit = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}[step.wait.unit]
-    return timedelta(seconds=step.wait.amount * unit)
+    return step.wait.as_timedelta()
 
 
 def recipients(policy: Policy, step: LadderStep) -> list[Recipient]:
@@ -111,7 +111,7 @@ class EscalationWorkflow:
         policy = input.policy
         cls: ServiceClass = policy.classes[input.severity]
         ladder: Ladder = policy.ladders[cls.ladder]
-        outcome = "exhausted"
+        outcome = BreachOutcome.EXHAUSTED
         for round_no in range(ladder.repeat + 1):
             for step_no, step in enumerate(ladder.steps):
                 if self.stopped is not None:
@@ -129,14 +129,14 @@ class EscalationWorkflow:
                 await self._wait_for_ack(step, sent, f"ack window, step {self.level}")
         self.finished = True
         if self.stopped is not None:
-            outcome = "acknowledged" if self.stopped.reason == "acknowledged" else "stopped"
+            outcome = self.stopped.reason.outcome()
         result = EscalationResult(
             breach_id=input.breach_id,
             outcome=outcome,
             acknowledged_by=self.stopped.responder if self.stopped else None,
             level=self.level,
         )
-        if outcome == "exhausted":
+        if outcome == BreachOutcome.EXHAUSTED:
             # Metric only (the workflow meter skips replays): no command changes, no patch.
             record_escalation_exhausted(workflow.metric_meter(), input.tenant, input.severity)
             parent = workflow.get_external_workflow_handle(input.ticket_workflow_id)

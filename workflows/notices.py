@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         SentNotification,
         TargetKind,
         TicketState,
+        escalation_level,
         ticket_ref,
     )
     from slawatch.settings import notify_queue_for
@@ -45,7 +46,7 @@ def summary_line(ticket_id: str, s: TicketState, now: datetime) -> str:
             parts.append(f"{kind.value} due {status.due:%Y-%m-%d %H:%M}Z")
         elif status.state.value != "none":
             parts.append(f"{kind.value} {status.state.value}")
-    level = max((b.level for b in s.breaches if b.outcome == "escalating"), default=0)
+    level = escalation_level(s.breaches)
     if level:
         parts.append(f"escalation level {level}")
     if s.delivery_failing:

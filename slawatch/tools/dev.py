@@ -33,6 +33,11 @@ from workers.worker import ensure_search_attributes, run_worker
 PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 
+def pragma_args() -> list[str]:
+    """`temporal server start-dev` options for PRAGMAS: the dev stack, fixtures and benchmarks."""
+    return [arg for pragma in PRAGMAS for arg in ("--sqlite-pragma", pragma)]
+
+
 class DevError(Exception):
     """The stack cannot start; the message says why and what to do."""
 
@@ -68,8 +73,7 @@ def start_temporal(data_dir: Path, port: int, ui_port: int) -> subprocess.Popen[
     args = [temporal, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
     args += ["--ui-ip", "127.0.0.1", "--ui-port", str(ui_port), "--ui-disable-news-fetch"]
     args += ["--db-filename", str(data_dir / "temporal.db"), "--log-level", "warn"]
-    for pragma in PRAGMAS:
-        args += ["--sqlite-pragma", pragma]
+    args += pragma_args()
     log = (data_dir / "temporal.log").open("ab")
     # Its own process group: Ctrl-C reaches us first and we stop it after the worker.
     return subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
