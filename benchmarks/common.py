@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from temporalio.service import RPCError
 from slawatch.tools.binaries import find_binary
 from slawatch.tools.cli_output import table
 from slawatch.tools.dev import pragma_args
+from slawatch.tools.process import stop_process
 from slawatch.tools.standins.stack import Standins, start_standins
 from slawatch.tools.standins.tools import free_port
 from slawatch.tools.testing import seconds_policy, step
@@ -240,13 +240,7 @@ class Bench:
             self.standins.stop()
             self.standins = None
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_process(proc, grace=15, group=True)
         self.procs.clear()
 
 

@@ -34,7 +34,6 @@ from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, TicketStatus,
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
 from slawatch.tools.testing import ANA, EMERGENCY, seconds_policy, step
 from tests.harness import Sent, StandInNotifier
-from tests.intake_fixtures import dev_env
 from workers.worker import notify_worker, ticket_worker
 
 BOB = "+40721555102"
@@ -197,4 +196,4 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[S
                 await env.client.get_workflow_handle(wf.id).terminate("test finished")
 
 
-__all__ = ["ANA", "BOB", "BOB_PIN", "EMERGENCY", "Stack", "code_of", "dev_env", "stack"]
+__all__ = ["ANA", "BOB", "BOB_PIN", "EMERGENCY", "Stack", "code_of", "stack"]

@@ -25,11 +25,8 @@ from slawatch.settings import Settings
 from slawatch.tools.doctor import TEST_PAGE_TEXT, Check, Outcome, run_checks
 from slawatch.tools.standins.outbox import read_jsonl
 from slawatch.tools.standins.stack import Standins
-from tests.intake_fixtures import dev_env
 from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN
 from workers.worker import ensure_search_attributes
-
-__all__ = ["dev_env"]  # fixture, imported for pytest
 
 
 @pytest.fixture(autouse=True)

@@ -26,10 +26,8 @@ from activities.overrides import (
 )
 from intake.app import create_app
 from slawatch.settings import Settings
-from tests.intake_fixtures import TOKEN_ALL, TOKEN_PROKURIA, bearer, dev_env
+from tests.intake_fixtures import TOKEN_ALL, TOKEN_PROKURIA, bearer
 from tests.oncall_policies import write_policies
-
-__all__ = ["dev_env"]  # fixture, imported for pytest
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 

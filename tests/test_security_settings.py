@@ -29,9 +29,6 @@ from slawatch.safety import ALL_ROLES, Role, is_loopback, production_problems, w
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
 from slawatch.tools.standins.tools import free_port
 from slawatch.tools.startup import refuse_unsafe_start
-from tests.intake_fixtures import dev_env
-
-__all__ = ["dev_env"]  # fixture, imported for pytest
 
 # Values a real deployment would set: none of them may ever appear in output.
 REAL: dict[str, Any] = {

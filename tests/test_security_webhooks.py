@@ -27,18 +27,7 @@ from intake.webhooks import PIN_PATH, SMS_PATH
 from slawatch.messages import GATHER_PATH
 from slawatch.models import AcknowledgeInput, TicketStatus
 from tests.postgres_fixtures import store_pair
-from tests.security_fixtures import (
-    ANA,
-    BOB,
-    BOB_PIN,
-    EMERGENCY,
-    Stack,
-    code_of,
-    dev_env,
-    stack,
-)
-
-__all__ = ["dev_env", "stack"]  # fixtures, imported for pytest
+from tests.security_fixtures import ANA, BOB, BOB_PIN, EMERGENCY, Stack, code_of
 
 
 def acked(status: TicketStatus) -> list[str]:

@@ -16,17 +16,7 @@ from policies.schema import Channel
 from slawatch.messages import GATHER_PATH, STATUS_CALLBACK_PATH
 from slawatch.models import SentNotification, TicketStatus
 from slawatch.settings import DEV_ACCOUNT_SID
-from tests.intake_fixtures import (
-    PUBLIC_BASE,
-    TWILIO_TOKEN,
-    Api,
-    api,
-    bearer,
-    dev_env,
-    new_ticket_id,
-)
-
-__all__ = ["api", "dev_env"]  # fixtures, imported for pytest
+from tests.intake_fixtures import PUBLIC_BASE, TWILIO_TOKEN, Api, bearer, new_ticket_id
 
 ANA = "+40721555101"  # prokuria's example primary on-call (PIN 1234)
 STRANGER = "+40721999999"

@@ -23,7 +23,7 @@ from slawatch.settings import DEV_ACCOUNT_SID, DEV_SENDGRID_API_KEY, Settings
 from slawatch.temporal import connect
 from slawatch.tools.binaries import find_binary
 from slawatch.tools.cli_output import load_settings
-from slawatch.tools.process import exit_now
+from slawatch.tools.process import exit_now, stop_process
 from slawatch.tools.standins.stack import start_standins
 from slawatch.tools.standins.tools import StandinToolsMissing
 from slawatch.tools.startup import refuse_unsafe_start
@@ -77,17 +77,6 @@ def start_temporal(data_dir: Path, port: int, ui_port: int) -> subprocess.Popen[
     log = (data_dir / "temporal.log").open("ab")
     # Its own process group: Ctrl-C reaches us first and we stop it after the worker.
     return subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
-
-
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen[bytes], log: Path) -> None:
