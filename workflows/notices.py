@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotificationActivities
     from policies.schema import Channel
     from slawatch.models import (
         SendEmailInput,
-        SendResult,
         SentNotification,
         TargetKind,
         TicketState,
@@ -20,6 +20,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from slawatch.settings import notify_queue_for
     from workflows import sla
+    from workflows.notify_options import (
+        NOTIFY_RETRY,
+        NOTIFY_SCHEDULE_TO_CLOSE,
+        NOTIFY_START_TO_CLOSE,
+    )
 
 
 def email_subject(ref: str, severity: str, kind: str, percent: int | None = None) -> str:
@@ -74,18 +79,18 @@ async def send_warning(
         ok=True,
     )
     try:
-        await workflow.execute_activity(
-            "send_email",
+        await workflow.execute_activity_method(
+            NotificationActivities.send_email,
             SendEmailInput(
                 to=to,
                 subject=email_subject(ref, s.severity, kind.value, percent),
                 body=email_body(ref, s.severity, kind.value, now, percent),
                 idempotency_key=key,
             ),
-            result_type=SendResult,
             task_queue=notify_queue_for(workflow.info().task_queue),
-            start_to_close_timeout=timedelta(seconds=30),
-            schedule_to_close_timeout=timedelta(minutes=10),
+            start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+            schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
+            retry_policy=NOTIFY_RETRY,
             summary=f"{kind.value} warning {percent}%",
         )
     except ActivityError as err:
