@@ -90,6 +90,20 @@ class StopReason(StrEnum):
         return BreachOutcome.STOPPED
 
 
+class EventType(StrEnum):
+    """What an intake system tells a ticket (the API's event `type`, the CLI's `event`); each is
+    the ticket workflow's Update of the same name."""
+
+    FIRST_RESPONSE = "first_response"
+    RECLASSIFY = "reclassify"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    CLOSE = "close"
+    ACKNOWLEDGE = "acknowledge"
+
+
 class TicketPhase(StrEnum):
     OPEN = "open"
     WAITING_ON_CUSTOMER = "waiting_on_customer"

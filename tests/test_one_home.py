@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio import workflow
 
+from intake.errors import _field_name
+from intake.schemas import EVENT_INPUTS
 from policies.calendar import Duration, Unit
 from policies.names import NAME_PATTERN
 from slawatch.models import (
@@ -18,12 +20,14 @@ from slawatch.models import (
     Breach,
     BreachOutcome,
     EscalationResult,
+    EventType,
     StopEscalationInput,
     StopReason,
     TargetKind,
     escalation_level,
     live_breaches,
 )
+from slawatch.tools.cli_ticket import EVENTS
 from workflows.ticket import TicketSlaWorkflow
 
 
@@ -93,3 +97,10 @@ def test_a_duration_in_elapsed_time(amount: int, unit: Unit, elapsed: timedelta)
 def test_one_name_rule() -> None:
     assert re.fullmatch(NAME_PATTERN.strip("^$"), "prokuria")
     assert not re.fullmatch(NAME_PATTERN.strip("^$"), "Prokuria")
+
+
+def test_the_api_cli_and_error_messages_share_the_event_names() -> None:
+    assert set(EVENT_INPUTS) == set(EventType)
+    assert set(EVENTS) == set(EventType) - {EventType.ACKNOWLEDGE}
+    # An event's tag in a validation error's location is not reported as a field.
+    assert _field_name(("body", "reclassify", "severity")) == ("body", "severity")

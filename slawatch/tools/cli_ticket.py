@@ -15,6 +15,7 @@ import typer
 
 from intake.server import serve_api
 from slawatch.logging import configure_logging
+from slawatch.models import EventType
 from slawatch.safety import Role
 from slawatch.tools.cli_output import fail, load_settings, print_outbox, print_status, print_tickets
 from slawatch.tools.process import exit_now
@@ -22,7 +23,8 @@ from slawatch.tools.standins.outbox import outbox_dir, read_outboxes
 from slawatch.tools.startup import refuse_unsafe_start
 
 ticket_app = typer.Typer(help="Open tickets, send their events, read their SLA status.")
-EVENTS = ("first_response", "reclassify", "pause", "resume", "resolve", "reopen", "close")
+# Acknowledging is for people paged (SMS, call, API with a responder), not a ticket event here.
+EVENTS = tuple(e.value for e in EventType if e is not EventType.ACKNOWLEDGE)
 
 ApiUrl = Annotated[
     str | None, typer.Option("--api-url", envvar="SLAWATCH_API_URL", help="Default: from settings")
