@@ -35,8 +35,6 @@ from slawatch.settings import Settings
 
 TWILIO_LIVE_URL = "https://api.twilio.com"
 SENDGRID_LIVE_URL = "https://api.sendgrid.com"
-# Seconds per vendor request; the activity's start_to_close_timeout must exceed this.
-REQUEST_TIMEOUT = 10.0
 # The SDK logs every request URL at INFO; ours are enough, so keep its chatter at WARNING.
 _sdk_log = logging.getLogger("slawatch.vendor.twilio")
 _sdk_log.setLevel(logging.WARNING)
@@ -146,8 +144,7 @@ def sendgrid_reason(body: bytes | str | None) -> str:
 
 def twilio_client(settings: Settings, timeout: float | None = None) -> TwilioRestClient:
     """The official client pointed at the stand-in or Twilio, with SDK retries off."""
-    # REQUEST_TIMEOUT is read per call, not bound as a default: the fault tests lower it.
-    http = TwilioHttpClient(timeout=timeout or REQUEST_TIMEOUT, logger=_sdk_log)
+    http = TwilioHttpClient(timeout=timeout or settings.vendor_request_timeout, logger=_sdk_log)
     if http.session is not None:
         for scheme in ("http://", "https://"):
             http.session.mount(scheme, HTTPAdapter(max_retries=0))
@@ -166,7 +163,7 @@ def sendgrid_client(settings: Settings, timeout: float | None = None) -> SendGri
     live = settings.notifier_mode == "live"
     host = SENDGRID_LIVE_URL if live else settings.sendgrid_base_url.rstrip("/")
     client = SendGridAPIClient(settings.sendgrid_api_key.get_secret_value(), host=host)
-    client.client.timeout = timeout or REQUEST_TIMEOUT
+    client.client.timeout = timeout or settings.vendor_request_timeout
     return client
 
 

@@ -16,7 +16,9 @@ from temporalio.exceptions import ApplicationError
 from twilio.twiml.voice_response import VoiceResponse
 
 from activities.grouping import ClosedGroup, GroupStore
-from activities.messages import (
+from activities.vendors import Telephony
+from policies.schema import Channel
+from slawatch.messages import (
     ACK_DIGIT,
     CLASS,
     GATHER_PATH,
@@ -26,8 +28,6 @@ from activities.messages import (
     spoken,
     webhook_url,
 )
-from activities.vendors import Telephony
-from policies.schema import Channel
 from slawatch.models import SendDigestInput, SendResult
 
 # An SMS digest lists this many tickets by name and counts the rest: it stays a few segments.

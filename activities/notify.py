@@ -18,10 +18,8 @@ country/prefix for geo permissions), never a secret or the message body.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 
-import phonenumbers
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -30,13 +28,14 @@ from activities.clients import vendors_from_settings
 from activities.digest import DigestActivities
 from activities.grouping import GroupStore, Placement, open_group_store
 from activities.ledger import InFlight, SendLedger, describe, open_ledger
-from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH, webhook_url
-from activities.twiml import build_call_twiml
 from activities.vendor_errors import Scope, classify
 from activities.vendors import Email, Mailer, Telephony, VendorError
+from policies.contacts import EMAIL, e164
+from slawatch.messages import GATHER_PATH, STATUS_CALLBACK_PATH, webhook_url
 from slawatch.models import PageGroup, PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
 from slawatch.settings import Settings
 from slawatch.telemetry import record_delivery_failure
+from slawatch.twiml import build_call_twiml
 
 REJECTED = "NotificationRejected"
 UNAVAILABLE = "NotificationUnavailable"
@@ -49,10 +48,6 @@ IN_FLIGHT = "NotificationInFlight"
 def _log() -> structlog.typing.FilteringBoundLogger:
     # A fresh proxy per send: a logger cached at import would outlive logging reconfiguration.
     return structlog.get_logger("slawatch.notify")  # type: ignore[no-any-return]
-
-
-# Deliberately loose: SendGrid does the real check; this catches blanks and obvious typos.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _rejected(message: str, **details: object) -> ApplicationError:
@@ -68,12 +63,10 @@ def _invalid(message: str, **details: object) -> ApplicationError:
 def _e164(field: str, value: str) -> str:
     """`value` if it is a valid E.164 number; a rejection naming the field otherwise."""
     try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise _invalid(f"{field}: {value!r} is not a valid phone number", field=field)
-    if phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) != value:
+        written = e164(value)
+    except ValueError:
+        raise _invalid(f"{field}: {value!r} is not a valid phone number", field=field) from None
+    if written != value:
         raise _invalid(f"{field}: {value!r} is not in E.164 form (+<country><number>)", field=field)
     return value
 
@@ -222,7 +215,7 @@ class NotificationActivities:
     async def send_email(self, input: SendEmailInput) -> SendResult:
         """Send one escalation or warning email to every address in `to`."""
         key = _key(input.idempotency_key)
-        bad = [addr for addr in input.to if not _EMAIL.match(addr)]
+        bad = [addr for addr in input.to if not EMAIL.match(addr)]
         if bad:
             raise _invalid(f"to: {bad[0]!r} is not an email address", field="to")
         if not input.subject.strip():

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from policies.clock import BusinessClock, deadline
 from policies.loader import load_policy, snapshot
 from policies.schema import Calendar, Duration, Unit, to_business_time
-from slawatch.cli_output import table
+from slawatch.tools.cli_output import table
 
 GOAL_PER_SECOND = 10_000
 SEVEN_DAYS = Duration(amount=7, unit=Unit.DAYS)

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -24,12 +23,16 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
-from slawatch.binaries import find_binary
-from slawatch.cli_output import table
-from slawatch.standins.stack import Standins, start_standins
-from slawatch.standins.tools import free_port
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.binaries import find_binary
+from slawatch.tools.cli_output import table
+from slawatch.tools.dev import pragma_args
+from slawatch.tools.process import stop_process
+from slawatch.tools.standins.stack import Standins, start_standins
+from slawatch.tools.standins.tools import free_port
+from slawatch.tools.testing import seconds_policy, step
+from workers.worker import ensure_search_attributes
 
 TENANT = "bench"
 TWILIO_TOKEN = "bench-twilio-auth-token"
@@ -39,7 +42,7 @@ TICKET_QUEUE = "bench-tickets"
 BARE_QUEUE = "bench-bare"
 # Storage variants of `temporal server start-dev`; "sqlite" is what `slawatch dev` runs.
 STORES = {
-    "sqlite": ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
+    "sqlite": pragma_args(),
     "sqlite-default": [],
     "memory": [],
 }
@@ -150,10 +153,6 @@ class Bench:
 
     async def start_server(self, store: str) -> Client:
         """`temporal server start-dev` headless on a free port; returns a connected client."""
-        from temporalio.service import RPCError
-
-        from workers.worker import ensure_search_attributes
-
         if store not in STORES:
             raise ValueError(f"--store: {store!r} is not one of {', '.join(STORES)}")
         port = free_port()
@@ -241,13 +240,7 @@ class Bench:
             self.standins.stop()
             self.standins = None
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_process(proc, grace=15, group=True)
         self.procs.clear()
 
 

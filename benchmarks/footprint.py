@@ -31,6 +31,7 @@ from intake.gateway import ticket_input
 from policies.loader import load_policy
 from policies.schema import Channel
 from slawatch.models import (
+    TICKET_WORKFLOW_TYPE,
     AcknowledgeInput,
     CloseInput,
     FirstResponseInput,
@@ -109,7 +110,7 @@ async def lifecycle(
 ) -> dict[str, Any]:
     ticket = OpenTicketInput(tenant=tenant, ticket_id=f"L{n}")
     handle = await client.start_workflow(
-        "TicketSlaWorkflow",
+        TICKET_WORKFLOW_TYPE,
         ticket_input(ticket, load_policy(tenant, policies)),
         id=ticket_workflow_id(tenant, ticket.ticket_id),
         task_queue=TICKET_QUEUE,
@@ -157,7 +158,7 @@ async def main(args: argparse.Namespace) -> None:
         async def open_one(i: int) -> None:
             ticket = OpenTicketInput(tenant=TENANT, ticket_id=f"F{i:06d}", severity="critical")
             await client.start_workflow(
-                "TicketSlaWorkflow",
+                TICKET_WORKFLOW_TYPE,
                 ticket_input(ticket, policy),
                 id=ticket_workflow_id(TENANT, ticket.ticket_id),
                 task_queue=TICKET_QUEUE,

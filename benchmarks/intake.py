@@ -39,7 +39,7 @@ from benchmarks.common import (
 )
 from intake.gateway import ticket_input
 from policies.loader import load_policy
-from slawatch.models import OpenTicketInput, ticket_workflow_id
+from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, ticket_workflow_id
 
 IN_FLIGHT = 32
 PATHS = ("bare", "client", "api")
@@ -102,7 +102,7 @@ async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
         async def direct(i: int) -> None:
             ticket = OpenTicketInput(tenant=TENANT, ticket_id=f"C{i:06d}", severity="critical")
             await client.start_workflow(
-                "TicketSlaWorkflow",
+                TICKET_WORKFLOW_TYPE,
                 ticket_input(ticket, policy),
                 id=ticket_workflow_id(TENANT, ticket.ticket_id),
                 task_queue=TICKET_QUEUE,

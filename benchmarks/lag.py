@@ -41,10 +41,10 @@ from benchmarks.common import (
 from intake.gateway import ticket_input
 from policies.loader import load_policy
 from policies.schema import Policy
-from slawatch.models import OpenTicketInput, ticket_workflow_id
+from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, ticket_workflow_id
 from slawatch.settings import DEV_ACCOUNT_SID
-from slawatch.standins.outbox import read_jsonl
-from slawatch.testing import EMERGENCY
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.testing import EMERGENCY
 
 TARGET_S = 7200  # long, so every opened_at is in the past; the deadline is what matters
 LATER = timedelta(hours=1)  # where the non-breaching tickets' deadlines go
@@ -72,7 +72,7 @@ async def open_all(client: Client, deadlines: list[datetime], policy: Policy | N
                     opened_at=due - timedelta(seconds=TARGET_S),
                 )
                 await client.start_workflow(
-                    "TicketSlaWorkflow",
+                    TICKET_WORKFLOW_TYPE,
                     ticket_input(ticket, policy),
                     id=ticket_workflow_id(TENANT, ticket.ticket_id),
                     task_queue=TICKET_QUEUE,

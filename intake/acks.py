@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from intake.policybook import PolicyBook
 from intake.twilio_guard import Responder, responder_by_phone
 from intake.visibility import WORKFLOW_TYPE
-from slawatch.models import TENANT_NAME, AcknowledgeInput, TicketStatus, ticket_ref
+from slawatch.models import TENANT_NAME, AcknowledgeInput, TicketStatus, live_breaches, ticket_ref
 from slawatch.paging import phone_pages
 from slawatch.search_attributes import PAGED_TO
 
@@ -158,7 +158,7 @@ async def pages_waiting(
             # One ticket that cannot answer must not block acks for the others.
             log.warning("ack_lookup_skipped", workflow_id=wf_id, error=str(status))
             continue
-        escalating = {b.breach_id for b in status.breaches if b.outcome == "escalating"}
+        escalating = {b.breach_id for b in live_breaches(status.breaches)}
         for sent in phone_pages(status.sent, phone, received_at):
             if sent.breach_id in escalating:
                 at = (wf_id, sent.breach_id)

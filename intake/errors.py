@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError
 
+from slawatch.models import EventType
+
 log = structlog.get_logger("slawatch.intake")
 
 _CODES = {
@@ -54,8 +56,7 @@ def _field_name(loc: tuple[Any, ...]) -> tuple[str, str]:
 
 
 # Event type tags that pydantic puts into error locations; they are not field names.
-_TAGS = {"first_response", "reclassify", "pause", "resume", "resolve", "reopen", "close"}
-_TAGS |= {"acknowledge", "function-after", "json-or-python"}
+_TAGS = {e.value for e in EventType} | {"function-after", "json-or-python"}
 
 
 def install(app: FastAPI) -> None:

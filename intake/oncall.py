@@ -20,6 +20,7 @@ from intake.errors import ApiError
 from intake.oncall_feed import calendar_feed, feed_key_ok, feed_url
 from intake.tickets import ERRORS, CallerDep, PoliciesDep, caller
 from policies.calendar import known_zone
+from policies.names import NAME_PATTERN
 from policies.oncall import (
     OnCall,
     Override,
@@ -36,7 +37,6 @@ from slawatch.models import TENANT_PATTERN
 
 router = APIRouter(prefix="/v1/oncall", tags=["on-call"])
 
-NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN)]
 RolePath = Annotated[str, Path(pattern=NAME_PATTERN)]
 FEED_BEFORE = timedelta(days=7)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from slawatch.models import (
     AcknowledgeInput,
     CloseInput,
+    EventType,
     FirstResponseInput,
     PauseInput,
     Payload,
@@ -76,14 +77,14 @@ TicketEvent = Annotated[
 
 # Event type -> the update's input model (the event without its "type" tag).
 EVENT_INPUTS: dict[str, type[Payload]] = {
-    "first_response": FirstResponseInput,
-    "reclassify": ReclassifyInput,
-    "pause": PauseInput,
-    "resume": ResumeInput,
-    "resolve": ResolveInput,
-    "reopen": ReopenInput,
-    "close": CloseInput,
-    "acknowledge": AcknowledgeInput,
+    EventType.FIRST_RESPONSE: FirstResponseInput,
+    EventType.RECLASSIFY: ReclassifyInput,
+    EventType.PAUSE: PauseInput,
+    EventType.RESUME: ResumeInput,
+    EventType.RESOLVE: ResolveInput,
+    EventType.REOPEN: ReopenInput,
+    EventType.CLOSE: CloseInput,
+    EventType.ACKNOWLEDGE: AcknowledgeInput,
 }
 
 

@@ -6,7 +6,12 @@ from temporalio.client import WorkflowExecution
 
 from intake.errors import ApiError
 from intake.schemas import SLA_STATES, TicketSummary
-from slawatch.models import TENANT_NAME, legacy_workflow_id, parse_ticket_workflow_id
+from slawatch.models import (
+    TENANT_NAME,
+    TICKET_WORKFLOW_TYPE,
+    legacy_workflow_id,
+    parse_ticket_workflow_id,
+)
 from slawatch.search_attributes import CLASS as SLA_CLASS
 from slawatch.search_attributes import ESCALATION_LEVEL as SLA_ESCALATION_LEVEL
 from slawatch.search_attributes import RESOLUTION_DUE as SLA_RESOLUTION_DUE
@@ -14,7 +19,7 @@ from slawatch.search_attributes import RESPONSE_DUE as SLA_RESPONSE_DUE
 from slawatch.search_attributes import STATE as SLA_STATE
 from slawatch.search_attributes import TENANT as SLA_TENANT
 
-WORKFLOW_TYPE = "TicketSlaWorkflow"
+WORKFLOW_TYPE = TICKET_WORKFLOW_TYPE
 
 # Values quoted into a visibility query: fullmatch, so no trailing newline slips through.
 _NAME = TENANT_NAME

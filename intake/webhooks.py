@@ -13,7 +13,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.twiml.messaging_response import MessagingResponse
 
-from activities.messages import (
+from intake import acks, voice
+from intake.errors import ApiError
+from intake.policybook import PolicyBook
+from intake.twilio_guard import TwilioConfig, check_pin, responder_by_phone, signed_params
+from intake.webhook_store import WebhookStore
+from policies.names import NAME, TICKET_ID
+from slawatch.messages import (
     ACK_CODE,
     ACK_DIGIT,
     GATHER_PATH,
@@ -21,18 +27,13 @@ from activities.messages import (
     parse_sms_ack,
     webhook_url,
 )
-from activities.twiml import build_call_twiml
-from intake import acks, voice
-from intake.errors import ApiError
-from intake.policybook import PolicyBook
-from intake.twilio_guard import TwilioConfig, check_pin, responder_by_phone, signed_params
-from intake.webhook_store import WebhookStore
 from slawatch.models import (
     DeliveryStatusInput,
     TicketStatus,
     parse_ticket_workflow_id,
     ticket_ref,
 )
+from slawatch.twiml import build_call_twiml
 
 log = structlog.get_logger("slawatch.intake.webhooks")
 router = APIRouter(tags=["twilio"], include_in_schema=False)
@@ -54,7 +55,7 @@ FINAL_STATUSES = {
     "machine",
 }
 # A ticket workflow id in a webhook URL: the current form, or the legacy one of older pages.
-_LEGACY_WF = re.compile(r"ticket-[a-z][a-z0-9_-]{0,62}-[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_LEGACY_WF = re.compile(f"ticket-{NAME}-{TICKET_ID}")
 _BREACH = re.compile(r"[a-z]+-[0-9]{1,6}")
 # An outage group id (activities/grouping.py), in a digest call's Gather URL.
 _GROUP = re.compile(r"grp_[0-9a-f]{16}")

@@ -7,10 +7,12 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
-Name = Annotated[str, Field(pattern=_NAME)]
+from policies.names import NAME_PATTERN
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 class Strict(BaseModel):
@@ -25,6 +27,9 @@ class Unit(StrEnum):
     MINUTES = "minutes"
     HOURS = "hours"
     DAYS = "days"
+
+
+UNIT_SECONDS = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}
 
 
 class Weekday(StrEnum):
@@ -50,6 +55,10 @@ class Duration(Strict):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.unit.value}"
+
+    def as_timedelta(self) -> timedelta:
+        """Elapsed time, a day being 24 hours: ack windows. SLA targets count business time."""
+        return timedelta(seconds=self.amount * UNIT_SECONDS[self.unit])
 
 
 class Calendar(Strict):
@@ -86,7 +95,6 @@ class Calendar(Strict):
     def _known_country(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        import holidays
 
         if value not in holidays.list_supported_countries():
             raise ValueError(f"unknown holiday country {value!r} (use an ISO 3166 code like RO)")
@@ -142,7 +150,6 @@ def known_zone(value: str) -> str:
 def _check_subdivision(country: str | None, subdivision: str) -> None:
     if country is None:
         raise ValueError("holiday_subdivision: needs a holiday_country")
-    import holidays
 
     known = holidays.list_supported_countries().get(country, [])
     if subdivision not in known:
@@ -169,10 +176,7 @@ def _zones() -> set[str]:
 
 
 def to_business_time(duration: Duration, calendar: Calendar) -> timedelta:
-    if duration.unit is Unit.SECONDS:
-        return timedelta(seconds=duration.amount)
-    if duration.unit is Unit.MINUTES:
-        return timedelta(minutes=duration.amount)
-    if duration.unit is Unit.HOURS:
-        return timedelta(hours=duration.amount)
-    return calendar.working_day_length * duration.amount
+    # Minutes and hours are business minutes and hours; a day is a working day's length.
+    if duration.unit is Unit.DAYS:
+        return calendar.working_day_length * duration.amount
+    return duration.as_timedelta()

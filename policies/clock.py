@@ -11,6 +11,8 @@ from collections import OrderedDict
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
+
 from policies.calendar import Calendar
 
 # A calendar with this many closed days in a row is broken (e.g. every working day listed as
@@ -148,7 +150,6 @@ def holidays_of(calendar: Calendar, year: int) -> list[date]:
     """The public holidays of the calendar's country in a year, from the `holidays` package."""
     if calendar.holiday_country is None:
         return []
-    import holidays
 
     table = holidays.country_holidays(
         calendar.holiday_country, subdiv=calendar.holiday_subdivision, years=year

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from policies.calendar import Name, Strict
+from policies.contacts import EmailAddress
 
 # A prefix put before the help desk's own ticket id ("ZD-" + "35436"): keeps its tickets apart
 # from others of the tenant. It must keep the result a valid ticket id.
@@ -94,7 +95,7 @@ class EmailIntake(Strict):
     """Mail to the support address, through SendGrid Inbound Parse."""
 
     # The address customers write to; by default the policy's support_email.
-    address: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    address: EmailAddress | None = None
     # Only senders of these domains (and their subdomains) open tickets; others are logged.
     allowed_domains: list[str] = Field(min_length=1)
     # First match wins; no match: the policy's default class.

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-import phonenumbers
 from pydantic import (
     AfterValidator,
     Field,
@@ -24,6 +22,7 @@ from policies.calendar import (
     Weekday,
     to_business_time,
 )
+from policies.contacts import EMAIL, EmailAddress, e164
 from policies.helpdesk import Helpdesk
 from policies.languages import LANGUAGES
 from policies.outbound import Outbound
@@ -58,20 +57,6 @@ class Channel(StrEnum):
     EMAIL = "email"
 
 
-def e164(value: str) -> str:
-    """Parse a phone number written for people and return it as E.164, or raise ValueError."""
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException as exc:
-        # The library prefixes its messages with an error code: "(1) The string supplied ...".
-        reason = re.sub(r"^\(\d+\)\s*", "", str(exc)).rstrip(".")
-        reason = reason[:1].lower() + reason[1:]
-        raise ValueError(f"invalid phone number {value!r}: {reason}") from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"invalid phone number {value!r}: not a valid number in its country")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
 PhoneNumber = Annotated[str, Field(min_length=3)]
 
 
@@ -80,7 +65,7 @@ class Responder(Strict):
 
     name: str = Field(min_length=1)
     phone: PhoneNumber
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: EmailAddress
     # A PIN hash ("pbkdf2_sha256$iterations$salt_hex$hash_hex") checked before a call reads out
     # details. Excluded from dumps, so it never reaches a ticket's snapshot or history.
     pin_hash: str | None = Field(default=None, exclude=True, pattern=r"^pbkdf2_sha256\$\d+\$")
@@ -151,11 +136,8 @@ class Warnings(Strict):
         return sorted(value)
 
 
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 def _address(value: str) -> str:
-    if not _ADDRESS.match(value):
+    if not EMAIL.match(value):
         raise ValueError(f"{value!r} is not an email address")
     return value
 
@@ -212,7 +194,7 @@ class Policy(Strict):
 
     tenant: Name
     name: str = Field(min_length=1)
-    support_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    support_email: EmailAddress
     emergency_line: PhoneNumber
     # The day these terms took effect (YYYY-MM-DD), recorded with every ticket's SLA record so a
     # report says which terms applied. Optional: a file without it is still valid.

@@ -8,12 +8,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from temporalio import activity
 
 
 def _temporal_context(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Add workflow_id/run_id/activity when logging from inside a Temporal activity."""
-    from temporalio import activity
-
     try:
         info = activity.info()
     except RuntimeError:

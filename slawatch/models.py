@@ -8,19 +8,21 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
+from policies import names
 from policies.schema import Channel, Policy
 from slawatch.outbound import Customer, OutboundPlan, OutboundState
 
-# Pydantic checks these with Rust's regex, where `$` is the very end; Python code that checks
-# them uses re.fullmatch, never re.match (whose `$` also matches before a trailing newline).
-TENANT_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
-TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-TENANT_NAME = re.compile(TENANT_PATTERN.strip("^$"))
-_TICKET_ID = re.compile(TICKET_ID_PATTERN.strip("^$"))
+# A tenant is named like every other name in a policy (policies/names.py).
+TENANT_PATTERN = names.NAME_PATTERN
+TICKET_ID_PATTERN = names.TICKET_ID_PATTERN
+TENANT_NAME = re.compile(names.NAME)
+_TICKET_ID = re.compile(names.TICKET_ID)
 # Workflow ids are "ticket/{tenant}/{ticket_id}": neither part may contain "/", so the id is
 # injective in (tenant, ticket id). The first form, "ticket-{tenant}-{ticket_id}", was not
 # (acme + eu-1 and acme-eu + 1 met); tickets started under it are found by legacy_workflow_id.
 WORKFLOW_ID_PREFIX = "ticket/"
+# The ticket workflow's type, as the Temporal UI, visibility queries and starters by name see it.
+TICKET_WORKFLOW_TYPE = "TicketSlaWorkflow"
 
 
 def ticket_workflow_id(tenant: str, ticket_id: str) -> str:
@@ -65,6 +67,42 @@ class TargetState(StrEnum):
     MET = "met"
     PAUSED = "paused"
     NONE = "none"  # the class has no such target (CargoTASK states no resolution target)
+
+
+class BreachOutcome(StrEnum):
+    ESCALATING = "escalating"
+    ACKNOWLEDGED = "acknowledged"
+    STOPPED = "stopped"  # met after all, reclassified or closed
+    EXHAUSTED = "exhausted"
+
+
+class StopReason(StrEnum):
+    """Why the ticket stops a breach's escalation (the `reason` of StopEscalationInput)."""
+
+    ACKNOWLEDGED = "acknowledged"
+    MET = "met"
+    RECLASSIFIED = "reclassified"
+    CLOSED = "closed"
+
+    def outcome(self) -> BreachOutcome:
+        """What the breach's escalation came to when stopped for this reason."""
+        if self is StopReason.ACKNOWLEDGED:
+            return BreachOutcome.ACKNOWLEDGED
+        return BreachOutcome.STOPPED
+
+
+class EventType(StrEnum):
+    """What an intake system tells a ticket (the API's event `type`, the CLI's `event`); each is
+    the ticket workflow's Update of the same name."""
+
+    FIRST_RESPONSE = "first_response"
+    RECLASSIFY = "reclassify"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    CLOSE = "close"
+    ACKNOWLEDGE = "acknowledge"
 
 
 class TicketPhase(StrEnum):
@@ -249,7 +287,22 @@ class Breach(Payload):
     severity: str
     escalation_workflow_id: str
     level: int = 0
-    outcome: str = "escalating"  # escalating | acknowledged | stopped | exhausted
+    outcome: BreachOutcome = BreachOutcome.ESCALATING
+
+    @property
+    def live(self) -> bool:
+        """Still escalating: not acknowledged, stopped or exhausted."""
+        return self.outcome == BreachOutcome.ESCALATING
+
+
+def live_breaches(breaches: list[Breach]) -> list[Breach]:
+    """The breaches still escalating."""
+    return [b for b in breaches if b.live]
+
+
+def escalation_level(breaches: list[Breach]) -> int:
+    """The ticket's escalation level: the highest step any live escalation has reached."""
+    return max((b.level for b in live_breaches(breaches)), default=0)
 
 
 class HistoryEntry(Payload):
@@ -321,7 +374,7 @@ class FirstStepSent(Payload):
 
 class EscalationResult(Payload):
     breach_id: str
-    outcome: str
+    outcome: BreachOutcome
     acknowledged_by: str | None = None
     level: int = 0
 
@@ -337,7 +390,7 @@ class EscalationProgress(Payload):
 
 
 class StopEscalationInput(Payload):
-    reason: str
+    reason: StopReason
     responder: str | None = None
     channel: str | None = None
 
@@ -361,7 +414,7 @@ class PageGroup(Payload):
 
 class SendSmsInput(Payload):
     to: str
-    # Ticket reference and class only: never customer data (activities/messages.py builds it).
+    # Ticket reference and class only: never customer data (slawatch/messages.py builds it).
     body: str = Field(max_length=1600)
     idempotency_key: str
     # For the status callback URL the activity builds from settings.public_base_url.

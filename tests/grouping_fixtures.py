@@ -17,7 +17,7 @@ from activities.grouping import SqliteGroupStore
 from activities.ledger.sqlite import SqliteLedger
 from activities.notify import NotificationActivities
 from activities.vendors import Email
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.testing import seconds_policy, step
 from tests.harness import Harness, StandInNotifier, time_skipping_server
 from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
 

@@ -27,7 +27,6 @@ from activities.overrides import SqliteOverrideStore
 from activities.records.activities import RecordActivities
 from intake.gateway import ticket_input
 from policies.loader import load_policy
-from slawatch.binaries import find_binary
 from slawatch.models import (
     OpenTicketInput,
     PlaceCallInput,
@@ -37,6 +36,7 @@ from slawatch.models import (
     TicketStatus,
     ticket_workflow_id,
 )
+from slawatch.tools.binaries import find_binary
 from workers.worker import ensure_search_attributes, notify_worker, ticket_worker
 from workflows.search import DEFINITIONS
 from workflows.ticket import TicketSlaWorkflow

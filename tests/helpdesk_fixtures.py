@@ -31,11 +31,10 @@ from intake.app import create_app
 from policies.loader import BUILTIN_DIR
 from slawatch.settings import Settings
 from tests.harness import StandInNotifier
-from tests.intake_fixtures import dev_env
 from workers.worker import notify_worker, ticket_worker
 
 # dev_env and desk are fixtures: test modules import them for pytest.
-__all__ = ["Desk", "desk", "dev_env"]
+__all__ = ["Desk", "desk"]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "helpdesk"
 TOKEN = "tok-helpdesk"

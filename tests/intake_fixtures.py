@@ -22,9 +22,11 @@ from temporalio.worker import Worker
 
 from intake.app import create_app
 from slawatch.models import (
+    TICKET_WORKFLOW_TYPE,
     AcknowledgeInput,
     Acknowledgement,
     Breach,
+    BreachOutcome,
     CloseInput,
     DeliveryStatusInput,
     FirstResponseInput,
@@ -41,6 +43,7 @@ from slawatch.models import (
     TicketPhase,
     TicketStatus,
     TicketWorkflowInput,
+    live_breaches,
 )
 from slawatch.paging import paged_numbers, phone_pages
 from slawatch.search_attributes import CLASS as SLA_CLASS
@@ -65,7 +68,7 @@ def _reject(kind: str, message: str) -> ApplicationError:
 
 
 # Unsandboxed: this module imports httpx and the app, which the sandbox would re-import.
-@workflow.defn(name="TicketSlaWorkflow", sandboxed=False)
+@workflow.defn(name=TICKET_WORKFLOW_TYPE, sandboxed=False)
 class FakeTicketWorkflow:
     """Isolates the API: the real workflow's updates, query and search attributes, no clock."""
 
@@ -110,7 +113,7 @@ class FakeTicketWorkflow:
         )
         if self.s.resolution.due:
             workflow.upsert_search_attributes([SLA_RESOLUTION_DUE.value_set(self.s.resolution.due)])
-        live = {b.breach_id for b in self.s.breaches if b.outcome == "escalating"}
+        live = {b.breach_id for b in live_breaches(self.s.breaches)}
         paged = paged_numbers(self.s.sent, live)
         workflow.upsert_search_attributes(
             [SLA_PAGED_TO.value_set(paged) if paged else SLA_PAGED_TO.value_unset()]
@@ -180,11 +183,11 @@ class FakeTicketWorkflow:
                 self.s.sent, input.phone, input.received_at, input.code, input.group
             )
             targets = [b for b in targets if b.breach_id in {n.breach_id for n in pages}]
-        live = [b for b in targets if b.outcome == "escalating"]
+        live = live_breaches(targets)
         if not live:
             raise _reject("InvalidTransition", "nothing is escalating")
         for b in live:
-            b.outcome = "acknowledged"
+            b.outcome = BreachOutcome.ACKNOWLEDGED
             self.s.acknowledgements.append(
                 Acknowledgement(
                     breach_id=b.breach_id,

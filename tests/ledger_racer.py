@@ -7,18 +7,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from activities.ledger import InFlight, SendLedger
+from activities.ledger.postgres import PostgresLedger
+from activities.ledger.sqlite import SqliteLedger
 
 
 def race(backend: str, where: str, start_at: float) -> str:
     """Open the ledger, wait for the common instant, try to claim the key: what happened."""
     ledger: SendLedger
     if backend == "sqlite":
-        from activities.ledger.sqlite import SqliteLedger
-
         ledger = SqliteLedger(Path(where), lease=timedelta(seconds=20))
     else:
-        from activities.ledger.postgres import PostgresLedger
-
         ledger = PostgresLedger(where, lease=timedelta(seconds=20))
     time.sleep(max(0.0, start_at - time.time()))
     try:

@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from policies.loader import BUILTIN_DIR
 from slawatch.outbound import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from slawatch.standins.server import ThreadedServer
-from slawatch.standins.tools import free_port
+from slawatch.tools.standins.server import ThreadedServer
+from slawatch.tools.standins.tools import free_port
 from tests.harness import Harness, StandInNotifier, _bounded, time_skipping_server
 from workers.worker import ensure_search_attributes, notify_worker, outbound_worker, ticket_worker
 

@@ -28,7 +28,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from slawatch.standins.tools import free_port
+from slawatch.tools.process import stop_process
+from slawatch.tools.standins.tools import free_port
 
 __all__ = ["PostgresServer", "ledger_url", "postgres"]
 
@@ -129,12 +130,8 @@ def postgres() -> Iterator[PostgresServer]:
     try:
         yield made
     finally:
-        proc.send_signal(signal.SIGINT)  # "fast" shutdown: disconnect clients, stop cleanly
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        # SIGINT is PostgreSQL's "fast" shutdown: disconnect clients, stop cleanly.
+        stop_process(proc, grace=30, first=signal.SIGINT)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -30,11 +30,10 @@ from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
 from intake.app import create_app
-from slawatch.models import OpenTicketInput, TicketStatus, TicketWorkflowInput
+from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, TicketStatus, TicketWorkflowInput
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
-from slawatch.testing import ANA, EMERGENCY, seconds_policy, step
+from slawatch.tools.testing import ANA, EMERGENCY, seconds_policy, step
 from tests.harness import Sent, StandInNotifier
-from tests.intake_fixtures import dev_env
 from workers.worker import notify_worker, ticket_worker
 
 BOB = "+40721555102"
@@ -99,7 +98,7 @@ class Stack:
     ) -> WorkflowHandle[Any, Any]:
         """A ticket as the first version started it: under the ambiguous id form."""
         handle = await self.client.start_workflow(
-            "TicketSlaWorkflow",
+            TICKET_WORKFLOW_TYPE,
             TicketWorkflowInput(ticket=OpenTicketInput(tenant=tenant, ticket_id=ticket_id)),
             id=wf_id,
             task_queue=self.task_queue,
@@ -197,4 +196,4 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[S
                 await env.client.get_workflow_handle(wf.id).terminate("test finished")
 
 
-__all__ = ["ANA", "BOB", "BOB_PIN", "EMERGENCY", "Stack", "code_of", "dev_env", "stack"]
+__all__ = ["ANA", "BOB", "BOB_PIN", "EMERGENCY", "Stack", "code_of", "stack"]

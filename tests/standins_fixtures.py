@@ -1,6 +1,6 @@
 """Fixtures that run the real Twilio (Prism + proxy) and SendGrid stand-ins on loopback.
 
-Import into tests/conftest.py: `from tests.standins_fixtures import *  # noqa: F403`.
+Registered once in tests/conftest.py (`pytest_plugins`).
 One set of stand-ins serves the whole session (Prism takes ~1.5 s to start); each test gets
 fresh settings with its own data_dir (so its own ledger) and its faults reset afterwards.
 Outboxes are shared, so tests find their records by idempotency key (`records_for`).
@@ -18,10 +18,10 @@ import pytest
 from pydantic import SecretStr
 
 from slawatch.settings import Settings
-from slawatch.standins.faults import FaultPlan
-from slawatch.standins.outbox import OutboxRecord, read_jsonl, read_outboxes
-from slawatch.standins.stack import Standins, start_standins
-from slawatch.standins.tools import free_port
+from slawatch.tools.standins.faults import FaultPlan
+from slawatch.tools.standins.outbox import OutboxRecord, read_jsonl, read_outboxes
+from slawatch.tools.standins.stack import Standins, start_standins
+from slawatch.tools.standins.tools import free_port
 
 __all__ = ["records_for", "standins", "standins_settings", "twilio_lines_for", "unique_key"]
 
@@ -29,31 +29,19 @@ TWILIO_TOKEN = "test-auth-token"
 SENDGRID_KEY = "SG.test-key"
 
 
-# Shared by every place that registers the fixture (conftest and test modules alike), so the
-# session starts Prism once; the last user to finish stops it.
-_shared: list[Standins] = []
-_users = [0]
-
-
 @pytest.fixture(scope="session")
 def standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standins]:
     """Prism, the recording Twilio proxy and the SendGrid capture server, for the session."""
-    if not _shared:
-        _shared.append(
-            start_standins(
-                tmp_path_factory.mktemp("standins"),
-                twilio_port=free_port(),
-                prism_port=free_port(),
-                sendgrid_port=free_port(),
-                twilio_auth_token=TWILIO_TOKEN,
-                sendgrid_api_key=SENDGRID_KEY,
-            )
-        )
-    _users[0] += 1
-    yield _shared[0]
-    _users[0] -= 1
-    if _users[0] == 0:
-        _shared.pop().stop()
+    running = start_standins(
+        tmp_path_factory.mktemp("standins"),
+        twilio_port=free_port(),
+        prism_port=free_port(),
+        sendgrid_port=free_port(),
+        twilio_auth_token=TWILIO_TOKEN,
+        sendgrid_api_key=SENDGRID_KEY,
+    )
+    yield running
+    running.stop()
 
 
 @pytest.fixture

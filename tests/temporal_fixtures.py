@@ -2,7 +2,7 @@
 
 For tests whose workflows must not meet another test's: each gets a fresh server, shut down
 after it. tests/intake_fixtures.py's `dev_env` is the shared, once-a-session one. A test module
-takes this one with `from tests.temporal_fixtures import dev_env`. `slawatch_cli` runs the CLI
+takes this one with `from tests.temporal_fixtures import fresh_dev_env`. `slawatch_cli` runs the CLI
 as its own process, as an operator would against that server, while the test's loop goes on.
 """
 
@@ -22,7 +22,7 @@ from workers.worker import ensure_search_attributes
 
 
 @pytest.fixture
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+async def fresh_dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=shutil.which("temporal"),

@@ -14,9 +14,9 @@ import yaml
 
 from slawatch import telemetry
 from slawatch.settings import Settings, notify_queue_for
+from tests.deploy_tools import DEPLOY, run, tool
 from tests.harness import harness
-from tests.test_deploy import DEPLOY, run, tool
-from tests.test_telemetry import free_port, matching, scrape
+from tests.metrics_probe import free_port, matching, scrape
 
 RULES = DEPLOY / "prometheus" / "alerts.yml"
 RULE_TESTS = DEPLOY / "prometheus" / "alerts_test.yml"

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.intake_fixtures import TOKEN_PROKURIA, Api, api, bearer, dev_env, new_ticket_id
-
-__all__ = ["api", "dev_env"]  # fixtures, imported for pytest
+from tests.intake_fixtures import TOKEN_PROKURIA, Api, bearer, new_ticket_id
 
 
 def ticket(**fields: Any) -> dict[str, Any]:

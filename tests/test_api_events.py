@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -11,9 +10,8 @@ import pytest
 from intake.errors import ApiError
 from intake.gateway import TicketGateway
 from slawatch.models import ReclassifyInput
-from tests.intake_fixtures import TOKEN_PROKURIA, Api, api, bearer, dev_env, new_ticket_id
-
-__all__ = ["api", "dev_env"]  # fixtures, imported for pytest
+from slawatch.tools.process import poll_until
+from tests.intake_fixtures import TOKEN_PROKURIA, Api, bearer, new_ticket_id
 
 
 async def opened(api: Api, tenant: str = "prokuria", severity: str = "critical") -> str:
@@ -119,26 +117,21 @@ async def listed(api: Api, token: str = "tok-all", **params: str) -> set[str]:
     return {t["ticket_id"] for t in reply.json()["tickets"]}
 
 
-async def eventually(check: Any) -> None:
-    # Visibility is updated just after the workflow task; poll briefly, then assert.
-    for _ in range(100):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    assert await check()
-
-
 async def test_list_filters_by_tenant_state_and_class(api: Api) -> None:
     crit, minor = await opened(api), await opened(api, severity="minor")
     cargo = await opened(api, tenant="cargotask", severity="standard")
     await event(api, minor, type="pause")
 
-    await eventually(lambda: _has(api, crit, tenant="prokuria", severity="critical"))
-    await eventually(lambda: _has(api, minor, tenant="prokuria", state="paused"))
+    await poll_until(
+        "the list to show it", lambda: _has(api, crit, tenant="prokuria", severity="critical")
+    )
+    await poll_until(
+        "the list to show it", lambda: _has(api, minor, tenant="prokuria", state="paused")
+    )
     critical = await listed(api, tenant="prokuria", severity="critical")
     assert crit in critical and minor not in critical
     assert minor not in await listed(api, tenant="prokuria", state="on_track")
-    await eventually(lambda: _has(api, cargo, tenant="cargotask"))
+    await poll_until("the list", lambda: _has(api, cargo, tenant="cargotask"))
     scoped = await listed(api, token=TOKEN_PROKURIA)
     assert crit in scoped and cargo not in scoped
 

@@ -24,10 +24,8 @@ from intake.idempotency_store import (
     SqliteIdempotencyStore,
     Stored,
 )
-from tests.intake_fixtures import TOKEN_PROKURIA, Api, api, bearer, dev_env, new_ticket_id
+from tests.intake_fixtures import TOKEN_PROKURIA, Api, bearer, new_ticket_id
 from tests.postgres_fixtures import store_pair
-
-__all__ = ["api", "dev_env"]  # fixtures, imported for pytest
 
 
 def keyed(key: str, token: str = "tok-all") -> dict[str, str]:

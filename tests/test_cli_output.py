@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from slawatch.cli_output import print_status, table
+from slawatch.tools.cli_output import print_status, table
 
 
 def _status(**extra: Any) -> dict[str, Any]:

@@ -16,29 +16,26 @@ from temporalio.testing import WorkflowEnvironment
 from intake.gateway import ticket_input
 from policies.loader import load_policy
 from slawatch.models import OpenTicketInput, TicketStatus
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.testing import seconds_policy, step
 from tests.harness import StandInNotifier
-from tests.temporal_fixtures import dev_env
 from workers.worker import notify_worker, ticket_worker
 from workflows.ticket import TicketSlaWorkflow
-
-__all__ = ["dev_env"]  # fixture, imported for pytest (a fresh dev server a test)
 
 # Two one-second steps, four rounds: eight SMS while the ticket continues-as-new.
 POLICY = seconds_policy("fast", 2, [step("sms", 1), step("sms", 1, "roles: [primary]")], repeat=3)
 
 
 async def test_ticket_continues_as_new_mid_ladder_without_losing_a_page(
-    dev_env: WorkflowEnvironment, tmp_path: Path
+    fresh_dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     (tmp_path / "fast.yaml").write_text(POLICY)
     queue = f"can-{uuid.uuid4().hex[:8]}"
-    notifier = StandInNotifier(dev_env)
+    notifier = StandInNotifier(fresh_dev_env)
     async with (
-        ticket_worker(dev_env.client, queue, tmp_path),
-        notify_worker(dev_env.client, queue, notifier.activities(), None),
+        ticket_worker(fresh_dev_env.client, queue, tmp_path),
+        notify_worker(fresh_dev_env.client, queue, notifier.activities(), None),
     ):
-        first = await dev_env.client.start_workflow(
+        first = await fresh_dev_env.client.start_workflow(
             TicketSlaWorkflow.run,
             ticket_input(
                 OpenTicketInput(tenant="fast", ticket_id="CAN-1"), load_policy("fast", tmp_path)
@@ -46,7 +43,7 @@ async def test_ticket_continues_as_new_mid_ladder_without_losing_a_page(
             id="ticket-fast-CAN-1",
             task_queue=queue,
         )
-        handle = dev_env.client.get_workflow_handle(first.id)
+        handle = fresh_dev_env.client.get_workflow_handle(first.id)
         status: TicketStatus | None = None
         for _ in range(120):  # at most ~30 s; the ladder takes ~10 s
             await asyncio.sleep(0.25)
@@ -57,7 +54,7 @@ async def test_ticket_continues_as_new_mid_ladder_without_losing_a_page(
         assert status is not None
         assert status.breaches[0].outcome == "exhausted"
         # The first run ended by continuing as new (describe reads it directly; visibility lags).
-        first_run = dev_env.client.get_workflow_handle(first.id, run_id=first.result_run_id)
+        first_run = fresh_dev_env.client.get_workflow_handle(first.id, run_id=first.result_run_id)
         described = await first_run.describe()
         assert described.status == WorkflowExecutionStatus.CONTINUED_AS_NEW
         # 4 rounds x 2 steps, one SMS each: all sent once, all recorded across the runs.

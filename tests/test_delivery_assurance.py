@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from slawatch.models import AcknowledgeInput, DeliveryStatusInput, TicketStatus
 from tests.harness import Sent, harness
-from tests.test_ticket_ladders import ANA, CARMEN, PRK_LINE, open_critical
+from tests.ladder_scenarios import ANA, CARMEN, PRK_LINE, open_critical
 
 BREACH = timedelta(minutes=60)  # Prokuria critical: 60 min response, 24x7
 

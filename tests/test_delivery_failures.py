@@ -24,11 +24,11 @@ from activities.vendors import Email, VendorError
 from slawatch import telemetry
 from slawatch.models import PlaceCallInput, SendEmailInput, SendSmsInput
 from slawatch.settings import Settings
-from slawatch.standins.faults import FaultPlan
-from slawatch.standins.stack import Standins
+from slawatch.tools.standins.faults import FaultPlan
+from slawatch.tools.standins.stack import Standins
 from tests import standins_fixtures
+from tests.metrics_probe import Samples, free_port, matching, scrape
 from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN, twilio_lines_for, unique_key
-from tests.test_telemetry import Samples, free_port, matching, scrape
 
 standins = standins_fixtures.standins
 standins_settings = standins_fixtures.standins_settings

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,11 +22,10 @@ import yaml
 from activities.ledger.postgres import PostgresLedger
 from slawatch import telemetry
 from slawatch.settings import Settings
+from tests.deploy_tools import DEPLOY, ROOT, run, tool
 from tests.postgres_fixtures import ADMIN, PostgresServer, pg_bindir
 from workflows.search import DEFINITIONS
 
-ROOT = Path(__file__).resolve().parents[1]
-DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose" / "docker-compose.yaml"
 K8S = sorted((DEPLOY / "kubernetes").rglob("*.yaml"))
 SETUP_SCRIPT = DEPLOY / "compose" / "scripts" / "setup-temporal.sh"
@@ -53,20 +51,6 @@ COMPOSE_ENV = {
     "SLAWATCH_PUBLIC_BASE_URL": "https://sla.example.com",
     "SLAWATCH_API_TOKENS": "intake=*",
 }
-
-
-def tool(name: str) -> str:
-    """The tool's path: the venv's bin first (CI runs .venv/bin/pytest without activating)."""
-    found = shutil.which(
-        name, path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    )
-    if found is None:
-        pytest.fail(f"{name} is not installed: run `bash .ci/install-system` and `make install`")
-    return found
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def compose_config(tmp_path: Path, values: dict[str, str]) -> subprocess.CompletedProcess[str]:

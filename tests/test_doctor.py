@@ -19,17 +19,14 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.testing import WorkflowEnvironment
 
-from slawatch.doctor import TEST_PAGE_TEXT, Check, Outcome, run_checks
 from slawatch.safety import ALL_ROLES, Role
 from slawatch.search_attributes import DEFINITIONS
 from slawatch.settings import Settings
-from slawatch.standins.outbox import read_jsonl
-from slawatch.standins.stack import Standins
-from tests.intake_fixtures import dev_env
+from slawatch.tools.doctor import TEST_PAGE_TEXT, Check, Outcome, run_checks
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.standins.stack import Standins
 from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN
 from workers.worker import ensure_search_attributes
-
-__all__ = ["dev_env"]  # fixture, imported for pytest
 
 
 @pytest.fixture(autouse=True)

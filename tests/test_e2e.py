@@ -17,32 +17,22 @@ from urllib.parse import urlsplit
 from twilio.request_validator import RequestValidator
 
 from slawatch.settings import DEV_ACCOUNT_SID
-from slawatch.testing import EMERGENCY
-from tests.e2e_fixtures import (
-    API_TOKEN,
-    TENANT,
-    TWILIO_TOKEN,
-    Stack,
-    dev_stack,
-    stack,
-    wait_for,
-)
-
-__all__ = ["stack"]  # fixture, imported for pytest
+from slawatch.tools.testing import EMERGENCY
+from tests.e2e_fixtures import API_TOKEN, TENANT, TWILIO_TOKEN, Stack, dev_stack, wait_for
 
 _ACTION = re.compile(r'action="([^"]+)"')
 
 
-def test_critical_breach_pages_then_a_signed_key_press_stops_the_ladder(stack: Stack) -> None:
+def test_critical_breach_pages_then_a_signed_key_press_stops_the_ladder(e2e_stack: Stack) -> None:
     ticket_id = f"E2E-{uuid.uuid4().hex[:8]}"
-    with stack.http() as api:
+    with e2e_stack.http() as api:
         opened = api.post("/v1/tickets", json={"tenant": TENANT, "ticket_id": ticket_id})
         assert opened.status_code == 201, opened.text
         assert opened.json()["severity"] == "critical"
 
         def mine() -> list[Any]:
             # This ticket's pages (the session's stack also serves tests/test_grouping_e2e.py).
-            return [r for r in stack.outbox() if f"/{ticket_id}/" in (r.idempotency_key or "")]
+            return [r for r in e2e_stack.outbox() if f"/{ticket_id}/" in (r.idempotency_key or "")]
 
         def pages(channel: str) -> list[Any]:
             return [r for r in mine() if r.channel == channel and r.to == [EMERGENCY]]
@@ -68,7 +58,7 @@ def test_critical_breach_pages_then_a_signed_key_press_stops_the_ladder(stack: S
         assert found, twiml
         action = html.unescape(found.group(1))
         parts = urlsplit(action)
-        assert action.startswith(stack.api)
+        assert action.startswith(e2e_stack.api)
         target = f"{parts.path}?{parts.query}"
         form = {
             "AccountSid": DEV_ACCOUNT_SID,
@@ -125,12 +115,12 @@ def test_tickets_survive_a_restart_of_the_stack(tmp_path: Path) -> None:
         )
 
 
-def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(e2e_stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "SLAWATCH_API_URL": stack.api,
+        "SLAWATCH_API_URL": e2e_stack.api,
         "SLAWATCH_API_TOKEN": API_TOKEN,
-        "SLAWATCH_DATA_DIR": str(stack.data_dir),
+        "SLAWATCH_DATA_DIR": str(e2e_stack.data_dir),
     }
     slawatch = str(Path(sys.executable).parent / "slawatch")
     return subprocess.run(
@@ -138,30 +128,39 @@ def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_ticket_commands_and_outbox(stack: Stack) -> None:
+def test_cli_ticket_commands_and_outbox(e2e_stack: Stack) -> None:
     tid = f"CLI-{uuid.uuid4().hex[:8]}"
-    opened = _cli(stack, "ticket", "open", TENANT, tid, "--json")
+    opened = _cli(e2e_stack, "ticket", "open", TENANT, tid, "--json")
     assert opened.returncode == 0, opened.stderr
     assert json.loads(opened.stdout)["workflow_id"] == f"ticket/{TENANT}/{tid}"
 
     bad = _cli(
-        stack, "ticket", "event", TENANT, tid, "reclassify", "--severity", "huge", "--reason", "x"
+        e2e_stack,
+        "ticket",
+        "event",
+        TENANT,
+        tid,
+        "reclassify",
+        "--severity",
+        "huge",
+        "--reason",
+        "x",
     )
     assert bad.returncode == 2
     assert "severity: unknown class 'huge'" in bad.stderr and "Traceback" not in bad.stderr
 
     # pause, not first_response: its outcome does not depend on beating the 3 s target.
-    table = _cli(stack, "ticket", "event", TENANT, tid, "pause", "--reason", "waiting on logs")
+    table = _cli(e2e_stack, "ticket", "event", TENANT, tid, "pause", "--reason", "waiting on logs")
     assert table.returncode == 0, table.stderr
     assert f"{TENANT}/{tid}  class critical  phase waiting_on_customer" in table.stdout
     assert re.search(r"^resolution\s+paused\s", table.stdout, re.M)
 
     def listed() -> list[Any]:
-        out = _cli(stack, "ticket", "list", "--tenant", TENANT, "--json")
+        out = _cli(e2e_stack, "ticket", "list", "--tenant", TENANT, "--json")
         return [t for t in json.loads(out.stdout)["tickets"] if t["ticket_id"] == tid]
 
     assert wait_for("the CLI to list the ticket", listed)[0]["severity"] == "critical"
 
-    wait_for("a page in the outbox", lambda: stack.outbox())
-    outbox = _cli(stack, "outbox")
+    wait_for("a page in the outbox", lambda: e2e_stack.outbox())
+    outbox = _cli(e2e_stack, "outbox")
     assert outbox.returncode == 0 and EMERGENCY in outbox.stdout and "sms" in outbox.stdout

@@ -12,8 +12,8 @@ from slawatch import telemetry
 from slawatch.models import AcknowledgeInput
 from slawatch.settings import Settings
 from tests.harness import harness
-from tests.test_telemetry import Samples, free_port, matching, scrape
-from tests.test_ticket_ladders import open_critical
+from tests.ladder_scenarios import open_critical
+from tests.metrics_probe import Samples, free_port, matching, scrape
 
 EXHAUSTED = f"{telemetry.ESCALATIONS_EXHAUSTED}_total"
 LAG = telemetry.PAGE_LAG

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,11 +12,10 @@ import pytest
 from temporalio.client import WorkflowQueryFailedError
 
 from slawatch.models import TargetState
-from slawatch.standins.faults import FaultPlan
-from tests.fault_fixtures import Rig, fault_policy, rig, standins, step, until
+from slawatch.tools.process import poll_until
+from slawatch.tools.standins.faults import FaultPlan
+from tests.fault_fixtures import Rig, fault_policy, step
 from tests.harness import harness
-
-__all__ = ["rig", "standins"]  # fixtures, imported for pytest
 
 ANA = "roles: [primary]"
 SENDGRID_LADDER = [
@@ -66,7 +64,7 @@ async def test_kill_9_worker_mid_ladders_sends_every_step_once(rig: Rig) -> None
         every_sms_sent = all(ledger.get(k, ("",))[0] == "sent" for k in sms)
         return every_sms_sent and not any(v[0] == "sending" for v in ledger.values())
 
-    await until("all first SMS sent with nothing in flight", quiet, limit=120)
+    await poll_until("all first SMS sent with nothing in flight", quiet, limit=120)
     all_sms_at = time.monotonic() - began
     await rig.kill_worker()
     at_kill = rig.ledger()
@@ -75,11 +73,11 @@ async def test_kill_9_worker_mid_ladders_sends_every_step_once(rig: Rig) -> None
     restarted = time.monotonic()
     await rig.start_worker()
 
-    await until(
+    await poll_until(
         "every ticket's call after the restart", lambda: calls <= rig.delivered("voice").keys(), 120
     )
     all_calls_at = time.monotonic() - restarted
-    await until(
+    await poll_until(
         "no send left in flight", lambda: not any(v[0] == "sending" for v in rig.ledger().values())
     )
 
@@ -114,7 +112,7 @@ async def test_sqlite_dev_server_killed_mid_flight_loses_no_ticket_and_fires_eve
     await rig.server.start()
 
     sms = {key(t, "r1s1", "sms") for t in ids}
-    await until("every ticket's breach SMS", lambda: sms <= rig.delivered("sms").keys(), 120)
+    await poll_until("every ticket's breach SMS", lambda: sms <= rig.delivered("sms").keys(), 120)
     statuses = await rig.statuses(ids)
     assert sorted(s.ticket_id for s in statuses) == sorted(ids)
     for status in statuses:
@@ -153,7 +151,7 @@ async def test_flaky_twilio_loses_no_notification_and_repeats_none_it_saw_answer
         ledger = rig.ledger()
         return all(ledger.get(k, ("",))[0] == "sent" for k in wanted)
 
-    await until("every notification through the faults", all_sent, limit=150)
+    await poll_until("every notification through the faults", all_sent, limit=150)
     # Requests the client gave up on still arrive at the stand-in up to 3 s later.
     await asyncio.sleep(3.5)
     records = rig.deliveries()
@@ -207,15 +205,15 @@ async def test_sendgrid_down_for_the_whole_ladder_emails_arrive_once_and_pages_k
         found = rig.delivered("sms") | rig.delivered("voice")
         return pages <= found.keys()
 
-    await until("every page of the ladder while SendGrid is down", paged, limit=60)
+    await poll_until("every page of the ladder while SendGrid is down", paged, limit=60)
     outage = time.monotonic() - began
     assert not rig.delivered("email")
     rig.standins.sendgrid.standin.faults = FaultPlan()
 
-    await until(
+    await poll_until(
         "every email after SendGrid is back", lambda: emails <= rig.delivered("email").keys(), 90
     )
-    await until(
+    await poll_until(
         "no send left in flight", lambda: not any(v[0] == "sending" for v in rig.ledger().values())
     )
     assert set(
@@ -302,11 +300,11 @@ async def test_twilio_refusing_every_request_never_burns_the_ladder_and_recovers
             return False
 
     began = time.monotonic()
-    await until_async("every ticket to show delivery failing", failing, limit=30)
+    await poll_until("every ticket to show delivery failing", failing, limit=30)
     shown = time.monotonic() - began
     # The other vendor carries the news at once: the step's email, and the fallback email.
     fallback = {key(t, "r1s1-fallback", "email", "ana") for t in ids}
-    await until("the fallback emails", lambda: fallback <= rig.delivered("email").keys(), 30)
+    await poll_until("the fallback emails", lambda: fallback <= rig.delivered("email").keys(), 30)
     await asyncio.sleep(6)  # several of the ladder's 2-second ack windows
     for status in await rig.statuses(ids):
         assert status.escalation_level == 1, "the ladder moved on while nothing was delivered"
@@ -316,18 +314,9 @@ async def test_twilio_refusing_every_request_never_burns_the_ladder_and_recovers
     rig.standins.twilio.standin.faults = FaultPlan()  # the token is renewed
     first_sms = {key(t, "r1s1", "sms", "ana") for t in ids}
     calls = {key(t, "r1s2", "voice", "ana") for t in ids}
-    await until("the pending SMS", lambda: first_sms <= rig.delivered("sms").keys(), 60)
-    await until("the ladder going on", lambda: calls <= rig.delivered("voice").keys(), 60)
+    await poll_until("the pending SMS", lambda: first_sms <= rig.delivered("sms").keys(), 60)
+    await poll_until("the ladder going on", lambda: calls <= rig.delivered("voice").keys(), 60)
     assert set((rig.delivered("sms") | rig.delivered("voice")).values()) == {1}
     for status in await rig.statuses(ids):
         assert status.delivery == "ok"
     print(f"Twilio 401: delivery shown failing after {shown:.1f} s; pages sent once after")
-
-
-async def until_async(what: str, check: Callable[[], Awaitable[bool]], limit: float) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")

@@ -9,9 +9,8 @@ import time
 from typing import Any
 
 from slawatch.models import ticket_workflow_id
-from tests.fault_fixtures import TENANT, Rig, fault_policy, rig, standins, step, until
-
-__all__ = ["rig", "standins"]  # fixtures, imported for pytest
+from slawatch.tools.process import poll_until
+from tests.fault_fixtures import TENANT, Rig, fault_policy, step
 
 
 def key(ticket_id: str, label: str, channel: str) -> str:
@@ -42,7 +41,7 @@ async def test_two_workers_sharing_a_postgres_ledger_one_killed_after_a_call_pag
         await rig.open([ticket_id])
         await asyncio.sleep(0.4)
 
-    await until("a worker to kill itself after a call", lambda: marker.exists(), limit=60)
+    await poll_until("a worker to kill itself after a call", lambda: marker.exists(), limit=60)
     victim = marker.read_text()
     [dead] = [w for w in workers if (await _exited(w))]
     assert dead.returncode == -9

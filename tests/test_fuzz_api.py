@@ -32,10 +32,11 @@ from schemathesis.checks import (
 from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case
 
-from slawatch.standins.tools import free_port
-from tests.fault_fixtures import DevServer, until
+from slawatch.tools.process import poll_until
+from slawatch.tools.standins.tools import free_port
+from tests.fault_fixtures import DevServer
+from tests.policy_fuzz import RECORDED  # event type -> its history entry
 from tests.profiles import examples
-from tests.test_fuzz_policies import RECORDED  # event type -> its history entry
 
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -84,7 +85,7 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]
     api = await _spawn([str(bin_dir / "slawatch"), "api"], env, root / "api.log")
     url = f"http://127.0.0.1:{port}"
     try:
-        await until("the API to answer", lambda: _healthy(url), limit=60)
+        await poll_until("the API to answer", lambda: _healthy(url), limit=60)
         async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http:
             opened = await http.post(
                 "/v1/tickets", json={"tenant": "prokuria", "ticket_id": TICKET}

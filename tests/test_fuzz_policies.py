@@ -10,7 +10,6 @@ Events: random update sequences against one ticket on the time-skipping server.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import os
 import subprocess
@@ -29,9 +28,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from typer.testing import CliRunner
 
-from policies.loader import BUILTIN_DIR, PolicyError, load_policy_file, parse_policy
-from policies.schema import Policy
-from slawatch.cli import app
+from policies.loader import PolicyError, load_policy_file
 from slawatch.models import (
     AcknowledgeInput,
     CloseInput,
@@ -42,32 +39,16 @@ from slawatch.models import (
     ResolveInput,
     ResumeInput,
 )
+from slawatch.tools.cli import app
 from tests.harness import harness
+from tests.policy_fuzz import JUNK, RECORDED, SEED, DocPath, check_outcome, paths_of, set_at
 from tests.profiles import examples
 
 # A Tuesday morning inside Prokuria's working hours, so a major ticket's clock runs.
 TUESDAY_0800 = datetime(2026, 12, 8, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
-SEED: dict[str, Any] = yaml.safe_load((BUILTIN_DIR / "prokuria.yaml").read_text())
-DocPath = tuple[str | int, ...]
 
-
-def _paths(node: Any, path: DocPath = ()) -> list[DocPath]:
-    """Every key and list item in the document, as a path from the top."""
-    found: list[DocPath] = [path] if path else []
-    items = (
-        node.items()
-        if isinstance(node, dict)
-        else enumerate(node)
-        if isinstance(node, list)
-        else []
-    )
-    for k, child in items:
-        found += _paths(child, (*path, k))
-    return found
-
-
-PATHS = _paths(SEED)
+PATHS = paths_of(SEED)
 
 
 def _named(leaf: str) -> list[DocPath]:
@@ -82,27 +63,6 @@ def field_of(path: DocPath) -> str:
     return out
 
 
-def _set(doc: dict[str, Any], path: DocPath, value: Any, delete: bool = False) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    parent: Any = doc
-    for part in path[:-1]:
-        parent = parent[part]
-    if delete:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return doc
-
-
-JUNK = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(10**6), 10**6),
-    st.floats(),
-    st.text(max_size=12),
-    st.lists(st.integers(), max_size=3),
-    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
-)
 # (leaf key, bad values): each must be refused, naming the field it was put in.
 TARGETED: dict[str, list[Any]] = {
     "timezone": ["Mars/Olympus", "Europe/Berlinn", "", "UTC+2", 3],
@@ -115,24 +75,11 @@ targeted = st.sampled_from(sorted(TARGETED)).flatmap(
     lambda leaf: st.tuples(st.sampled_from(_named(leaf)), st.sampled_from(TARGETED[leaf]))
 )
 mutated = st.one_of(
-    st.sampled_from(PATHS).map(lambda p: yaml.safe_dump(_set(SEED, p, None, delete=True))),
-    st.tuples(st.sampled_from(PATHS), JUNK).map(lambda pv: yaml.safe_dump(_set(SEED, *pv))),
+    st.sampled_from(PATHS).map(lambda p: yaml.safe_dump(set_at(SEED, p, None, delete=True))),
+    st.tuples(st.sampled_from(PATHS), JUNK).map(lambda pv: yaml.safe_dump(set_at(SEED, *pv))),
     st.text(max_size=200),
     st.sampled_from(["", "tenant: [unclosed", "a: &x [*x]", "- 1\n- 2", "{{{", "\t: x"]),
 )
-
-
-def check_outcome(text: str, source: str = "fuzz.yaml") -> Policy | PolicyError:
-    """parse_policy's answer; anything but a Policy or a PolicyError fails the test."""
-    try:
-        return parse_policy(text, source)
-    except PolicyError as exc:
-        assert exc.problems, "a PolicyError without problems"
-        for problem in exc.problems:
-            assert problem.file == source
-            assert problem.message.strip(), problem
-            assert "\n" not in str(problem), str(problem)
-        return exc
 
 
 @settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -145,7 +92,7 @@ def test_a_mutated_policy_is_a_policy_or_an_error_naming_file_and_field(text: st
 @given(targeted)
 def test_a_bad_zone_phone_unit_or_time_is_refused_at_its_field(case: tuple[DocPath, Any]) -> None:
     path, value = case
-    outcome = check_outcome(yaml.safe_dump(_set(SEED, path, value)))
+    outcome = check_outcome(yaml.safe_dump(set_at(SEED, path, value)))
     assert isinstance(outcome, PolicyError), f"{field_of(path)} = {value!r} was accepted"
     fields = [p.field for p in outcome.problems]
     # "opens: 19:00" is refused on the calendar as a pair (opens after closes), still by name.
@@ -195,8 +142,10 @@ def test_policy_check_answers_ok_or_problems_never_a_traceback(text: str) -> Non
 def test_the_real_command_on_broken_files_prints_problems_only(tmp_path: Path) -> None:
     files = {
         "bytes.yaml": b"\xff\xfe\x00garbage",
-        "types.yaml": yaml.safe_dump(_set(SEED, ("classes", "critical", "response"), 60)).encode(),
-        "gone.yaml": yaml.safe_dump(_set(SEED, ("ladders",), None, delete=True)).encode(),
+        "types.yaml": yaml.safe_dump(
+            set_at(SEED, ("classes", "critical", "response"), 60)
+        ).encode(),
+        "gone.yaml": yaml.safe_dump(set_at(SEED, ("ladders",), None, delete=True)).encode(),
         "yaml.yaml": b"tenant: [unclosed\n",
     }
     for name, data in files.items():
@@ -212,17 +161,6 @@ def test_the_real_command_on_broken_files_prints_problems_only(tmp_path: Path) -
 
 # -- events ----------------------------------------------------------------------------------
 
-# Update name -> the entry the ticket's history records when it is accepted.
-RECORDED = {
-    "first_response": "first_response",
-    "reclassify": "reclassified",
-    "pause": "waiting_on_customer",
-    "resume": "resumed",
-    "resolve": "resolved",
-    "reopen": "reopened",
-    "close": "closed",
-    "acknowledge": "acknowledged",
-}
 event = st.one_of(
     st.just(("first_response", FirstResponseInput(by="agent"))),
     st.sampled_from(["critical", "major", "minor", "bogus", ""]).map(
@@ -295,6 +233,6 @@ def test_an_unknown_key_that_is_no_plain_name_is_named_on_one_line(key: str) -> 
     # Found by `make fuzz` (seed 10): an extra key "\n" under a step's wait made the problem
     # "fuzz.yaml: ladders.critical.steps[0].wait.\n: Extra inputs..." span two lines.
     path = ("ladders", "critical", "steps", 0, "wait", key)
-    outcome = check_outcome(yaml.safe_dump(_set(SEED, path, 1)))
+    outcome = check_outcome(yaml.safe_dump(set_at(SEED, path, 1)))
     assert isinstance(outcome, PolicyError)
     assert any(p.field.endswith(json.dumps(key)) for p in outcome.problems), outcome.problems

@@ -12,10 +12,8 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 
 from slawatch.settings import DEV_ACCOUNT_SID
-from slawatch.testing import ANA, EMERGENCY
-from tests.e2e_fixtures import GROUPING_TENANT, TWILIO_TOKEN, Stack, stack, wait_for
-
-__all__ = ["stack"]  # fixture, imported for pytest
+from slawatch.tools.testing import ANA, EMERGENCY
+from tests.e2e_fixtures import GROUPING_TENANT, TWILIO_TOKEN, Stack, wait_for
 
 TENANT = GROUPING_TENANT
 TICKETS = 20
@@ -25,9 +23,9 @@ _CODE = re.compile(r"Reply ([1-9][0-9]{3}) to acknowledge all (\d+)")
 
 
 def test_twenty_breaches_page_each_number_twice_and_one_reply_stops_them_all(
-    stack: Stack,
+    e2e_stack: Stack,
 ) -> None:
-    with stack.http() as api:
+    with e2e_stack.http() as api:
         batch = uuid.uuid4().hex[:6]
         ids = [f"OUT-{batch}-{n:02d}" for n in range(TICKETS)]
         started = time.monotonic()
@@ -38,7 +36,7 @@ def test_twenty_breaches_page_each_number_twice_and_one_reply_stops_them_all(
         assert time.monotonic() - started < 10
 
         def sms_to(number: str) -> list[Any]:
-            return [r for r in stack.outbox() if r.channel == "sms" and r.to == [number]]
+            return [r for r in e2e_stack.outbox() if r.channel == "sms" and r.to == [number]]
 
         def statuses() -> list[dict[str, Any]] | None:
             found = [api.get(f"/v1/tickets/{TENANT}/{t}").json() for t in ids]
@@ -72,7 +70,7 @@ def test_twenty_breaches_page_each_number_twice_and_one_reply_stops_them_all(
 
         # One reply with the digest's code, from Ana, acknowledges all twenty.
         code = _CODE.search(sms_to(ANA)[1].text).group(1)  # type: ignore[union-attr]
-        url = f"{stack.api}/twilio/sms"
+        url = f"{e2e_stack.api}/twilio/sms"
         form = {
             "AccountSid": DEV_ACCOUNT_SID,
             "MessageSid": "SM" + uuid.uuid4().hex,

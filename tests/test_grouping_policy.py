@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policies.loader import PolicyError, load_policy, parse_policy
-from slawatch.testing import seconds_policy, step
+from slawatch.tools.testing import seconds_policy, step
 
 BASE = seconds_policy("g", 60, [step("sms", 60)]).replace("grouping: {enabled: false}\n", "")
 

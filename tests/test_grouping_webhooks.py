@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from activities.messages import GATHER_PATH
 from intake.webhooks import SMS_PATH
 from policies.schema import Channel
+from slawatch.messages import GATHER_PATH
 from slawatch.models import SentNotification
-from tests.intake_fixtures import Api, api, bearer, dev_env, new_ticket_id
-from tests.test_webhooks import ANA, post, status
-
-__all__ = ["api", "dev_env"]  # fixtures, imported for pytest
+from tests.intake_fixtures import Api, bearer, new_ticket_id
+from tests.twilio_posts import ANA, post, status
 
 GROUP = "grp_00000000000000aa"
 

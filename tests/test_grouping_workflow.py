@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from slawatch.models import AcknowledgeInput
-from slawatch.testing import ANA, EMERGENCY
+from slawatch.tools.testing import ANA, EMERGENCY
 from tests.grouping_fixtures import TENANT, grouping_harness
 
 

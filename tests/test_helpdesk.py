@@ -22,15 +22,11 @@ from tests.helpdesk_fixtures import (
     ZENDESK_SECRET,
     Desk,
     clock,
-    desk,
-    dev_env,
     jira_sequence,
     met_gap,
     opening_time,
     zendesk_sequence,
 )
-
-__all__ = ["desk", "dev_env"]  # fixtures, imported for pytest
 
 
 async def _deliver(

@@ -7,9 +7,7 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.helpdesk_fixtures import Desk, desk, dev_env, mails
-
-__all__ = ["desk", "dev_env"]  # fixtures, imported for pytest
+from tests.helpdesk_fixtures import Desk, mails
 
 
 async def test_a_mail_opens_a_ticket_and_a_reply_in_its_thread_does_not(desk: Desk) -> None:

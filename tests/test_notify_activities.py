@@ -18,7 +18,8 @@ from activities.ledger.sqlite import SqliteLedger
 from activities.notify import notification_activities
 from slawatch.models import PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
 from slawatch.settings import Settings
-from slawatch.standins.stack import Standins
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.standins.stack import Standins
 from tests import standins_fixtures
 from tests.standins_fixtures import records_for, twilio_lines_for, unique_key
 
@@ -168,8 +169,6 @@ async def test_email_goes_to_each_recipient_with_the_key(
 async def test_sendgrid_capture_sees_sender_and_body(
     standins: Standins, standins_settings: Settings
 ) -> None:
-    from slawatch.standins.outbox import read_jsonl
-
     key = unique_key("email")
     mail = SendEmailInput(to=["a@example.com"], subject="s", body="the body", idempotency_key=key)
     result = await run(standins_settings, "send_email", mail)

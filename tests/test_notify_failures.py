@@ -14,9 +14,9 @@ from activities.ledger import open_ledger
 from activities.notify import notification_activities
 from slawatch.models import SendEmailInput, SendSmsInput
 from slawatch.settings import Settings
-from slawatch.standins.faults import FaultPlan
-from slawatch.standins.stack import Standins
-from slawatch.standins.tools import free_port
+from slawatch.tools.standins.faults import FaultPlan
+from slawatch.tools.standins.stack import Standins
+from slawatch.tools.standins.tools import free_port
 from tests import standins_fixtures
 from tests.standins_fixtures import twilio_lines_for, unique_key
 

@@ -15,8 +15,8 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.notify import notification_activities
 from slawatch.models import SendResult, SendSmsInput
 from slawatch.settings import Settings
-from slawatch.standins.faults import FaultPlan
-from slawatch.standins.stack import Standins
+from slawatch.tools.standins.faults import FaultPlan
+from slawatch.tools.standins.stack import Standins
 from tests import standins_fixtures
 from tests.harness import time_skipping_server
 from tests.standins_fixtures import twilio_lines_for, unique_key

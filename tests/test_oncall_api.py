@@ -26,40 +26,12 @@ from activities.overrides import (
 )
 from intake.app import create_app
 from intake.oncall_feed import feed_key
-from policies.loader import BUILTIN_DIR
 from slawatch.settings import Settings
-from tests.intake_fixtures import TOKEN_ALL, TOKEN_PROKURIA, bearer, dev_env
-
-__all__ = ["dev_env"]  # fixture, imported for pytest
+from tests.intake_fixtures import TOKEN_ALL, TOKEN_PROKURIA, bearer
+from tests.oncall_policies import write_policies
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 FEED_SECRET = "test-feed-secret-0123456789"
-SCHEDULE = """schedules:
-  primary:
-    layers:
-      - name: days
-        participants: [ana, bogdan]
-        rotation: weekly
-        handoff: "09:00"
-        timezone: Europe/Bucharest
-        start: 2026-01-05
-      - name: nights
-        participants: [carmen]
-        rotation: daily
-        handoff: "18:00"
-        timezone: Europe/Bucharest
-        start: 2026-01-05
-        restrictions: [{days: [mon, tue, wed, thu, fri], starts: "20:00", ends: "07:00"}]
-"""
-
-
-def write_policies(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    seed = (BUILTIN_DIR / "prokuria.yaml").read_text(encoding="utf-8")
-    assert "  primary: [ana]\n" in seed
-    (folder / "prokuria.yaml").write_text(seed.replace("  primary: [ana]\n", "") + SCHEDULE)
-    (folder / "cargotask.yaml").write_text((BUILTIN_DIR / "cargotask.yaml").read_text())
-    return folder
 
 
 def settings_for(tmp_path: Path) -> Settings:

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from intake.oncall_feed import feed_key
-from slawatch.cli import app
-from tests.test_oncall_api import write_policies
+from slawatch.tools.cli import app
+from tests.oncall_policies import write_policies
 
 runner = CliRunner()
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from policies.oncall import shifts, who
 from policies.schema import Policy
+from tests.policy_fuzz import JUNK, SEED, check_outcome, paths_of, set_at
 from tests.profiles import examples
-from tests.test_fuzz_policies import JUNK, SEED, _paths, _set, check_outcome
 
 SCHEDULED: dict[str, Any] = copy.deepcopy(SEED)
 del SCHEDULED["roles"]["primary"]
@@ -41,7 +41,7 @@ SCHEDULED["schedules"] = {
         ]
     }
 }
-PATHS = [p for p in _paths(SCHEDULED) if p[0] == "schedules"]
+PATHS = [p for p in paths_of(SCHEDULED) if p[0] == "schedules"]
 TEXT_JUNK = st.sampled_from(
     [
         *("0 hours", "-1 days", "99999999999 weeks", "25:00", "24:00", "Mars/Olympus", ""),
@@ -49,17 +49,17 @@ TEXT_JUNK = st.sampled_from(
     ]
 )
 mutated = st.one_of(
-    st.sampled_from(PATHS).map(lambda p: _set(SCHEDULED, p, None, delete=True)),
+    st.sampled_from(PATHS).map(lambda p: set_at(SCHEDULED, p, None, delete=True)),
     st.tuples(st.sampled_from(PATHS), st.one_of(JUNK, TEXT_JUNK)).map(
-        lambda pv: _set(SCHEDULED, *pv)
+        lambda pv: set_at(SCHEDULED, *pv)
     ),
 )
 
 
 @settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated)
-@example(_set(SCHEDULED, ("schedules", "primary", "layers", 1, "rotation"), "99999999999 weeks"))
-@example(_set(SCHEDULED, ("schedules", "primary", "layers", 1, "start"), "0001-01-01"))
+@example(set_at(SCHEDULED, ("schedules", "primary", "layers", 1, "rotation"), "99999999999 weeks"))
+@example(set_at(SCHEDULED, ("schedules", "primary", "layers", 1, "start"), "0001-01-01"))
 def test_a_mutated_schedule_resolves_or_is_an_error_naming_its_field(doc: dict[str, Any]) -> None:
     outcome = check_outcome(yaml.safe_dump(doc))
     if isinstance(outcome, Policy):

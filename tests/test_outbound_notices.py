@@ -22,8 +22,8 @@ from intake.app import create_app
 from slawatch.models import ReclassifyInput
 from slawatch.outbound import Customer
 from slawatch.settings import Settings
-from slawatch.standins.outbox import read_jsonl
-from slawatch.standins.stack import Standins
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.standins.stack import Standins
 from tests.harness import Harness
 from tests.outbound_fixtures import outbound_harness, policy_with
 

@@ -15,9 +15,9 @@ import pytest
 
 from activities.outbound import OutboundActivities
 from slawatch.models import FirstResponseInput
-from slawatch.standins.helpdesk_api import RunningHelpdeskApi, start_helpdesk_api
-from slawatch.standins.outbox import read_jsonl
-from slawatch.standins.tools import free_port
+from slawatch.tools.standins.helpdesk_api import RunningHelpdeskApi, start_helpdesk_api
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.standins.tools import free_port
 from tests.harness import Harness
 from tests.outbound_fixtures import outbound_harness, policy_with
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from policies.loader import BUILTIN_DIR
-from slawatch.cli import app
+from slawatch.tools.cli import app
 
 runner = CliRunner()
 SEED = (BUILTIN_DIR / "prokuria.yaml").read_text(encoding="utf-8")

@@ -33,12 +33,9 @@ from slawatch.models import (
     ticket_workflow_id,
 )
 from tests.harness import StandInNotifier
-from tests.temporal_fixtures import dev_env
 from tests.test_records_live import ANA, dump, expected
 from workers.worker import notify_worker
 from workflows.ticket import TicketSlaWorkflow
-
-__all__ = ["dev_env"]  # fixture, imported for pytest (a fresh dev server a test)
 
 WORKER = Path(__file__).with_name("crash_records_worker.py")
 
@@ -62,13 +59,13 @@ async def start_worker(log: Path, *args: str) -> asyncio.subprocess.Process:
 
 
 async def test_a_worker_killed_after_a_record_commit_leaves_each_row_once(
-    dev_env: WorkflowEnvironment, tmp_path: Path
+    fresh_dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    client, queue = dev_env.client, f"crash-{uuid.uuid4().hex[:8]}"
+    client, queue = fresh_dev_env.client, f"crash-{uuid.uuid4().hex[:8]}"
     address = client.service_client.config.target_host
     url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
     marker = tmp_path / "crashed"
-    notifier = StandInNotifier(dev_env)
+    notifier = StandInNotifier(fresh_dev_env)
     doomed = await start_worker(
         tmp_path / "w1.log", address, queue, url, str(marker), "first_response"
     )

@@ -47,13 +47,13 @@ from slawatch.models import (
     TicketWorkflowInput,
     ticket_workflow_id,
 )
-from slawatch.report_schedule import put_schedule, schedule_for, schedule_id
 from slawatch.settings import Settings
-from slawatch.standins.outbox import read_jsonl
-from slawatch.standins.sendgrid import start_sendgrid
-from slawatch.standins.tools import free_port
+from slawatch.tools.report_schedule import put_schedule, schedule_for, schedule_id
+from slawatch.tools.standins.outbox import read_jsonl
+from slawatch.tools.standins.sendgrid import start_sendgrid
+from slawatch.tools.standins.tools import free_port
 from tests.harness import StandInNotifier
-from tests.temporal_fixtures import dev_env, slawatch_cli
+from tests.temporal_fixtures import slawatch_cli
 from workers.worker import (
     notify_worker,
     report_worker,
@@ -62,8 +62,6 @@ from workers.worker import (
 )
 from workflows.report import MonthlyReportWorkflow
 from workflows.ticket import TicketSlaWorkflow
-
-__all__ = ["dev_env"]  # fixture, imported for pytest (a fresh dev server a test)
 
 KEY = "SG.monthly-test-key"
 RECIPIENTS = ["cs-lead@prokuria.example", "account@prokuria.example"]
@@ -167,7 +165,7 @@ def _mails(outbox: Path, month: str) -> list[dict[str, Any]]:
 
 
 async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
-    dev_env: WorkflowEnvironment, tmp_path: Path
+    fresh_dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     policies = tmp_path / "policies"
     policies.mkdir()
@@ -190,11 +188,11 @@ async def test_schedule_sends_last_months_report_once_on_the_first_working_day(
         SqliteLedger(tmp_path / "ledger.sqlite3"),
         policies,
     ).deliver
-    client = dev_env.client
+    client = fresh_dev_env.client
     try:
         async with (
             ticket_worker(client, queue, None),
-            notify_worker(client, queue, StandInNotifier(dev_env).activities(), None),
+            notify_worker(client, queue, StandInNotifier(fresh_dev_env).activities(), None),
             report_worker(client, queue, [deliver]),
         ):
             await _fill(client, queue, store, load_policy("prokuria"))

@@ -37,8 +37,8 @@ from activities.records.report import build_report
 from activities.records.store import RecordStore
 from intake.app import create_app
 from policies.loader import load_policy
-from slawatch.cli import app as cli
 from slawatch.models import (
+    TICKET_WORKFLOW_TYPE,
     AcknowledgeInput,
     CloseInput,
     FirstResponseInput,
@@ -52,13 +52,12 @@ from slawatch.models import (
     ticket_workflow_id,
 )
 from slawatch.settings import Settings
+from slawatch.tools.cli import app as cli
 from tests.harness import StandInNotifier
 from tests.postgres_fixtures import PostgresServer
-from tests.temporal_fixtures import dev_env, slawatch_cli
+from tests.temporal_fixtures import slawatch_cli
 from workers.worker import notify_worker, ticket_worker
 from workflows.ticket import TicketSlaWorkflow
-
-__all__ = ["dev_env"]  # fixture, imported for pytest (a fresh dev server a test)
 
 ANA = "+40721555101"  # Prokuria's primary on call (policies/data/prokuria.yaml)
 
@@ -248,34 +247,36 @@ def _dump(store: RecordStore, tenants: list[str]) -> dict[str, Any]:
 
 
 async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
-    dev_env: WorkflowEnvironment, tmp_path: Path, postgres: PostgresServer
+    fresh_dev_env: WorkflowEnvironment, tmp_path: Path, postgres: PostgresServer
 ) -> None:
     queue = f"records-{uuid.uuid4().hex[:8]}"
-    log = Log(dev_env.client, queue, StandInNotifier(dev_env))
+    log = Log(fresh_dev_env.client, queue, StandInNotifier(fresh_dev_env))
     # The tickets write their records live into PostgreSQL as they go.
     live_database = postgres.create_database()
     live_pg = RecordStore(postgres.url(live_database))
     async with (
-        ticket_worker(dev_env.client, queue, None, RecordActivities(live_pg)),
-        notify_worker(dev_env.client, queue, log.notifier.activities(), None),
+        ticket_worker(fresh_dev_env.client, queue, None, RecordActivities(live_pg)),
+        notify_worker(fresh_dev_env.client, queue, log.notifier.activities(), None),
     ):
         await _scenario(log)
         final = {t: await log.status(t) for t in log.handles}
         # Visibility lags the starts by a moment: wait until it lists all seven.
-        query = "WorkflowType = 'TicketSlaWorkflow'"
+        query = f"WorkflowType = '{TICKET_WORKFLOW_TYPE}'"
         for _ in range(100):
-            if len([w async for w in dev_env.client.list_workflows(query)]) == 7:
+            if len([w async for w in fresh_dev_env.client.list_workflows(query)]) == 7:
                 break
             await asyncio.sleep(0.1)
         # SlaBreached stays true once breached, also for P4 whose breach a downgrade withdrew.
         breached = {log.handles[t].id for t in ("P2", "P4", "C2")}
         for _ in range(100):
-            found = {w.id async for w in dev_env.client.list_workflows("SlaBreached = true")}
+            found = {w.id async for w in fresh_dev_env.client.list_workflows("SlaBreached = true")}
             if found == breached:
                 break
             await asyncio.sleep(0.1)
         assert found == breached
-        unbreached = {w.id async for w in dev_env.client.list_workflows("SlaBreached = false")}
+        unbreached = {
+            w.id async for w in fresh_dev_env.client.list_workflows("SlaBreached = false")
+        }
         assert len(unbreached) == 4
 
         database = postgres.create_database()
@@ -285,14 +286,14 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
         }
         try:
             for name, store in stores.items():
-                done = await backfill(dev_env.client, store, "prokuria")
+                done = await backfill(fresh_dev_env.client, store, "prokuria")
                 assert sorted(done.written) == sorted(
                     log.handles[t].id for t in ("P1", "P2", "P3", "P4", "P5")
                 ), name
-                done = await backfill(dev_env.client, store)
+                done = await backfill(fresh_dev_env.client, store)
                 assert len(done.written) == 7 and not done.skipped, (name, done.skipped)
                 before = (store.counts(), _dump(store, ["prokuria", "cargotask"]))
-                await backfill(dev_env.client, store)  # a second run changes nothing
+                await backfill(fresh_dev_env.client, store)  # a second run changes nothing
                 assert (store.counts(), _dump(store, ["prokuria", "cargotask"])) == before
             period = (datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=1))
             classes = list(load_policy("prokuria").classes)
@@ -343,7 +344,7 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
             # this event loop and answers its queries meanwhile).
             cli_env = dict(os.environ)
             cli_env |= {
-                "SLAWATCH_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+                "SLAWATCH_TEMPORAL_ADDRESS": fresh_dev_env.client.service_client.config.target_host,
                 "SLAWATCH_RECORDS_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
             }
             said = await slawatch_cli(cli_env, "records", "backfill", "--tenant", "cargotask")
@@ -370,7 +371,7 @@ async def test_backfill_and_report_match_what_was_done_on_sqlite_and_postgresql(
                 records_url=SecretStr(env["SLAWATCH_RECORDS_URL"]),
                 data_dir=tmp_path,
             )
-            api = create_app(settings, dev_env.client)
+            api = create_app(settings, fresh_dev_env.client)
             transport = httpx.ASGITransport(app=api)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
                 params = {"from": args[3], "to": args[5]}

@@ -23,15 +23,12 @@ from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
-from activities.messages import STATUS_CALLBACK_PATH
 from intake.app import create_app
+from slawatch.messages import STATUS_CALLBACK_PATH
 from slawatch.safety import ALL_ROLES, Role, is_loopback, production_problems, why_not_local
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
-from slawatch.standins.tools import free_port
-from slawatch.startup import refuse_unsafe_start
-from tests.intake_fixtures import dev_env
-
-__all__ = ["dev_env"]  # fixture, imported for pytest
+from slawatch.tools.standins.tools import free_port
+from slawatch.tools.startup import refuse_unsafe_start
 
 # Values a real deployment would set: none of them may ever appear in output.
 REAL: dict[str, Any] = {

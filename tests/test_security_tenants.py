@@ -6,9 +6,7 @@ The real ticket workflow on a real Temporal dev server, the real intake app in f
 from __future__ import annotations
 
 from slawatch.models import legacy_workflow_id
-from tests.security_fixtures import ANA, Stack, dev_env, stack
-
-__all__ = ["dev_env", "stack"]  # fixtures, imported for pytest
+from tests.security_fixtures import ANA, Stack
 
 
 async def test_tenants_sharing_a_prefix_never_reach_each_others_tickets(stack: Stack) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from activities.messages import GATHER_PATH
 from intake import webhooks
 from intake.twilio_guard import check_pin
 from intake.webhook_store import (
@@ -25,20 +24,10 @@ from intake.webhook_store import (
     WebhookStore,
 )
 from intake.webhooks import PIN_PATH, SMS_PATH
+from slawatch.messages import GATHER_PATH
 from slawatch.models import AcknowledgeInput, TicketStatus
 from tests.postgres_fixtures import store_pair
-from tests.security_fixtures import (
-    ANA,
-    BOB,
-    BOB_PIN,
-    EMERGENCY,
-    Stack,
-    code_of,
-    dev_env,
-    stack,
-)
-
-__all__ = ["dev_env", "stack"]  # fixtures, imported for pytest
+from tests.security_fixtures import ANA, BOB, BOB_PIN, EMERGENCY, Stack, code_of
 
 
 def acked(status: TicketStatus) -> list[str]:

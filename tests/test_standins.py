@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from slawatch.settings import DEV_ACCOUNT_SID
-from slawatch.standins.faults import Fault, FaultPlan
-from slawatch.standins.outbox import SENDGRID_OUTBOX, TWILIO_OUTBOX, read_jsonl, read_outboxes
-from slawatch.standins.sendgrid import validate_mail
-from slawatch.standins.stack import Standins
-from slawatch.standins.tools import StandinToolsMissing, prism_binary, twilio_spec
+from slawatch.tools.standins.faults import Fault, FaultPlan
+from slawatch.tools.standins.outbox import SENDGRID_OUTBOX, TWILIO_OUTBOX, read_jsonl, read_outboxes
+from slawatch.tools.standins.sendgrid import validate_mail
+from slawatch.tools.standins.stack import Standins
+from slawatch.tools.standins.tools import StandinToolsMissing, prism_binary, twilio_spec
 from tests import standins_fixtures
 from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN
 
@@ -152,7 +152,7 @@ def test_standins_command_reports_bad_fault_setting_without_traceback(tmp_path: 
     env = {**os.environ, "SLAWATCH_DATA_DIR": str(tmp_path)}
     env["SLAWATCH_STANDIN_TWILIO_FAULTS"] = "error=lots"
     done = subprocess.run(
-        [sys.executable, "-m", "slawatch.standins"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "slawatch.tools.standins"], env=env, capture_output=True, text=True
     )
     assert done.returncode == 2
     assert done.stderr.strip() == (

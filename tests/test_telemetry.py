@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import socket
 import uuid
 from datetime import timedelta
 
@@ -14,45 +12,15 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from slawatch.binaries import find_binary
 from slawatch.settings import Settings
+from slawatch.tools.binaries import find_binary
 
-# The sandbox re-imports this module for the probe workflow: pass I/O libraries through.
+# The sandbox re-imports this module for the probe workflow: pass I/O (httpx) through.
 with workflow.unsafe.imports_passed_through():
-    import httpx
-
     from slawatch import telemetry
+    from tests.metrics_probe import free_port, matching, scrape
 
-SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 WF = "MetricsProbeWorkflow"
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def scrape(address: str) -> Samples:
-    """Samples by (name, labels) from the endpoint's text exposition format."""
-    text = httpx.get(f"http://{address}/metrics", timeout=5).text
-    samples: Samples = {}
-    for line in text.splitlines():
-        match = SAMPLE.match(line)
-        if match and not line.startswith("#"):
-            labels = frozenset(
-                (k, v) for k, v in LABEL.findall(match["labels"] or "") if k != "service_name"
-            )
-            samples[(match["name"], labels)] = float(match["value"])
-    return samples
-
-
-def matching(samples: Samples, name: str, **labels: str) -> list[float]:
-    """Values of every series called name whose labels include the given ones."""
-    want = set(labels.items())
-    return [v for (n, have), v in samples.items() if n == name and want <= have]
 
 
 def series(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:

@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 from intake.gateway import ticket_input
 from policies.loader import BUILTIN_DIR, load_policy
 from slawatch.models import (
+    AcknowledgeInput,
     CloseInput,
     FirstResponseInput,
     OpenTicketInput,
@@ -136,7 +137,6 @@ async def test_invalid_transitions_and_unknown_class_are_rejected_with_reasons()
 async def test_acknowledge_without_breach_is_rejected() -> None:
     async with harness() as h:
         handle = await h.open("prokuria", "V-2", severity="critical")
-        from slawatch.models import AcknowledgeInput
 
         err = await _rejected(
             h.update(handle, "acknowledge", AcknowledgeInput(responder="ana", channel="api"))

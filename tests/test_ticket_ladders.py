@@ -7,11 +7,9 @@ each scenario runs in its own environment (several at once make time skip past t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import WorkflowHandle
 
 from slawatch.models import (
     AcknowledgeInput,
@@ -20,22 +18,11 @@ from slawatch.models import (
     ReclassifyInput,
 )
 from tests.harness import Harness, Sent, harness
+from tests.ladder_scenarios import ANA, BERLIN, BOGDAN, CARMEN, PRK_LINE, open_critical
 
-BERLIN = ZoneInfo("Europe/Berlin")
 TALLINN = ZoneInfo("Europe/Tallinn")
-PRK_LINE, ANA, BOGDAN, CARMEN = "+40724011885", "+40721555101", "+40722555102", "+40723555103"
 CT_LINE, KADRI, MART, LIIS = "+3725019559", "+37255550101", "+37255550102", "+37255550103"
 SECOND = timedelta(seconds=1)
-
-
-# 03:00 on Tuesday 8 December 2026: the night, when only the 24x7 critical class pages.
-NIGHT = datetime(2026, 12, 8, 3, 0, tzinfo=BERLIN)
-
-
-async def open_critical(h: Harness, ticket_id: str) -> tuple[WorkflowHandle[Any, Any], datetime]:
-    """A Prokuria critical ticket opened at NIGHT (the test server's clock moved there)."""
-    await h.advance_to(NIGHT)
-    return await h.open("prokuria", ticket_id, severity="critical", opened_at=NIGHT), NIGHT
 
 
 def pages(h: Harness) -> list[tuple[datetime, str, str]]:

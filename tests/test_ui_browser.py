@@ -7,15 +7,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tests.browser import ARTIFACTS, chromium
-from tests.e2e_fixtures import TENANT, Stack, stack, wait_for
-
-__all__ = ["stack"]  # fixture, imported for pytest
+from tests.e2e_fixtures import TENANT, Stack, wait_for
 
 
-def test_breached_ticket_is_listed_in_the_ui_by_sla_state(stack: Stack, tmp_path: Path) -> None:
+def test_breached_ticket_is_listed_in_the_ui_by_sla_state(e2e_stack: Stack, tmp_path: Path) -> None:
     ticket_id = f"UI-{uuid.uuid4().hex[:8]}"
     workflow_id = f"ticket/{TENANT}/{ticket_id}"
-    with stack.http() as api:
+    with e2e_stack.http() as api:
         opened = api.post("/v1/tickets", json={"tenant": TENANT, "ticket_id": ticket_id})
         assert opened.status_code == 201, opened.text
 
@@ -27,7 +25,7 @@ def test_breached_ticket_is_listed_in_the_ui_by_sla_state(stack: Stack, tmp_path
 
     # Filter by SLA state only: the workflow id must come from the result rows, not the filter.
     query = quote(f"SlaState = 'breached' AND SlaTenant = '{TENANT}'")
-    url = f"{stack.ui}/namespaces/default/workflows?query={query}"
+    url = f"{e2e_stack.ui}/namespaces/default/workflows?query={query}"
     dom = chromium(tmp_path, "--dump-dom", url)
     # The row's link to the ticket's history, the id's slashes escaped in the path.
     assert f"/workflows/{quote(workflow_id, safe='')}/" in dom, dom[-3000:]

@@ -25,8 +25,8 @@ from typer.testing import CliRunner
 
 import activities.clients
 from activities.credentials import sendgrid_problem, twilio_problem
-from slawatch.cli import app
 from slawatch.settings import Settings
+from slawatch.tools.cli import app
 
 SID = "AC" + "1" * 32
 LIVE_SECRETS = ["tw-live-3c2b1a", "SG.live-9f8e7d", "helpdesk-5a6b7c"]
@@ -258,11 +258,11 @@ def test_a_failed_start_exits_without_finalizing(
         raise RuntimeError("Failed client connect: connection refused")
 
     monkeypatch.setattr("workers.cli.exit_now", exit_now)
-    monkeypatch.setattr("slawatch.process.exit_now", exit_now)
+    monkeypatch.setattr("slawatch.tools.cli_ticket.exit_now", exit_now)
     monkeypatch.setattr("workers.cli.configure_logging", lambda *_: None)
-    monkeypatch.setattr("slawatch.logging.configure_logging", lambda *_: None)
-    monkeypatch.setattr("workers.worker.run_worker", unreachable)
-    monkeypatch.setattr("intake.server.serve_api", unreachable)
+    monkeypatch.setattr("slawatch.tools.cli_ticket.configure_logging", lambda *_: None)
+    monkeypatch.setattr("workers.cli.run_worker", unreachable)
+    monkeypatch.setattr("slawatch.tools.cli_ticket.serve_api", unreachable)
     result = CliRunner().invoke(app, [command], env={"SLAWATCH_TEMPORAL_ADDRESS": "127.0.0.1:1"})
     assert isinstance(result.exception, _Exited)
     assert codes == [1]

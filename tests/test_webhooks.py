@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from activities.messages import GATHER_PATH, STATUS_CALLBACK_PATH
 from intake.webhooks import PIN_PATH, SMS_PATH, VOICE_PATH
 from policies.schema import Channel
-from slawatch.models import SentNotification, TicketStatus
-from slawatch.settings import DEV_ACCOUNT_SID
-from tests.intake_fixtures import (
-    PUBLIC_BASE,
-    TWILIO_TOKEN,
-    Api,
-    api,
-    bearer,
-    dev_env,
-    new_ticket_id,
-)
+from slawatch.messages import GATHER_PATH, STATUS_CALLBACK_PATH
+from slawatch.models import SentNotification
+from tests.intake_fixtures import PUBLIC_BASE, TWILIO_TOKEN, Api, bearer, new_ticket_id
+from tests.twilio_posts import ANA, post, status
 
-__all__ = ["api", "dev_env"]  # fixtures, imported for pytest
-
-ANA = "+40721555101"  # prokuria's example primary on-call (PIN 1234)
 STRANGER = "+40721999999"
-
-
-async def post(
-    api: Api, path: str, query: dict[str, str], form: dict[str, str], token: str = TWILIO_TOKEN
-) -> httpx.Response:
-    qs = urlencode(query)
-    url = f"{PUBLIC_BASE}{path}" + (f"?{qs}" if qs else "")
-    sids = {"MessageSid": f"SM{uuid.uuid4().hex}", "CallSid": f"CA{uuid.uuid4().hex}"}
-    form = {"AccountSid": DEV_ACCOUNT_SID, **sids, **form}
-    signature = RequestValidator(token).compute_signature(url, form)
-    headers = {"X-Twilio-Signature": signature}
-    return await api.http.post(f"{path}?{qs}", data=form, headers=headers)
 
 
 async def breached(api: Api, to: str = ANA, code: str = "4821") -> tuple[str, str]:
@@ -67,13 +42,6 @@ async def breached(api: Api, to: str = ANA, code: str = "4821") -> tuple[str, st
             break
         await asyncio.sleep(0.05)
     return wf, breach
-
-
-async def status(api: Api, wf: str) -> TicketStatus:
-    result: TicketStatus = await api.client.get_workflow_handle(wf).query(
-        "status", result_type=TicketStatus
-    )
-    return result
 
 
 async def test_key_press_acknowledges_and_offers_details_after_pin(api: Api) -> None:

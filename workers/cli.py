@@ -8,16 +8,15 @@ import typer
 from pydantic import ValidationError
 
 from slawatch.logging import configure_logging
-from slawatch.process import exit_now
 from slawatch.safety import Role
 from slawatch.settings import Settings
-from slawatch.startup import refuse_unsafe_start
+from slawatch.tools.process import exit_now
+from slawatch.tools.startup import refuse_unsafe_start
+from workers.worker import run_worker
 
 
 def worker() -> None:
     """Run the ticket and notification workers until Ctrl-C or SIGTERM."""
-    from workers.worker import run_worker
-
     try:
         settings = Settings()
     except ValidationError as exc:

@@ -12,20 +12,27 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.notify import notification_activities
 from activities.oncall import NoOverrides, OnCallActivities
 from activities.overrides import OverrideStore, open_override_store
 from activities.policy import PolicyActivities
 from activities.records import open_records
 from activities.records.activities import RecordActivities
 from activities.records.store import RecordStore
+from slawatch.search_attributes import indexed_value_type
 from slawatch.secret_specs import parse_secrets
 from slawatch.settings import Settings, notify_queue_for, outbound_queue_for, reports_queue_for
+from slawatch.telemetry import runtime_for
+from slawatch.temporal import connect
 from workflows.escalation import EscalationWorkflow
 from workflows.report import MonthlyReportWorkflow
+from workflows.search import DEFINITIONS
 from workflows.ticket import TicketSlaWorkflow
 
 log = structlog.get_logger()
@@ -36,7 +43,14 @@ WORKFLOWS = [TicketSlaWorkflow, EscalationWorkflow]
 # workflows/s sandboxed, about 125/s unsandboxed).
 PASSTHROUGH = (
     "policies",
-    "slawatch",
+    # The foundation modules the workflows import, by name: not the CLI and stand-ins
+    # (slawatch/tools/), which no workflow needs.
+    "slawatch.messages",
+    "slawatch.models",
+    "slawatch.paging",
+    "slawatch.search_attributes",
+    "slawatch.settings",
+    "slawatch.telemetry",
     "activities",
     "pydantic",
     "pydantic_core",
@@ -177,10 +191,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     # The sandbox imports the workflow modules afresh for every workflow run; without cached
     # bytecode (PYTHONDONTWRITEBYTECODE is set on some machines) it compiles them every time.
     sys.dont_write_bytecode = False
-    from activities.notify import notification_activities
-    from slawatch.telemetry import runtime_for
-    from slawatch.temporal import connect
-
     # The runtime serves /metrics (SDK + slawatch_*) when SLAWATCH_METRICS_BIND_ADDRESS is set.
     client = await connect(settings, runtime_for(settings))
     notify = notification_activities(settings)
@@ -223,12 +233,6 @@ def _stop_on_signals() -> asyncio.Event:
 
 async def ensure_search_attributes(client: Client) -> None:
     """Register slawatch's search attributes on the namespace (idempotent)."""
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-    from temporalio.service import RPCError, RPCStatusCode
-
-    from slawatch.search_attributes import indexed_value_type
-    from workflows.search import DEFINITIONS
-
     for name, kind in DEFINITIONS.items():
         # One at a time, so that one already registered doesn't hide another that is missing
         # (and the time-skipping test server has no List call to ask first).

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import build_sms_body
     from policies.schema import Channel
+    from slawatch.messages import build_sms_body
     from slawatch.models import (
         EscalationInput,
         PlaceCallInput,
@@ -27,28 +25,15 @@ with workflow.unsafe.imports_passed_through():
     from slawatch.telemetry import record_notification, record_page_lag
     from workflows.grouping import await_digest, page_group
     from workflows.notices import email_body, email_subject
+    from workflows.notify_options import (
+        ACCOUNT_FAILURE,
+        NOTIFY_RETRY,
+        NOTIFY_RETRY_ASSURED,
+        NOTIFY_SCHEDULE_TO_CLOSE,
+        NOTIFY_START_TO_CLOSE,
+    )
 
-# Temporal owns retries: transient vendor errors back off up to a minute; after ten minutes of
-# trying, the step is recorded as failed and the ladder goes on (never stuck on one send).
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    non_retryable_error_types=["NotificationRejected"],
-)
-# With delivery assurance (patch below) an account-wide refusal (expired token, geo permission,
-# suspended account, quota) fails the activity at once, so the escalation can say "failing",
-# fall back to the other vendor and retry the page itself without burning the ladder.
-ACCOUNT_FAILURE = "DeliveryAccountFailure"
-NOTIFY_RETRY_ASSURED = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    non_retryable_error_types=["NotificationRejected", ACCOUNT_FAILURE],
-)
 DELIVERY_ASSURANCE = "delivery-assurance"
-NOTIFY_START_TO_CLOSE = timedelta(seconds=30)
-NOTIFY_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
 # The label escalation.py gives round 1, step 1: the page whose lag the alert watches.
 FIRST_STEP_LABEL = "r1s1"
 

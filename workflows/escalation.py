@@ -11,8 +11,9 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from policies.clock import clock_for
     from policies.oncall import members_at
-    from policies.schema import Channel, Ladder, LadderStep, ServiceClass, Unit
+    from policies.schema import Channel, Ladder, LadderStep, ServiceClass
     from slawatch.models import (
+        BreachOutcome,
         DeliveryStatusInput,
         EscalationInput,
         EscalationProgress,
@@ -46,8 +47,7 @@ EMAIL_BESIDE_PAGES = "email-beside-pages"
 
 def wait_of(step: LadderStep) -> timedelta:
     """Ack windows are real time (a pager wait, not business time)."""
-    unit = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}[step.wait.unit]
-    return timedelta(seconds=step.wait.amount * unit)
+    return step.wait.as_timedelta()
 
 
 def draw_codes(codes: dict[str, str], people: list[Recipient]) -> dict[str, str]:
@@ -101,7 +101,7 @@ class EscalationWorkflow:
         policy = input.policy
         cls: ServiceClass = policy.classes[input.severity]
         ladder: Ladder = policy.ladders[cls.ladder]
-        outcome = "exhausted"
+        outcome = BreachOutcome.EXHAUSTED
         for round_no in range(ladder.repeat + 1):
             for step_no, step in enumerate(ladder.steps):
                 if self.stopped is not None:
@@ -119,14 +119,14 @@ class EscalationWorkflow:
                 await self._wait_for_ack(step, sent, f"ack window, step {self.level}")
         self.finished = True
         if self.stopped is not None:
-            outcome = "acknowledged" if self.stopped.reason == "acknowledged" else "stopped"
+            outcome = self.stopped.reason.outcome()
         result = EscalationResult(
             breach_id=input.breach_id,
             outcome=outcome,
             acknowledged_by=self.stopped.responder if self.stopped else None,
             level=self.level,
         )
-        if outcome == "exhausted":
+        if outcome == BreachOutcome.EXHAUSTED:
             # Metric only (the workflow meter skips replays): no command changes, no patch.
             record_escalation_exhausted(workflow.metric_meter(), input.tenant, input.severity)
             parent = workflow.get_external_workflow_handle(input.ticket_workflow_id)

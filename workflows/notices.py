@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotificationActivities
     from policies.oncall import members_at
     from policies.schema import Channel
     from slawatch.models import (
         SendEmailInput,
-        SendResult,
         SentNotification,
         TargetKind,
         TicketState,
+        escalation_level,
         ticket_ref,
     )
     from slawatch.settings import notify_queue_for
     from workflows import sla
+    from workflows.notify_options import (
+        NOTIFY_RETRY,
+        NOTIFY_SCHEDULE_TO_CLOSE,
+        NOTIFY_START_TO_CLOSE,
+    )
 
 
 def email_subject(ref: str, severity: str, kind: str, percent: int | None = None) -> str:
@@ -46,7 +52,7 @@ def summary_line(ticket_id: str, s: TicketState, now: datetime) -> str:
             parts.append(f"{kind.value} due {status.due:%Y-%m-%d %H:%M}Z")
         elif status.state.value != "none":
             parts.append(f"{kind.value} {status.state.value}")
-    level = max((b.level for b in s.breaches if b.outcome == "escalating"), default=0)
+    level = escalation_level(s.breaches)
     if level:
         parts.append(f"escalation level {level}")
     if s.delivery_failing:
@@ -75,18 +81,18 @@ async def send_warning(
         ok=True,
     )
     try:
-        await workflow.execute_activity(
-            "send_email",
+        await workflow.execute_activity_method(
+            NotificationActivities.send_email,
             SendEmailInput(
                 to=to,
                 subject=email_subject(ref, s.severity, kind.value, percent),
                 body=email_body(ref, s.severity, kind.value, now, percent),
                 idempotency_key=key,
             ),
-            result_type=SendResult,
             task_queue=notify_queue_for(workflow.info().task_queue),
-            start_to_close_timeout=timedelta(seconds=30),
-            schedule_to_close_timeout=timedelta(minutes=10),
+            start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+            schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
+            retry_policy=NOTIFY_RETRY,
             summary=f"{kind.value} warning {percent}%",
         )
     except ActivityError as err:

@@ -13,7 +13,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from activities.records.monthly import ACTIVITY, MonthlyReportInput, MonthlyReportResult
+    from activities.records.monthly import (
+        MonthlyReportActivities,
+        MonthlyReportInput,
+        MonthlyReportResult,
+    )
 
 WORKFLOW = "MonthlyReportWorkflow"
 # Set by Temporal on every workflow a schedule starts.
@@ -29,10 +33,9 @@ class MonthlyReportWorkflow:
             # for its own day); a run started by hand has none and takes the workflow's clock.
             scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_AT)
             input = input.model_copy(update={"at": scheduled or workflow.now()})
-        result: MonthlyReportResult = await workflow.execute_activity(
-            ACTIVITY,
+        result: MonthlyReportResult = await workflow.execute_activity_method(
+            MonthlyReportActivities.deliver,
             input,
-            result_type=MonthlyReportResult,
             # Building the page draws three charts; sending is one request.
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=RetryPolicy(

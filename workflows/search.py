@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from slawatch.models import TargetKind, TicketState
+    from slawatch.models import TargetKind, TicketState, escalation_level, live_breaches
     from slawatch.paging import paged_numbers
     from slawatch.search_attributes import (
         BREACHED,
@@ -53,7 +53,7 @@ __all__ = [
 def upsert_search_attributes(s: TicketState, now: datetime) -> None:
     """Publish the ticket's current SLA state; only what changed is written to history."""
     current = workflow.info().typed_search_attributes
-    level = max((b.level for b in s.breaches if b.outcome == "escalating"), default=0)
+    level = escalation_level(s.breaches)
     updates: list[SearchAttributeUpdate[Any]] = []
     for key, value in (
         (TENANT, s.policy.tenant),
@@ -69,7 +69,7 @@ def upsert_search_attributes(s: TicketState, now: datetime) -> None:
         if value is not None and current.get(typed_key) != value:
             updates.append(typed_key.value_set(value))
     if s.sent and workflow.patched(PAGED_TO_ATTRIBUTE):
-        live = {b.breach_id for b in s.breaches if b.outcome == "escalating"}
+        live = {b.breach_id for b in live_breaches(s.breaches)}
         paged = paged_numbers(s.sent, live)
         if (current.get(PAGED_TO) or []) != paged:
             updates.append(PAGED_TO.value_set(paged) if paged else PAGED_TO.value_unset())

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ResolveInput,
         ResumeInput,
         StopEscalationInput,
+        StopReason,
         TargetKind,
         TicketPhase,
         TicketState,
@@ -201,15 +202,15 @@ class TicketSlaWorkflow:
 
     async def _evaluate_target(self, kind: TargetKind, now: datetime) -> None:
         s = self.state
-        live = [b for b in s.breaches if b.kind is kind and b.outcome == "escalating"]
+        live = [b for b in s.breaches if b.kind is kind and b.live]
         if s.phase is TicketPhase.CLOSED:
-            await self._stop_escalations(live, "closed")
+            await self._stop_escalations(live, StopReason.CLOSED)
         elif kind in s.breached_at and not sla.is_breached(s, kind, now):
             # Reclassified to a longer target: the breach no longer stands.
             del s.breached_at[kind]
-            await self._stop_escalations(live, "reclassified")
+            await self._stop_escalations(live, StopReason.RECLASSIFIED)
         elif sla.met_at(s, kind) is not None:
-            await self._stop_escalations(live, "met")
+            await self._stop_escalations(live, StopReason.MET)
         elif kind not in s.breached_at and sla.is_breached(s, kind, now):
             await self._breach(kind, now)
         else:
@@ -337,7 +338,7 @@ class TicketSlaWorkflow:
 
     async def _stop_escalations(self, breaches: list[Breach], reason: str, **who: str) -> None:
         for breach in breaches:
-            breach.outcome = "acknowledged" if reason == "acknowledged" else "stopped"
+            breach.outcome = StopReason(reason).outcome()
             # Its pages are no longer wanted: a failing delivery for it is no longer news.
             self.state.delivery_failing.pop(breach.breach_id, None)
             handle = workflow.get_external_workflow_handle(breach.escalation_workflow_id)
@@ -474,9 +475,9 @@ class TicketSlaWorkflow:
                 )
             )
         record_acknowledgement(workflow.metric_meter(), s.policy.tenant, input.channel)
-        live = [b for b in targets if b.outcome == "escalating"]
+        live = [b for b in targets if b.live]
         await self._stop_escalations(
-            live, "acknowledged", responder=input.responder, channel=input.channel
+            live, StopReason.ACKNOWLEDGED, responder=input.responder, channel=input.channel
         )
         ids = ", ".join(b.breach_id for b in targets)
         return await self._changed(
@@ -513,7 +514,7 @@ class TicketSlaWorkflow:
     def escalation_finished(self, input: EscalationResult) -> None:
         self.state.delivery_failing.pop(input.breach_id, None)
         for breach in self.state.breaches:
-            if breach.breach_id == input.breach_id and breach.outcome == "escalating":
+            if breach.breach_id == input.breach_id and breach.live:
                 breach.outcome = input.outcome
         self._note("escalation_finished", f"{input.breach_id}: {input.outcome}")
         self.dirty = True
@@ -526,7 +527,7 @@ class TicketSlaWorkflow:
             if sent.key == input.idempotency_key:
                 sent.outcome = input.status
                 for breach in self.state.breaches:
-                    if breach.breach_id == sent.breach_id and breach.outcome == "escalating":
+                    if breach.breach_id == sent.breach_id and breach.live:
                         handle = workflow.get_external_workflow_handle(
                             breach.escalation_workflow_id
                         )

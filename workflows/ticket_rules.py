@@ -10,12 +10,14 @@ from policies.schema import Policy
 from slawatch.models import (
     AcknowledgeInput,
     Breach,
+    BreachOutcome,
     HistoryEntry,
     OpenTicketInput,
     TargetKind,
     TicketPhase,
     TicketState,
     TicketStatus,
+    escalation_level,
 )
 from slawatch.paging import phone_pages
 from workflows import sla
@@ -87,7 +89,7 @@ def open_breaches(s: TicketState, breach_id: str | None) -> list[Breach]:
         if found[0].outcome == "acknowledged":
             raise invalid(f"breach {breach_id} is already acknowledged")
         return found
-    live = [b for b in s.breaches if b.outcome in ("escalating", "exhausted")]
+    live = [b for b in s.breaches if b.live or b.outcome == BreachOutcome.EXHAUSTED]
     if not live:
         raise invalid("nothing to acknowledge: no breach is escalating")
     return live
@@ -107,7 +109,7 @@ def status_of(
         sla_state=sla.overall_state(s, now),
         response=sla.target_status(s, TargetKind.RESPONSE, now),
         resolution=sla.target_status(s, TargetKind.RESOLUTION, now),
-        escalation_level=max((b.level for b in s.breaches if b.outcome == "escalating"), default=0),
+        escalation_level=escalation_level(s.breaches),
         breaches=s.breaches,
         acknowledgements=s.acknowledgements,
         sent=s.sent,

@@ -10,7 +10,7 @@ attempt of the same key does not send but raises `InFlight`, and Temporal retrie
 That is what makes check-then-mark mean "exactly one sender at a time" across hosts (a retry
 that Temporal started on another host while the first attempt still waits on the vendor). An
 attempt that ends without an answer releases its lease; one whose worker died leaves it to run
-out. LEASE outlasts a vendor request (activities/clients.py REQUEST_TIMEOUT, 10 s) and is shorter
+out. LEASE outlasts a vendor request (SLAWATCH_VENDOR_REQUEST_TIMEOUT, 10 s) and is shorter
 than the activity's start_to_close_timeout (workflows/dispatch.py, 30 s), so Temporal's retry
 after a crash always finds it expired.
 
@@ -93,6 +93,7 @@ def describe(settings: Settings) -> str:
 def open_ledger(settings: Settings) -> SendLedger:
     """The ledger these settings name: PostgreSQL when ledger_url is set, else SQLite."""
     if settings.ledger_url is None:
+        # Imported here: sqlite.py imports this module (SendLedger, LEASE), so a top import cycles.
         from activities.ledger.sqlite import SqliteLedger
 
         return SqliteLedger(settings.data_dir / SQLITE_FILE)

@@ -20,9 +20,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from activities.records.build import build_record
 from activities.records.store import RecordStore
 from policies.schema import Policy
-from slawatch.models import TENANT_NAME, TicketStatus
+from slawatch.models import TENANT_NAME, TICKET_WORKFLOW_TYPE, TicketStatus
 
-WORKFLOW_TYPE = "TicketSlaWorkflow"
+WORKFLOW_TYPE = TICKET_WORKFLOW_TYPE
 RPC_TIMEOUT = timedelta(seconds=15)
 
 

@@ -26,6 +26,7 @@ from activities.records.rows import (
 from policies.clock import BusinessClock, clock_for
 from policies.schema import Policy
 from slawatch.models import (
+    BreachOutcome,
     HistoryEntry,
     TargetKind,
     TargetState,
@@ -111,7 +112,7 @@ def _version(status: TicketStatus) -> int:
     """Grows with every change the status can show: a newer picture has a higher number."""
     outcomes = sum(1 for s in status.sent if s.outcome is not None)
     levels = sum(b.level for b in status.breaches)
-    finished = sum(1 for b in status.breaches if b.outcome != "escalating")
+    finished = sum(1 for b in status.breaches if b.outcome != BreachOutcome.ESCALATING)
     return (
         len(status.history)
         + len(status.sent)

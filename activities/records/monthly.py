@@ -1,6 +1,6 @@
 """Monthly delivery: on the tenant's first working day of a month, last month's report by email.
 
-The schedule (slawatch/report_schedule.py) starts MonthlyReportWorkflow every day; its one
+The schedule (slawatch/tools/report_schedule.py) starts MonthlyReportWorkflow every day; its one
 activity here decides whether the day is the first working day of its month on the tenant's
 report calendar and, only then, builds the previous month's report from the record store and
 emails it through SendGrid: an HTML body (the report page) and the CSV as an attachment.

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from slawatch.models import TargetKind
+from slawatch.models import BreachOutcome, TargetKind
 
 # The verdicts a target can have in the record (docs/reports.md defines each).
 MET, BREACHED, PENDING, NO_TARGET = "met", "breached", "pending", "none"
@@ -80,7 +80,7 @@ class BreachRow(Row):
     breached_at: datetime
     withdrawn: bool = False
     withdrawn_at: datetime | None = None
-    outcome: str = "escalating"
+    outcome: str = BreachOutcome.ESCALATING.value
     level: int = 0
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None

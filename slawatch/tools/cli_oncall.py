@@ -29,7 +29,7 @@ from policies.oncall import (
     who,
 )
 from policies.schema import Policy
-from slawatch.cli_output import load_settings, table
+from slawatch.tools.cli_output import load_settings, table
 
 oncall_app = typer.Typer(
     help="Who is on call, their shifts, and overrides (who covers for whom, when).",

@@ -1,7 +1,8 @@
 """Pure builders for SMS text and webhook URLs: ticket reference and class only.
 
-Workflows call these, so they are deterministic and import only the standard library. They
-never take customer data: a page may be read by anyone near the phone (docs/design.md).
+Workflows call these, so they are deterministic and import only the standard library and the
+name rule (`policies/names.py`, itself standard library only). They never take customer data:
+a page may be read by anyone near the phone (docs/design.md).
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
+from policies.names import NAME_PATTERN
+
 # A reference must survive being typed back in "ACK <ref>" and read aloud: no spaces.
 REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,159}$")
-CLASS = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+CLASS = re.compile(NAME_PATTERN)
 _KIND = re.compile(r"^[a-z][a-z_]{0,31}$")
 _ACK = re.compile(r"^\s*ACK\s+(\S+)\s*$", re.IGNORECASE)
 # A page's one-time acknowledgement code: four digits, never the bare ACK_DIGIT.
@@ -119,7 +122,7 @@ def parse_sms_ack(text: str) -> str | None:
 
 
 def spoken(ticket_ref: str) -> str:
-    """The reference as text-to-speech should read it (the call's TwiML, activities/twiml.py)."""
+    """The reference as text-to-speech should read it (the call's TwiML, slawatch/twiml.py)."""
     # Text-to-speech reads "T-1042" as a subtraction; spell separators as pauses instead.
     return re.sub(r"[._:/-]+", ", ", ticket_ref)
 

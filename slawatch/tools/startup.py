@@ -12,14 +12,13 @@ from collections.abc import Iterable
 
 import typer
 
+from activities.credentials import sendgrid_problem, twilio_problem
 from slawatch.safety import Role, production_problems
 from slawatch.settings import Settings
 
 
 def vendor_problems(settings: Settings, roles: Iterable[Role]) -> list[str]:
     """Ask each vendor the roles use whether it accepts our credentials (bounded, ~5 s each)."""
-    from activities.credentials import sendgrid_problem, twilio_problem
-
     # The API checks Twilio too: its auth token verifies every webhook, and a wrong one would
     # turn away every acknowledgement with a 403 while looking healthy.
     problems = [twilio_problem(settings)]

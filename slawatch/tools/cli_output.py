@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slawatch.settings import Settings
-from slawatch.standins.outbox import OutboxRecord
+from slawatch.tools.standins.outbox import OutboxRecord
 
 
 def fail(message: str, details: Sequence[str] = (), code: int = 1) -> NoReturn:

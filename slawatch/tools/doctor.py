@@ -13,11 +13,23 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
-import phonenumbers
 import typer
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.service import RPCError, RPCStatusCode
 
+from activities.clients import vendors_from_settings
+from activities.credentials import sendgrid_problem, twilio_problem
+from activities.vendors import VendorError
+from policies.contacts import e164
+from policies.loader import BUILTIN_DIR, PolicyError, available_tenants, load_policy
 from slawatch.safety import ALL_ROLES, Role, production_problems, why_not_local
+from slawatch.search_attributes import indexed_value_type
 from slawatch.settings import Settings
+from slawatch.temporal import connect
+from slawatch.tools.cli_output import load_settings
+from slawatch.tools.process import exit_now
+from workflows.search import DEFINITIONS
 
 # Temporal answers a healthy describe in milliseconds; ten seconds covers a Cloud TLS handshake.
 TEMPORAL_TIMEOUT = 10.0
@@ -54,12 +66,6 @@ def settings_checks(settings: Settings, roles: frozenset[Role]) -> list[Check]:
 
 async def temporal_checks(settings: Settings) -> list[Check]:
     """Connect, describe the namespace, list its search attributes."""
-    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-    from temporalio.service import RPCError, RPCStatusCode
-
-    from slawatch.temporal import connect
-
     address, namespace = settings.temporal_address, settings.temporal_namespace
     skipped = Check("search attributes", Outcome.SKIP, "needs a reachable namespace")
     try:
@@ -113,9 +119,6 @@ def _reason(exc: BaseException) -> str:
 
 
 def _search_attributes(registered: dict[str, int]) -> Check:
-    from slawatch.search_attributes import indexed_value_type
-    from workflows.search import DEFINITIONS
-
     missing, mistyped = [], []
     for name, kind in DEFINITIONS.items():
         wanted = indexed_value_type(kind)
@@ -132,8 +135,6 @@ def _search_attributes(registered: dict[str, int]) -> Check:
 
 
 def policy_check(settings: Settings) -> Check:
-    from policies.loader import BUILTIN_DIR, PolicyError, available_tenants, load_policy
-
     directory = settings.policy_dir or BUILTIN_DIR
     tenants = available_tenants(settings.policy_dir)
     if not tenants:
@@ -162,8 +163,6 @@ def _vendor(name: str, problem: str | None, accepted: str, stand_in: bool) -> Ch
 
 
 def vendor_checks(settings: Settings, roles: frozenset[Role]) -> list[Check]:
-    from activities.credentials import sendgrid_problem, twilio_problem
-
     stand_in = settings.notifier_mode == "stand-in"
     twilio = f"stand-in {settings.twilio_base_url}" if stand_in else "Twilio"
     sendgrid = f"stand-in {settings.sendgrid_base_url}" if stand_in else "SendGrid"
@@ -183,17 +182,13 @@ def vendor_checks(settings: Settings, roles: frozenset[Role]) -> list[Check]:
 
 def page_check(settings: Settings, to: str | None) -> Check:
     """One SMS through the adapter the notification activities use (no ledger: not a step)."""
-    from activities.clients import vendors_from_settings
-    from activities.vendors import VendorError
-
     if to is None:
         return Check("test page", Outcome.SKIP, "not asked (--test-page +E164 sends one SMS)")
     try:
-        number = phonenumbers.parse(to, None)
-        valid = phonenumbers.is_valid_number(number)
-    except phonenumbers.NumberParseException:
+        valid = e164(to) == to
+    except ValueError:
         valid = False
-    if not valid or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != to:
+    if not valid:
         return Check(
             "test page", Outcome.FAIL, f"{to!r} is not an E.164 number (+<country><number>)"
         )
@@ -232,9 +227,6 @@ def doctor(
     ] = RoleChoice.ALL,
 ) -> None:
     """Check settings, Temporal, search attributes, policies and vendor credentials."""
-    from slawatch.cli_output import load_settings
-    from slawatch.process import exit_now
-
     settings = load_settings()
     roles = ALL_ROLES if role is RoleChoice.ALL else frozenset({Role(role.value)})
     checks = asyncio.run(run_checks(settings, roles, test_page))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from slawatch.standins.faults import Fault, FaultPlan, faults_route, inject
-from slawatch.standins.outbox import OutboxWriter
-from slawatch.standins.server import ThreadedServer
+from policies.contacts import EMAIL
+from slawatch.tools.standins.faults import Fault, FaultPlan, faults_route, inject
+from slawatch.tools.standins.outbox import OutboxWriter
+from slawatch.tools.standins.server import ThreadedServer
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 REVOKED = "The provided authorization grant is invalid, expired, or revoked"
 
 
@@ -56,12 +55,12 @@ def validate_mail(body: Any) -> list[tuple[str | None, str]]:
             continue
         for j, address in enumerate(to):
             email = address.get("email") if isinstance(address, dict) else None
-            if not isinstance(email, str) or not _EMAIL.match(email):
+            if not isinstance(email, str) or not EMAIL.match(email):
                 field = f"personalizations.{i}.to.{j}.email"
                 problems.append((field, "Does not contain a valid address."))
     sender = body.get("from")
     email = sender.get("email") if isinstance(sender, dict) else None
-    if not isinstance(email, str) or not _EMAIL.match(email):
+    if not isinstance(email, str) or not EMAIL.match(email):
         problems.append(("from.email", "The from object must contain a valid email."))
     subjects = [p.get("subject") for p in people if isinstance(p, dict)]
     if not body.get("subject") and not (subjects and all(subjects)):

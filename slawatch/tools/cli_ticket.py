@@ -13,10 +13,18 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from slawatch.cli_output import fail, load_settings, print_outbox, print_status, print_tickets
+from intake.server import serve_api
+from slawatch.logging import configure_logging
+from slawatch.models import EventType
+from slawatch.safety import Role
+from slawatch.tools.cli_output import fail, load_settings, print_outbox, print_status, print_tickets
+from slawatch.tools.process import exit_now
+from slawatch.tools.standins.outbox import outbox_dir, read_outboxes
+from slawatch.tools.startup import refuse_unsafe_start
 
 ticket_app = typer.Typer(help="Open tickets, send their events, read their SLA status.")
-EVENTS = ("first_response", "reclassify", "pause", "resume", "resolve", "reopen", "close")
+# Acknowledging is for people paged (SMS, call, API with a responder), not a ticket event here.
+EVENTS = tuple(e.value for e in EventType if e is not EventType.ACKNOWLEDGE)
 
 ApiUrl = Annotated[
     str | None, typer.Option("--api-url", envvar="SLAWATCH_API_URL", help="Default: from settings")
@@ -135,8 +143,6 @@ def list_tickets(
 
 def outbox(as_json: AsJson = False) -> None:
     """Every SMS, call and email the local stand-ins received (nothing left the machine)."""
-    from slawatch.standins.outbox import outbox_dir, read_outboxes
-
     records = read_outboxes(outbox_dir(load_settings().data_dir))
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
@@ -146,17 +152,11 @@ def outbox(as_json: AsJson = False) -> None:
 
 def api() -> None:
     """Serve the intake API and Twilio webhooks (settings from SLAWATCH_* variables)."""
-    from intake.server import serve_api
-    from slawatch.logging import configure_logging
-    from slawatch.process import exit_now
-    from slawatch.safety import Role
-    from slawatch.startup import refuse_unsafe_start
-
     settings = load_settings()
     refuse_unsafe_start(settings, {Role.API})
     configure_logging(settings.log_format, settings.log_level)
     # Errors exit without interpreter finalization, which the Temporal core's threads can abort
-    # (SIGABRT instead of the exit code) once a client was tried; see slawatch/process.py.
+    # (SIGABRT instead of the exit code) once a client was tried; see slawatch/tools/process.py.
     try:
         asyncio.run(serve_api(settings))
     except ValueError as exc:  # a malformed SLAWATCH_API_TOKENS, named by the parser

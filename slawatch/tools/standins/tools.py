@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 # .ci/install-standins installs them here; SLAWATCH_STANDINS_DIR points elsewhere if wanted.
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / ".standins"
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / ".standins"
 SPEC = "node_modules/@twilio-alpha/mcp/twilio-oai/spec/json/twilio_api_v2010.json"
 PRISM = "node_modules/.bin/prism"
 

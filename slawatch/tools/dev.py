@@ -14,14 +14,28 @@ import subprocess
 from pathlib import Path
 
 import typer
+from temporalio.service import RPCError
 
-from slawatch.binaries import find_binary
-from slawatch.process import exit_now
+from intake.server import serve_api
+from slawatch.logging import configure_logging
+from slawatch.safety import ALL_ROLES, api_docs_enabled
 from slawatch.settings import DEV_ACCOUNT_SID, DEV_SENDGRID_API_KEY, Settings
 from slawatch.temporal import connect
+from slawatch.tools.binaries import find_binary
+from slawatch.tools.cli_output import load_settings
+from slawatch.tools.process import exit_now, stop_process
+from slawatch.tools.standins.stack import start_standins
+from slawatch.tools.standins.tools import StandinToolsMissing
+from slawatch.tools.startup import refuse_unsafe_start
+from workers.worker import ensure_search_attributes, run_worker
 
 # WAL roughly doubles SQLite's start and timer throughput (measured on 2 cores: SQLite with WAL).
 PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
+
+def pragma_args() -> list[str]:
+    """`temporal server start-dev` options for PRAGMAS: the dev stack, fixtures and benchmarks."""
+    return [arg for pragma in PRAGMAS for arg in ("--sqlite-pragma", pragma)]
 
 
 class DevError(Exception):
@@ -59,29 +73,13 @@ def start_temporal(data_dir: Path, port: int, ui_port: int) -> subprocess.Popen[
     args = [temporal, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
     args += ["--ui-ip", "127.0.0.1", "--ui-port", str(ui_port), "--ui-disable-news-fetch"]
     args += ["--db-filename", str(data_dir / "temporal.db"), "--log-level", "warn"]
-    for pragma in PRAGMAS:
-        args += ["--sqlite-pragma", pragma]
+    args += pragma_args()
     log = (data_dir / "temporal.log").open("ab")
     # Its own process group: Ctrl-C reaches us first and we stop it after the worker.
     return subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
 
 
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen[bytes], log: Path) -> None:
-    from temporalio.service import RPCError
-
-    from workers.worker import ensure_search_attributes
-
     for _ in range(300):
         if proc.poll() is not None:
             tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-2000:]
@@ -97,11 +95,6 @@ async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen[bytes], 
 
 async def run_stack(settings: Settings, ui_port: int, stop: asyncio.Event) -> None:
     """Start everything, print where it is, wait for `stop`, then stop in reverse order."""
-    from intake.server import serve_api
-    from slawatch.standins.stack import start_standins
-    from slawatch.standins.tools import StandinToolsMissing
-    from workers.worker import run_worker
-
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     mode = notifier_mode(settings)
@@ -154,8 +147,6 @@ async def run_stack(settings: Settings, ui_port: int, stop: asyncio.Event) -> No
 
 
 def _print_urls(settings: Settings, ui_port: int, mode: str) -> None:
-    from slawatch.safety import api_docs_enabled
-
     api = f"http://{settings.api_host}:{settings.api_port}"
     docs = f"OpenAPI docs {api}/docs" if api_docs_enabled(settings) else "docs off"
     lines = [
@@ -179,11 +170,6 @@ def _print_urls(settings: Settings, ui_port: int, mode: str) -> None:
 
 def dev(ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI")) -> None:
     """Run the whole local stack: Temporal + UI, worker, API, Twilio/SendGrid stand-ins."""
-    from slawatch.cli_output import load_settings
-    from slawatch.logging import configure_logging
-    from slawatch.safety import ALL_ROLES
-    from slawatch.startup import refuse_unsafe_start
-
     settings = load_settings()
     try:
         mode = notifier_mode(settings)

@@ -22,9 +22,9 @@ from activities.records.backfill import backfill
 from activities.records.render import FORMATS, to_csv, to_json, to_table
 from activities.records.report import PeriodError, build_report, html_report, parse_period
 from policies.loader import PolicyError, load_policy
-from slawatch.cli_output import fail, load_settings, table
 from slawatch.models import TENANT_NAME
 from slawatch.settings import Settings
+from slawatch.tools.cli_output import fail, load_settings, table
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -128,7 +128,7 @@ def backfill_command(
         _tenant(tenant, "--tenant")
     settings = load_settings()
     # Loaded for this command only: the report needs neither Temporal nor process helpers.
-    from slawatch.process import exit_now
+    from slawatch.tools.process import exit_now
 
     async def run() -> int:
         client = await _client(settings)
@@ -192,10 +192,10 @@ def schedule_command(
     from temporalio.service import RPCError, RPCStatusCode
 
     # (the same reason)
-    from slawatch.process import exit_now
+    from slawatch.tools.process import exit_now
 
     # (the same reason)
-    from slawatch.report_schedule import handle, put_schedule, schedule_id
+    from slawatch.tools.report_schedule import handle, put_schedule, schedule_id
 
     async def run() -> int:
         client = await _client(settings)

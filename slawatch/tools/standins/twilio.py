@@ -26,10 +26,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from slawatch.standins.faults import Fault, FaultPlan, faults_route, inject
-from slawatch.standins.outbox import OutboxWriter
-from slawatch.standins.prism import PrismProcess
-from slawatch.standins.server import ThreadedServer
+from slawatch.tools.standins.faults import Fault, FaultPlan, faults_route, inject
+from slawatch.tools.standins.outbox import OutboxWriter
+from slawatch.tools.standins.prism import PrismProcess
+from slawatch.tools.standins.server import ThreadedServer
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # Twilio's test-credential number that always fails as "invalid To" (error 21211).

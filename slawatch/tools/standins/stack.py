@@ -1,4 +1,4 @@
-"""Start and stop both stand-ins together; `python -m slawatch.standins` runs them in front."""
+"""Start and stop both stand-ins; `python -m slawatch.tools.standins` runs them in front."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from slawatch.standins.faults import FaultPlan
-from slawatch.standins.outbox import SENDGRID_OUTBOX, TWILIO_OUTBOX, outbox_dir
-from slawatch.standins.sendgrid import RunningSendgrid, start_sendgrid
-from slawatch.standins.twilio import RunningTwilio, start_twilio
+from slawatch.settings import Settings
+from slawatch.tools.standins.faults import FaultPlan
+from slawatch.tools.standins.outbox import SENDGRID_OUTBOX, TWILIO_OUTBOX, outbox_dir
+from slawatch.tools.standins.sendgrid import RunningSendgrid, start_sendgrid
+from slawatch.tools.standins.twilio import RunningTwilio, start_twilio
 
 TWILIO_FAULTS_ENV = "SLAWATCH_STANDIN_TWILIO_FAULTS"
 SENDGRID_FAULTS_ENV = "SLAWATCH_STANDIN_SENDGRID_FAULTS"
@@ -81,8 +82,6 @@ def main() -> None:
 
 
 def _start_from_env() -> Standins:
-    from slawatch.settings import Settings
-
     settings = Settings()
     twilio_port = _port(settings.twilio_base_url, "SLAWATCH_TWILIO_BASE_URL")
     return start_standins(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-from slawatch.standins.tools import prism_binary, twilio_spec
+from slawatch.tools.process import stop_process
+from slawatch.tools.standins.tools import prism_binary, twilio_spec
 
 
 class PrismProcess:
@@ -55,11 +54,5 @@ class PrismProcess:
     def stop(self) -> None:
         """SIGTERM the process group, then SIGKILL what is left after 5 s."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        if proc is not None:
+            stop_process(proc, grace=5, group=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from slawatch.cli_oncall import oncall_app
-from slawatch.cli_policy import policy_app
-from slawatch.cli_report import records_app, report_app
-from slawatch.cli_ticket import api, outbox, ticket_app
-from slawatch.dev import dev
-from slawatch.doctor import doctor
+from slawatch.tools.cli_oncall import oncall_app
+from slawatch.tools.cli_policy import policy_app
+from slawatch.tools.cli_report import records_app, report_app
+from slawatch.tools.cli_ticket import api, outbox, ticket_app
+from slawatch.tools.dev import dev
+from slawatch.tools.doctor import doctor
 from workers.cli import worker
 
 app = typer.Typer(

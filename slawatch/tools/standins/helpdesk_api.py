@@ -35,8 +35,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from slawatch.standins.outbox import OutboxWriter
-from slawatch.standins.server import ThreadedServer
+from slawatch.tools.standins.outbox import OutboxWriter
+from slawatch.tools.standins.server import ThreadedServer
 
 HELPDESK_OUTBOX = "helpdesk-outbox.jsonl"
 _JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]+-[1-9][0-9]*")

@@ -1,7 +1,7 @@
 """The TwiML a breach call opens with: ticket reference and class, press 1 to acknowledge.
 
 Built with Twilio's own `VoiceResponse` (as `intake/voice.py` builds the rest of the call), so
-attribute names and escaping are Twilio's. Kept apart from `activities/messages.py`, which the
+attribute names and escaping are Twilio's. Kept apart from `slawatch/messages.py`, which the
 workflows import and which therefore uses only the standard library.
 """
 
@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from activities.messages import ACK_DIGIT, CLASS, REF, check_field, spoken
+from slawatch.messages import ACK_DIGIT, CLASS, REF, check_field, spoken
 
 # What the call says in each language (policies/languages.py), and Twilio's `<Say>` language
 # and voice for it. English keeps Twilio's default voice (en-US), as before languages came.
