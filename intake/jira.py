@@ -34,7 +34,7 @@ from intake.helpdesk import (
     secret_for,
     ticket_id_of,
 )
-from intake.schemas import FirstResponseEvent, ReclassifyEvent
+from intake.schemas import FirstResponseEvent
 from intake.tickets import ERRORS
 from policies.helpdesk import JiraIntake, Phase
 from slawatch.models import TENANT_PATTERN, TargetState
@@ -125,6 +125,16 @@ def _verify(request: Request, tenant: str, body: bytes) -> None:
         refuse(log, "jira", tenant, problem, SIGNATURE)
 
 
+def _when(hook: JiraWebhook) -> datetime:
+    """Jira's instant for the event (`timestamp`, ms since the epoch); now without one."""
+    if hook.timestamp is None:
+        return datetime.now(UTC)
+    try:
+        return datetime.fromtimestamp(hook.timestamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ApiError(422, "timestamp: not an instant", field="timestamp") from None
+
+
 def _phase(config: JiraIntake, status: _Status | None, name: str | None = None) -> Phase | None:
     """A status by its name first ("Waiting for customer"), else by its category."""
     named = lookup(config.statuses, name or (status.name if status else None))
@@ -187,18 +197,17 @@ async def _handle(request: Request, tenant: str, hook: JiraWebhook) -> AdapterRe
     priority = fields.priority.name if fields.priority else None
     severity = lookup(config.priorities, priority)
     status = await session.open_with(severity, fields.summary, fields.created or datetime.now(UTC))
+    # The changes count at Jira's instant for the event (`timestamp`, ms), not its arrival.
+    at = _when(hook)
     if hook.webhookEvent == "jira:issue_created":
-        await session.move_to(_phase(config, fields.status))
+        await session.move_to(_phase(config, fields.status), at)
     for change in hook.changelog.items if hook.changelog else []:
         if change.field == "priority":
             severity = lookup(config.priorities, change.toString)
-            if severity is not None and session.status and severity != session.status.severity:
-                reason = f"Jira priority {change.fromString} -> {change.toString}"
-                await session.send(
-                    ReclassifyEvent(type="reclassify", severity=severity, reason=reason)
-                )
+            reason = f"Jira priority {change.fromString} -> {change.toString}"
+            await session.reclassify(severity, reason, at)
         elif change.field == "status":
-            await session.move_to(_phase(config, fields.status, change.toString))
+            await session.move_to(_phase(config, fields.status, change.toString), at)
     if hook.comment is not None:
         await _comment(session, config, hook.comment, fields.reporter, status.response.state)
     return session.result(f"{hook.webhookEvent}: nothing to change")

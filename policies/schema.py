@@ -24,6 +24,7 @@ from policies.calendar import (
     Weekday,
     to_business_time,
 )
+from policies.class_rules import ClassRule
 from policies.helpdesk import Helpdesk
 from policies.schedules import Schedule
 
@@ -187,6 +188,10 @@ class Policy(Strict):
     schedules: dict[Name, Schedule] = Field(default_factory=dict)
     responders: dict[Name, Responder] = Field(default_factory=dict)
     ladders: dict[Name, Ladder] = Field(min_length=1)
+    # The class of a ticket intake opens without one, from its channel, subject, language,
+    # customer or category (policies/class_rules.py); first match wins. Read by intake when it
+    # opens a ticket, so it is excluded from dumps like the help-desk mapping below.
+    class_rules: list[ClassRule] = Field(default_factory=list, exclude=True)
     # The help-desk adapters' mapping (policies/helpdesk.py). Excluded from dumps: the API
     # reads it, a ticket's snapshot and history never carry it.
     helpdesk: Helpdesk = Field(default_factory=Helpdesk, exclude=True)
@@ -244,6 +249,14 @@ class Policy(Strict):
                 for i, person in enumerate(step.people):
                     if person not in self.responders:
                         errors.append(f"{where}.people[{i}]: unknown responder {person!r}")
+        for i, rule in enumerate(self.class_rules):
+            if rule.class_ not in self.classes:
+                known = ", ".join(sorted(self.classes))
+                errors.append(
+                    f"class_rules[{i}].class: unknown class {rule.class_!r} (known: {known})"
+                )
+            if rule.category is not None and rule.category not in self.categories:
+                errors.append(f"class_rules[{i}].category: unknown category {rule.category!r}")
         errors.extend(self.helpdesk.problems(set(self.classes)))
         if errors:
             raise ValueError("\n".join(errors))
