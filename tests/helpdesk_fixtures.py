@@ -194,28 +194,42 @@ def jira_sequence(key: str, opened: datetime) -> list[dict[str, Any]]:
     for body in bodies:
         body["issue"]["key"] = key
         body["issue"]["fields"]["created"] = opened.strftime(JIRA_TIME)
+        # Jira's instant for the event, in ms: what the adapter passes as the event's `at`.
+        stamp = datetime.fromtimestamp(body["timestamp"] / 1000, UTC) + shift
+        body["timestamp"] = int(stamp.timestamp() * 1000)
         if "comment" in body:
             at = _jira_time(body["comment"]["created"]) + shift
             body["comment"]["created"] = at.strftime(JIRA_TIME)
     return bodies
 
 
+TARGET = ("state", "target", "due", "met_at", "business_time_left", "breached_at")
+
+
 def clock(status: dict[str, Any]) -> dict[str, Any]:
-    """What must end the same: class, phase, SLA state, both targets and the event history."""
+    """What must end exactly the same: class, phase, SLA state, both targets to the second,
+    the breaches, and the event history with each event's help-desk instant."""
     return {
         "opened_at": status["opened_at"],
         "severity": status["severity"],
         "phase": status["phase"],
         "sla_state": status["sla_state"],
-        "response": {k: status["response"][k] for k in ("state", "target", "due", "met_at")},
-        "resolution": {k: status["resolution"][k] for k in ("state", "target")},
-        "history": [h["event"] for h in status["history"]],
+        "response": {k: status["response"][k] for k in TARGET},
+        "resolution": {k: status["resolution"][k] for k in TARGET},
+        "breaches": status["breaches"],
+        "history": [(h["event"], h["happened_at"]) for h in status["history"]],
     }
 
 
-def met_gap(one: dict[str, Any], other: dict[str, Any]) -> timedelta:
-    met = [_at(s["resolution"]["met_at"]) for s in (one, other)]
-    return abs(met[0] - met[1])
+def zendesk_time(body: dict[str, Any]) -> str:
+    return str(body["time"])
+
+
+def jira_time(body: dict[str, Any]) -> str:
+    """The instant the Jira adapter uses: the comment's for a reply, else the event's."""
+    if "comment" in body:
+        return _jira_time(body["comment"]["created"]).astimezone(UTC).isoformat()
+    return datetime.fromtimestamp(body["timestamp"] / 1000, UTC).isoformat()
 
 
 def opening_time() -> datetime:
