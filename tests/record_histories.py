@@ -8,6 +8,7 @@ under them may be running.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -70,10 +71,30 @@ async def reclassify_ack_pause(h: Harness) -> list[str]:
     return [handle.id, status.breaches[0].escalation_workflow_id]
 
 
+async def late_events(h: Harness) -> list[str]:
+    """Events sent with the help desk's instants (patch event-times): a critical ticket breached
+    at 60 min, its first response from 59 min reported at 63 (the breach withdrawn, the ladder
+    stopped), then paused, resumed and resolved at reported instants, and closed."""
+    opened = TUESDAY - timedelta(hours=3)
+    handle = await h.open("prokuria", "H-late", severity="critical", opened_at=opened)
+    await h.advance_to(opened + timedelta(minutes=63))
+    status = await h.status(handle)
+    answered = FirstResponseInput(at=opened + timedelta(minutes=59), by="agent")
+    await h.update(handle, "first_response", answered)
+    await h.advance_to(opened + timedelta(minutes=90))
+    await h.update(handle, "pause", PauseInput(at=opened + timedelta(minutes=70)))
+    await h.update(handle, "resume", ResumeInput(at=opened + timedelta(minutes=85)))
+    await h.update(handle, "resolve", ResolveInput(at=opened + timedelta(minutes=88)))
+    await h.update(handle, "close", CloseInput())
+    await handle.result()
+    return [handle.id, status.breaches[0].escalation_workflow_id]
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "typical": typical,
     "critical_ladder": critical_ladder,
     "reclassify_ack_pause": reclassify_ack_pause,
+    "late_events": late_events,
 }
 
 
@@ -90,12 +111,13 @@ async def record(name: str) -> dict[str, int]:
     return lengths
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     HERE.mkdir(exist_ok=True)
-    for name in SCENARIOS:
+    for name in names or SCENARIOS:
         for label, count in (await record(name)).items():
             print(f"{label}: {count} history events")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # `python -m tests.record_histories late_events` records one scenario; none: all of them.
+    asyncio.run(main(sys.argv[1:]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from temporalio.exceptions import ApplicationError
 
@@ -42,7 +42,8 @@ def opening_state(
 
 
 def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+    """An instant for a person: UTC, to the second."""
+    return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def previous_event_at(s: TicketState) -> datetime:
