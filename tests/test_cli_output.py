@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from slawatch.cli import app
 from slawatch.cli_output import print_status, table
 
 
@@ -57,3 +59,29 @@ def test_tables_print_cells_as_they_are_one_row_per_line() -> None:
         "now    [bold]not markup[/bold]",
         f"later  {long}",
     ]
+
+
+def test_the_timeline_shows_when_a_late_event_happened(capsys: pytest.CaptureFixture[str]) -> None:
+    history = [
+        {
+            "at": "2026-12-08T10:03:00Z",
+            "event": "first_response",
+            "happened_at": "2026-12-08T09:59:00Z",
+        },
+        {"at": "2026-12-08T10:03:00Z", "event": "breach_withdrawn", "detail": "response-1: ..."},
+    ]
+    print_status(_status(history=history))
+    out = capsys.readouterr().out
+    assert "2026-12-08 10:03 UTC  first_response  (happened 2026-12-08 09:59 UTC)" in out
+    assert "breach_withdrawn  response-1: ..." in out
+
+
+@pytest.mark.parametrize(
+    ("at", "problem"),
+    [("yesterday", "is not an instant"), ("2026-12-08T10:59:00", "has no offset")],
+)
+def test_a_malformed_at_is_one_line_naming_the_field(at: str, problem: str) -> None:
+    result = CliRunner().invoke(app, ["ticket", "event", "prokuria", "T-1", "pause", "--at", at])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[0].startswith("error: at: ")
+    assert problem in result.output
