@@ -42,6 +42,9 @@ TOKEN = "tok-helpdesk"
 ZENDESK_SECRET = "zendesk-signing-secret-0123456789abcdef"
 JIRA_SECRET = "jira-webhook-secret-0123456789abcdef"
 HELPDESK = """
+class_rules:
+  - {channel: phone, subject_contains: down, class: critical}
+  - {language: de, class: major}
 helpdesk:
   email:
     allowed_domains: [customer.example]
@@ -65,6 +68,7 @@ PARSE_PUBLIC_KEY = base64.b64encode(
 class Desk:
     http: httpx.AsyncClient
     client: Client
+    notifier: StandInNotifier
 
     async def zendesk(
         self, body: dict[str, Any], secret: str = ZENDESK_SECRET, stamp: str | None = None
@@ -116,6 +120,10 @@ class Desk:
             reply = await self.http.post(path, json=event, headers=auth)
             assert reply.status_code == 200, (event, reply.text)
 
+    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """A native API request with the module's token."""
+        return await self.http.post(path, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+
     async def status(self, ticket_id: str) -> dict[str, Any]:
         auth = {"Authorization": f"Bearer {TOKEN}"}
         reply = await self.http.get(f"/v1/tickets/prokuria/{ticket_id}", headers=auth)
@@ -156,7 +164,7 @@ async def desk(
         notify_worker(dev_env.client, queue, notifier.activities(), None),
         httpx.AsyncClient(transport=transport, base_url="http://api.test") as http,
     ):
-        yield Desk(http, dev_env.client)
+        yield Desk(http, dev_env.client, notifier)
         query = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
         async for wf in dev_env.client.list_workflows(query):
             with contextlib.suppress(RPCError):  # visibility lags: it may have ended already

@@ -1,0 +1,186 @@
+"""Event times and the ticket's own fields on the real stack (dev server, the real workflows and
+API, the stand-in notifier): a late first response withdraws its breach; a mail's ticket opens
+when the mail arrived; channel, subject, language and customer_ref are kept, shown to intake,
+used by the policy's class rules, and never reach a page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle
+
+from slawatch.models import EscalationResult
+from tests.helpdesk_fixtures import Desk, clock, desk, dev_env, mails, zendesk_sequence
+
+__all__ = ["desk", "dev_env"]  # fixtures, imported for pytest
+
+
+async def _paged(desk: Desk, ticket_id: str) -> dict[str, Any]:
+    """The ticket's status once its first breach's first pages are on record."""
+    for _ in range(200):
+        status = await desk.status(ticket_id)
+        if any(n["breach_id"].startswith("response-") for n in status["sent"]):
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{ticket_id} was never paged")
+
+
+async def test_a_late_first_response_withdraws_the_breach_on_the_real_stack(desk: Desk) -> None:
+    # An urgent (critical: 60 min) Zendesk ticket created 63 min ago reaches us only now.
+    opened = (datetime.now(UTC) - timedelta(minutes=63)).replace(microsecond=0)
+    number = str(uuid.uuid4().int % 10**9)
+    bodies = zendesk_sequence(number, opened)
+    created, comment = bodies[0], bodies[5]  # the agent's public comment
+    created["detail"]["priority"] = "URGENT"
+    assert (await desk.zendesk(created)).json()["events"] == ["open"]
+    paged = await _paged(desk, f"ZD-{number}")
+    assert paged["response"]["state"] == "breached" and paged["breaches"][0]["level"] >= 1
+    pages = [n for n in paged["sent"] if n["breach_id"] == "response-1"]
+    # The agent had answered at 59 min; Zendesk's webhook for it arrives now.
+    answered = opened + timedelta(minutes=59)
+    comment["time"] = answered.isoformat()
+    comment["detail"]["priority"] = "URGENT"
+    reply = await desk.zendesk(comment)
+    assert reply.json()["events"] == ["first_response"]
+    status = await desk.status(f"ZD-{number}")
+
+    assert status["response"]["state"] == "met" and status["sla_state"] == "on_track"
+    breach = status["breaches"][0]
+    assert breach["outcome"] == "withdrawn" and breach["withdrawn_at"] is not None
+    # The record keeps that the pages went out.
+    assert [n for n in status["sent"] if n["breach_id"] == "response-1"][: len(pages)] == pages
+    # The timeline says so, with when the answer happened and when it was reported.
+    withdrawn = [h for h in status["history"] if h["event"] == "breach_withdrawn"]
+    assert len(withdrawn) == 1
+    said = withdrawn[0]["detail"]
+    stamp = answered.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert said.startswith(f"response-1: first_response at {stamp} (reported ")
+    assert f"{len(pages)} page" in said
+    # Its ladder stopped: the escalation ended, stopped, at the level it had reached.
+    handle: WorkflowHandle[Any, EscalationResult] = desk.client.get_workflow_handle(
+        breach["escalation_workflow_id"], result_type=EscalationResult
+    )
+    result = await asyncio.wait_for(handle.result(), timeout=20)
+    assert result.outcome == "stopped"
+
+
+async def test_a_mail_opens_its_ticket_at_the_instant_it_arrived(desk: Desk) -> None:
+    """The email sequence (new mail, reply in its thread) ends as the native open at the
+    instant SendGrid received the mail."""
+    opened = (datetime.now(UTC) - timedelta(minutes=20)).replace(microsecond=0)
+    mail = mails(uuid.uuid4().hex[:8])
+    received = email.utils.format_datetime(opened)
+    for fields in mail.values():
+        fields["headers"] = fields["headers"].replace("Fri, 17 Apr 2026 07:18:10 +0000", received)
+    first = await desk.email(mail["01-new-mail"])
+    assert (await desk.email(mail["02-reply-in-thread"])).json()["events"] == []
+    via_email = await desk.status(first.json()["ticket_id"])
+    native = f"N-{uuid.uuid4().hex[:8]}"
+    subject = "Outage: invoices page times out for everyone"
+    body = {"tenant": "prokuria", "ticket_id": native, "severity": "critical"}
+    body |= {"channel": "email", "subject": subject, "opened_at": opened.isoformat()}
+    assert (await desk.post("/v1/tickets", body)).status_code == 201
+    by_hand = await desk.status(native)
+    assert via_email["opened_at"] == opened.isoformat().replace("+00:00", "Z")
+    assert clock(via_email) == clock(by_hand)
+    assert (via_email["channel"], via_email["subject"]) == ("email", subject)
+
+
+SECRET_SUBJECT = "Payments down for ACME-SUBJ-7731"
+SECRET_REF = "CUST-REF-5528"
+
+
+def _payload_texts(history: Any) -> list[bytes]:
+    """Every activity's and child workflow's input in a history: what pages are made of."""
+    out = []
+    for event in history.events:
+        for name in (
+            "activity_task_scheduled_event_attributes",
+            "start_child_workflow_execution_initiated_event_attributes",
+        ):
+            if event.HasField(name):
+                out += [p.data for p in getattr(event, name).input.payloads]
+    return out
+
+
+async def test_the_tickets_fields_are_kept_shown_ruled_on_and_never_paged(desk: Desk) -> None:
+    ticket_id = f"F-{uuid.uuid4().hex[:8]}"
+    opened = datetime.now(UTC) - timedelta(minutes=70)
+    body = {"tenant": "prokuria", "ticket_id": ticket_id, "opened_at": opened.isoformat()}
+    body |= {"channel": "phone", "subject": SECRET_SUBJECT, "customer_ref": SECRET_REF}
+    body |= {"language": "de-AT"}
+    reply = await desk.post("/v1/tickets", body)
+    assert reply.status_code == 201, reply.text
+    shown = reply.json()
+    # Kept and shown to the intake token.
+    assert (shown["channel"], shown["subject"]) == ("phone", SECRET_SUBJECT)
+    assert (shown["customer_ref"], shown["language"]) == (SECRET_REF, "de-AT")
+    # No class given: the first class rule (channel phone, subject "down") makes it critical,
+    # though the second (language de) would make it major.
+    assert shown["severity"] == "critical"
+    status = await _paged(desk, ticket_id)
+    assert status["subject"] == SECRET_SUBJECT
+
+    # Never in a page: not in any page's text, nor in anything the pages are built from.
+    sent = [s for s in desk.notifier.sent if f"/{ticket_id}" in s.text]
+    assert sent, "the breach paged nobody"
+    for page in sent:
+        assert SECRET_SUBJECT not in page.text and SECRET_REF not in page.text
+        assert "ACME" not in page.text
+    wf_id = status["workflow_id"]
+    escalation = status["breaches"][0]["escalation_workflow_id"]
+    inputs: list[bytes] = []
+    for workflow_id in (wf_id, escalation):
+        history = await desk.client.get_workflow_handle(workflow_id).fetch_history()
+        inputs += _payload_texts(history)
+    assert any(b"send_sms" in i or b"+40" in i for i in inputs)
+    for data in inputs:
+        assert SECRET_SUBJECT.encode() not in data and SECRET_REF.encode() not in data
+
+    # A language rule; a class intake names wins over every rule.
+    german = {"tenant": "prokuria", "ticket_id": f"G-{uuid.uuid4().hex[:8]}", "language": "de"}
+    assert (await desk.post("/v1/tickets", german)).json()["severity"] == "major"
+    named = {**german, "ticket_id": f"G-{uuid.uuid4().hex[:8]}", "severity": "minor"}
+    assert (await desk.post("/v1/tickets", named)).json()["severity"] == "minor"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("language", "english!", "not a language code"),
+        ("subject", "two\nlines", "one line"),
+        ("channel", "", "at least 1 character"),
+        ("customer_ref", "x" * 257, "at most 256 characters"),
+    ],
+)
+async def test_bad_ticket_fields_are_a_one_line_422_naming_the_field(
+    desk: Desk, field: str, value: str, problem: str
+) -> None:
+    body = {"tenant": "prokuria", "ticket_id": f"B-{uuid.uuid4().hex[:8]}", field: value}
+    reply = await desk.post("/v1/tickets", body)
+    assert reply.status_code == 422
+    error = reply.json()
+    assert error["fields"][0]["field"] == field and problem in error["detail"]
+    assert "\n" not in error["detail"]
+
+
+async def test_event_times_out_of_bounds_are_a_422_naming_at(desk: Desk) -> None:
+    ticket_id = f"T-{uuid.uuid4().hex[:8]}"
+    opened = datetime.now(UTC) - timedelta(minutes=10)
+    body = {"tenant": "prokuria", "ticket_id": ticket_id, "opened_at": opened.isoformat()}
+    assert (await desk.post("/v1/tickets", body)).status_code == 201
+    path = f"/v1/tickets/prokuria/{ticket_id}/events"
+    ahead = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    before = (opened - timedelta(minutes=1)).isoformat()
+    for at, problem in ((ahead, "ahead of slawatch's clock"), (before, "before the ticket opened")):
+        reply = await desk.post(path, {"type": "pause", "at": at})
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["fields"] == [{"field": "at", "problem": reply.json()["detail"]}]
+        assert reply.json()["detail"].startswith("at: ") and problem in reply.json()["detail"]
+    assert (await desk.status(ticket_id))["phase"] == "open"  # nothing changed
