@@ -7,9 +7,13 @@ apply only when intake names no class: a class given is the intake system's deci
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+import re
+
+from pydantic import Field, field_validator, model_validator
 
 from policies.calendar import Name, Strict
+
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 
 
 class ClassRule(Strict):
@@ -18,10 +22,17 @@ class ClassRule(Strict):
     channel: str | None = Field(default=None, min_length=1, max_length=64)  # any case
     subject_contains: str | None = Field(default=None, min_length=1, max_length=200)  # any case
     # A primary language ("de" matches "de-AT") or a full tag ("pt-BR"), any case.
-    language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")
+    language: str | None = None
     customer_ref: str | None = Field(default=None, min_length=1, max_length=256)
     category: Name | None = None
     class_: Name = Field(alias="class")
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and not _LANGUAGE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a language code (BCP 47: en, ro, pt-BR)")
+        return value
 
     @model_validator(mode="after")
     def _some_condition(self) -> ClassRule:
