@@ -112,6 +112,12 @@ def in_order(status: TicketStatus, at: datetime) -> datetime:
     return max(not_ahead(at), floor)
 
 
+def since_opening(status: TicketStatus, at: datetime) -> datetime:
+    """A first response's instant: the help desk's, never ahead of our clock nor before the
+    ticket's opening (a comment dated before the ticket it was found on counts at its opening)."""
+    return max(not_ahead(at), status.opened_at)
+
+
 def first_response_due(rule: FirstResponse, public_agent: bool, response: TargetState) -> bool:
     """Whether a comment is the ticket's first response: the policy counts a public reply by
     an agent, the comment is one, and the response target is still running."""

@@ -27,17 +27,17 @@ from intake.helpdesk import (
     first_response_due,
     json_body,
     lookup,
-    not_ahead,
     once,
     parse,
     refuse,
     secret_for,
+    since_opening,
     ticket_id_of,
 )
 from intake.schemas import FirstResponseEvent
 from intake.tickets import ERRORS
 from policies.helpdesk import JiraIntake, Phase
-from slawatch.models import TENANT_PATTERN, TargetState
+from slawatch.models import TENANT_PATTERN, TicketStatus
 
 log = structlog.get_logger("slawatch.intake.jira")
 router = APIRouter(prefix=f"{PREFIX}/jira", tags=["help desks"])
@@ -209,7 +209,7 @@ async def _handle(request: Request, tenant: str, hook: JiraWebhook) -> AdapterRe
         elif change.field == "status":
             await session.move_to(_phase(config, fields.status, change.toString), at)
     if hook.comment is not None:
-        await _comment(session, config, hook.comment, fields.reporter, status.response.state)
+        await _comment(session, config, hook.comment, fields.reporter, status)
     return session.result(f"{hook.webhookEvent}: nothing to change")
 
 
@@ -218,14 +218,14 @@ async def _comment(
     config: JiraIntake,
     comment: _Comment,
     reporter: _User | None,
-    response: TargetState,
+    status: TicketStatus,
 ) -> None:
     """A public reply by someone other than the reporter (an agent) is the first response."""
     author = comment.author or _User()
     by_customer = reporter is not None and author.accountId == reporter.accountId
     public_agent = comment.jsdPublic is True and not by_customer
-    if first_response_due(config.first_response, public_agent, response):
+    if first_response_due(config.first_response, public_agent, status.response.state):
         # In UTC, as the API's own times are: Jira writes the author's offset.
-        at = not_ahead(comment.created or datetime.now(UTC))
+        at = since_opening(status, comment.created or datetime.now(UTC))
         by = (author.displayName or f"jira user {author.accountId}")[:200]
         await session.send(FirstResponseEvent(type="first_response", at=at, by=by))

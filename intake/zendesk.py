@@ -28,11 +28,11 @@ from intake.helpdesk import (
     first_response_due,
     json_body,
     lookup,
-    not_ahead,
     once,
     parse,
     refuse,
     secret_for,
+    since_opening,
     ticket_id_of,
 )
 from intake.schemas import FirstResponseEvent
@@ -181,6 +181,6 @@ async def _handle(request: Request, tenant: str, hook: ZendeskWebhook) -> Adapte
         public_agent = comment.get("is_public") is True and author.get("is_staff") is True
         if first_response_due(config.first_response, public_agent, status.response.state):
             by = str(author.get("name") or f"zendesk user {author.get('id')}")[:200]
-            at = not_ahead(hook.time)
+            at = since_opening(status, hook.time)
             await session.send(FirstResponseEvent(type="first_response", at=at, by=by))
     return session.result(f"{kind}: nothing to change")
