@@ -389,9 +389,9 @@ class TicketSlaWorkflow:
     def _v_first_response(self, input: FirstResponseInput) -> None:
         s = self._started()
         require_open(s, "record a first response")
-        self._check_time(input.at, ordered=False)
         if s.responded_at is not None:
             raise invalid("the first response is already recorded")
+        self._check_time(input.at, ordered=False)
 
     @workflow.update
     async def reclassify(self, input: ReclassifyInput) -> TicketStatus:

@@ -79,8 +79,9 @@ def bad_time(problem: str) -> ApplicationError:
 
 
 def event_instant(at: datetime | None, now: datetime) -> datetime:
-    """When an event happened: its `at`, never ahead of now (the skew counts as now)."""
-    return now if at is None else min(at, now)
+    """When an event happened: its `at`, never ahead of now (the skew counts as now), in UTC
+    as every other instant of the ticket."""
+    return now if at is None else min(at, now).astimezone(UTC)
 
 
 # History entries of intake events: the one that withdraws a breach is the latest of them.
