@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -238,7 +239,29 @@ event = st.one_of(
     ),
     # Time passing lets breaches (and acknowledgements of them) happen between events.
     st.sampled_from([30, 90, 600]).map(lambda m: ("wait", timedelta(minutes=m))),
+    # An event with the help desk's instant (`at`), minutes from now when it is sent: before
+    # the opening or the previous event, or too far ahead, it is refused; late, it may
+    # withdraw a breach.
+    st.tuples(
+        st.sampled_from(["first_response", "pause", "resume", "resolve", "reopen", "close"]),
+        st.sampled_from([-900, -100, -45, -1, 1, 5]),
+    ).map(lambda pair: (pair[0], _at(pair[0], pair[1]))),
 )
+
+
+TIMED = {
+    "first_response": FirstResponseInput,
+    "pause": PauseInput,
+    "resume": ResumeInput,
+    "resolve": ResolveInput,
+    "reopen": ReopenInput,
+    "close": CloseInput,
+}
+
+
+def _at(name: str, minutes: int) -> Callable[[datetime], Any]:
+    """The event's input, made when it is sent: `at` is `minutes` from the ticket's now."""
+    return lambda now: TIMED[name](at=now + timedelta(minutes=minutes))
 
 
 # Entries the clock writes on its own (a target missed, a ladder ended), not any event's doing.
@@ -261,6 +284,8 @@ async def _play(events: list[tuple[str, Any]]) -> tuple[int, int]:
                 await h.sleep(arg)
                 continue
             before = (await h.status(handle)).history
+            if callable(arg):
+                arg = arg(await h.now())
             try:
                 await h.update(handle, name, arg)
             except (WorkflowUpdateFailedError, RPCError):
@@ -282,6 +307,15 @@ async def _play(events: list[tuple[str, Any]]) -> tuple[int, int]:
 # Found by a random run: the 90-minute response deadline fired between the two reads around
 # a rejected resume, and "a rejected event changes nothing" failed on the clock's own entry.
 @example([("wait", timedelta(minutes=90)), ("resume", ResumeInput()), ("resume", ResumeInput())])
+# A first response from 45 min ago, reported after the 90-minute deadline: the breach is
+# withdrawn (an entry the event caused), then a pause dated before the opening is refused.
+@example(
+    [
+        ("wait", timedelta(minutes=100)),
+        ("first_response", _at("first_response", -45)),
+        ("pause", _at("pause", -900)),
+    ]
+)
 def test_random_events_rejected_change_nothing_accepted_are_recorded(
     events: list[tuple[str, Any]],
 ) -> None:
