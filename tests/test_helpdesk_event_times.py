@@ -7,6 +7,7 @@ used by the policy's class rules, and never reach a page.
 from __future__ import annotations
 
 import asyncio
+import email.parser
 import email.utils
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowHandle
 
+from intake.email_intake import received_at
 from slawatch.models import EscalationResult
 from tests.helpdesk_fixtures import Desk, clock, desk, dev_env, mails, zendesk_sequence
 
@@ -184,3 +186,35 @@ async def test_event_times_out_of_bounds_are_a_422_naming_at(desk: Desk) -> None
         assert reply.json()["fields"] == [{"field": "at", "problem": reply.json()["detail"]}]
         assert reply.json()["detail"].startswith("at: ") and problem in reply.json()["detail"]
     assert (await desk.status(ticket_id))["phase"] == "open"  # nothing changed
+
+
+async def test_a_delivery_out_of_order_counts_at_the_event_it_trails(desk: Desk) -> None:
+    """Zendesk does not promise order: a priority change from before the pending that was
+    already applied is not refused (its help desk would retry it forever) but counts at the
+    pending's instant."""
+    opened = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
+    number = str(uuid.uuid4().int % 10**9)
+    created, raised, pending, *_ = zendesk_sequence(number, opened)
+    for body in (created, pending, raised):
+        assert (await desk.zendesk(body)).status_code == 200
+    status = await desk.status(f"ZD-{number}")
+    entries = {h["event"]: h["happened_at"] for h in status["history"]}
+    assert status["severity"] == "major"
+    assert entries["reclassified"] == entries["waiting_on_customer"]
+    assert entries["waiting_on_customer"] == pending["time"].replace("+00:00", "Z")
+
+
+def test_a_mail_is_dated_by_the_mx_that_received_it() -> None:
+    mx = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    sent = mx - timedelta(minutes=3)
+    stamp, date = email.utils.format_datetime(mx), email.utils.format_datetime(sent)
+    cases = [
+        # SendGrid's own line has no ";" before its date; the MX's time wins over the sender's.
+        (f"Received: by mx.sendgrid.net with SMTP id x {stamp} (UTC)\nDate: {date}\n", mx),
+        (f"Received: from a (b) by c; {stamp}\n", mx),
+        (f"Received: garbled\nDate: {date}\n", sent),  # the sender's clock, then
+        ("Date: Tue, 01 Jan 2019 09:00:00 +0000\n", None),  # over a year back: now instead
+        ("Subject: no dates\n", None),
+    ]
+    for headers, want in cases:
+        assert received_at(email.parser.HeaderParser().parsestr(headers)) == want, headers
