@@ -218,3 +218,17 @@ def test_a_mail_is_dated_by_the_mx_that_received_it() -> None:
     ]
     for headers, want in cases:
         assert received_at(email.parser.HeaderParser().parsestr(headers)) == want, headers
+
+
+async def test_openapi_describes_event_times_withdrawals_and_the_ticket_fields(desk: Desk) -> None:
+    schemas = (await desk.http.get("/openapi.json")).json()["components"]["schemas"]
+    for event in ("PauseEvent", "ResumeEvent", "ResolveEvent", "ReopenEvent", "CloseEvent"):
+        at = schemas[event]["properties"]["at"]
+        assert "2 minutes ahead" in at["description"], event
+    for event in ("FirstResponseEvent", "ReclassifyEvent"):
+        assert "at" in schemas[event]["properties"], event
+    assert {"withdrawn_at", "withdrawn_why"} <= set(schemas["Breach"]["properties"])
+    assert "happened_at" in schemas["HistoryEntry"]["properties"]
+    fields = {"channel", "customer_ref", "subject", "language"}
+    assert fields <= set(schemas["TicketStatus"]["properties"])
+    assert fields <= set(schemas["OpenTicketInput"]["properties"])
