@@ -92,8 +92,12 @@ def refuse(logger: Any, desk: str, tenant: str, problem: str, header: str) -> No
 
 
 def not_ahead(at: datetime) -> datetime:
-    """A help desk's instant, in UTC and never ahead of our clock."""
-    return min(at, datetime.now(UTC)).astimezone(UTC)
+    """A help desk's instant, in UTC and never ahead of our clock; one that has no UTC form
+    (year 1 at +05:00) is a 422, not a 500."""
+    try:
+        return min(at, datetime.now(UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ApiError(422, f"time: {at.isoformat()} is out of range", field="time") from None
 
 
 # Timeline entries of the events that move a ticket's phase or class: a later one may not say

@@ -232,3 +232,23 @@ async def test_openapi_describes_event_times_withdrawals_and_the_ticket_fields(d
     fields = {"channel", "customer_ref", "subject", "language"}
     assert fields <= set(schemas["TicketStatus"]["properties"])
     assert fields <= set(schemas["OpenTicketInput"]["properties"])
+
+
+async def test_an_instant_without_a_utc_form_is_a_422_not_a_500(desk: Desk) -> None:
+    body = zendesk_sequence(str(uuid.uuid4().int % 10**9), datetime.now(UTC))[0]
+    body["time"] = body["detail"]["created_at"] = "0001-01-01T00:00:00+05:00"
+    reply = await desk.zendesk(body)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["detail"].startswith("time: 0001-01-01T00:00:00+05:00 is out of range")
+
+
+async def test_an_event_time_at_the_edge_of_the_calendar_is_a_422_naming_at(desk: Desk) -> None:
+    ticket_id = f"E-{uuid.uuid4().hex[:8]}"
+    assert (
+        await desk.post("/v1/tickets", {"tenant": "prokuria", "ticket_id": ticket_id})
+    ).is_success
+    path = f"/v1/tickets/prokuria/{ticket_id}/events"
+    for at in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        reply = await desk.post(path, {"type": "pause", "at": at})
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["fields"][0]["field"] == "at"

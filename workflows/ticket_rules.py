@@ -42,8 +42,12 @@ def opening_state(
 
 
 def _iso(at: datetime) -> str:
-    """An instant for a person: UTC, to the second."""
-    return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """An instant for a person: UTC, to the second (as given when it has no UTC form)."""
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:
+        return at.isoformat()
+    return at.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def previous_event_at(s: TicketState) -> datetime:
