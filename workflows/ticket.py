@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TicketStatus,
         TicketWorkflowInput,
     )
-    from slawatch.telemetry import record_acknowledgement, record_breach
+    from slawatch.telemetry import record_acknowledgement, record_breach, record_withdrawal
     from workflows import notices, sla
     from workflows.dispatch import FIRST_STEP_LABEL, send_step
     from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes, recipients
@@ -321,6 +321,9 @@ class TicketSlaWorkflow:
             if breach.kind is kind and breach.at == standing and breach.withdrawn_at is None:
                 breach.withdrawn_at, breach.withdrawn_why = now, withdrawal_note(s, breach)
                 self._note("breach_withdrawn", breach.withdrawn_why)
+                # The workflow meter skips replays: each withdrawal is counted once.
+                meter = workflow.metric_meter()
+                record_withdrawal(meter, s.policy.tenant, breach.severity, kind.value)
         await self._stop_escalations(live, "withdrawn")
         for breach in s.breaches:
             if breach.withdrawn_at is not None and breach.outcome != "acknowledged":
