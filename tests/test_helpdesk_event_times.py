@@ -90,8 +90,15 @@ async def test_a_mail_opens_its_ticket_at_the_instant_it_arrived(desk: Desk) -> 
     assert (await desk.post("/v1/tickets", body)).status_code == 201
     by_hand = await desk.status(native)
     assert via_email["opened_at"] == opened.isoformat().replace("+00:00", "Z")
-    assert clock(via_email) == clock(by_hand)
+    # Both run, so the business time left depends on the instant each was read: not compared.
+    assert _running(clock(via_email)) == _running(clock(by_hand))
     assert (via_email["channel"], via_email["subject"]) == ("email", subject)
+
+
+def _running(c: dict[str, Any]) -> dict[str, Any]:
+    for kind in ("response", "resolution"):
+        c[kind].pop("business_time_left")
+    return c
 
 
 SECRET_SUBJECT = "Payments down for ACME-SUBJ-7731"
