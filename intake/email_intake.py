@@ -21,7 +21,9 @@ import email.policy
 import email.utils
 import hashlib
 import json
+import re
 import time
+from datetime import UTC, datetime
 from email.message import Message
 from typing import Annotated
 
@@ -42,7 +44,7 @@ from intake.helpdesk import (
     secret_for,
     ticket_id_of,
 )
-from intake.tickets import ERRORS
+from intake.tickets import ERRORS, OPENED_AT_PAST
 from policies.helpdesk import EmailIntake
 from slawatch.models import TENANT_PATTERN
 
@@ -108,6 +110,29 @@ def _thread_root(headers: Message) -> tuple[str, str, bool]:
     in_reply_to = str(headers.get("In-Reply-To", "")).split()
     earlier = references or in_reply_to
     return own, (earlier[0] if earlier else own), bool(earlier)
+
+
+_RFC5322_DATE = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}(?::\d{2})? [+-]\d{4}"
+)
+
+
+def received_at(headers: Message) -> datetime | None:
+    """When the mail reached SendGrid: the date of the topmost Received header (the one its MX
+    added), else the Date header (the sender's clock); None when neither reads as an instant."""
+    received = headers.get_all("Received") or []
+    # RFC 5322 puts the date after ";"; SendGrid's own line has none, so the last date in it.
+    dates = _RFC5322_DATE.findall(str(received[0])) if received else []
+    stamps = [dates[-1]] if dates else []
+    stamps.append(str(headers.get("Date", "")))
+    for stamp in stamps:
+        try:
+            at = email.utils.parsedate_to_datetime(stamp.strip())
+        except (TypeError, ValueError, IndexError):
+            continue
+        if at.tzinfo is not None and at > datetime.now(UTC) - OPENED_AT_PAST:
+            return at
+    return None
 
 
 def _allowed(config: EmailIntake, sender: str) -> bool:
@@ -186,7 +211,8 @@ async def email_webhook(
 
     async def handle() -> AdapterResult:
         session = TicketSession(request, tenant, ticket_id, "email")
-        await session.open_with(_class(config, subject), subject)
+        # The ticket opens when the mail arrived, not when SendGrid's post reached us.
+        await session.open_with(_class(config, subject), subject, received_at(headers))
         return session.result("a reply in the ticket's thread" if reply else "already open")
 
     return await once(request, f"email:{tenant}:{own}", handle)

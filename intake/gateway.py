@@ -31,7 +31,15 @@ from slawatch.outbound import outbound_plan
 from slawatch.search_attributes import TENANT
 
 # Workflow rejections -> HTTP status. UnknownBreach: the breach named does not exist.
-_REJECTIONS = {"InvalidTransition": 409, "UnknownClass": 422, "UnknownBreach": 404}
+# InvalidEventTime: the event's `at` lies outside its bounds (workflows/ticket_rules.py).
+_REJECTIONS = {
+    "InvalidTransition": 409,
+    "UnknownClass": 422,
+    "UnknownBreach": 404,
+    "InvalidEventTime": 422,
+}
+# The field a rejection is about, for the error body.
+_FIELDS = {"UnknownClass": "severity", "InvalidEventTime": "at"}
 _RPC_TIMEOUT = timedelta(seconds=10)
 
 
@@ -135,7 +143,7 @@ class TicketGateway:
             cause = exc.cause
             if isinstance(cause, ApplicationError):
                 status = _REJECTIONS.get(cause.type or "", 409)
-                field = "severity" if cause.type == "UnknownClass" else None
+                field = _FIELDS.get(cause.type or "")
                 raise ApiError(status, cause.message, field=field) from None
             raise ApiError(409, f"{name} was rejected: {cause}") from None
         except RPCError as exc:

@@ -25,6 +25,7 @@ from intake.policybook import PolicyBook
 from intake.schemas import (
     CloseEvent,
     PauseEvent,
+    ReclassifyEvent,
     ReopenEvent,
     ResolveEvent,
     ResumeEvent,
@@ -91,8 +92,34 @@ def refuse(logger: Any, desk: str, tenant: str, problem: str, header: str) -> No
 
 
 def not_ahead(at: datetime) -> datetime:
-    """A help desk's instant, in UTC and never ahead of our clock."""
-    return min(at, datetime.now(UTC)).astimezone(UTC)
+    """A help desk's instant, in UTC and never ahead of our clock; one that has no UTC form
+    (year 1 at +05:00) is a 422, not a 500."""
+    try:
+        return min(at, datetime.now(UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ApiError(422, f"time: {at.isoformat()} is out of range", field="time") from None
+
+
+# Timeline entries of the events that move a ticket's phase or class: a later one may not say
+# it happened before them (workflows/ticket_rules.py, check_event_time).
+_ORDERED = ("reclassified", "waiting_on_customer", "resumed", "resolved", "reopened", "closed")
+
+
+def in_order(status: TicketStatus, at: datetime) -> datetime:
+    """The help desk's instant for a phase or class event, never before the ticket's previous
+    one: a delivery that arrives out of order counts at the instant of the event it trails, so
+    the help desk's retries never meet a 422 (docs/helpdesk.md, "Event times")."""
+    floor = status.opened_at
+    for entry in status.history:
+        if entry.event in _ORDERED:
+            floor = max(floor, entry.happened_at or entry.at)
+    return max(not_ahead(at), floor)
+
+
+def since_opening(status: TicketStatus, at: datetime) -> datetime:
+    """A first response's instant: the help desk's, never ahead of our clock nor before the
+    ticket's opening (a comment dated before the ticket it was found on counts at its opening)."""
+    return max(not_ahead(at), status.opened_at)
 
 
 def first_response_due(rule: FirstResponse, public_agent: bool, response: TargetState) -> bool:
@@ -184,11 +211,21 @@ class TicketSession:
         self.done.append(kind)
         return self.status
 
-    async def move_to(self, target: Phase | None) -> None:
-        """Send what takes the ticket from its phase to `target` (nothing if it is there)."""
+    async def move_to(self, target: Phase | None, at: datetime) -> None:
+        """Send what takes the ticket from its phase to `target` (nothing if it is there), as
+        having happened at the help desk's instant `at`."""
         assert self.status is not None
         for event in transitions(self.status.phase, target):
-            await self.send(event)
+            await self.send(event.model_copy(update={"at": in_order(self.status, at)}))
+
+    async def reclassify(self, severity: str | None, reason: str, at: datetime) -> None:
+        """Reclassify to `severity` (a mapped priority) when it is not the ticket's class."""
+        assert self.status is not None
+        if severity is not None and severity != self.status.severity:
+            when = in_order(self.status, at)
+            await self.send(
+                ReclassifyEvent(type="reclassify", severity=severity, reason=reason, at=when)
+            )
 
     async def open_with(
         self, severity: str | None, subject: str | None, opened_at: datetime | None = None

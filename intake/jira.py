@@ -27,17 +27,17 @@ from intake.helpdesk import (
     first_response_due,
     json_body,
     lookup,
-    not_ahead,
     once,
     parse,
     refuse,
     secret_for,
+    since_opening,
     ticket_id_of,
 )
-from intake.schemas import FirstResponseEvent, ReclassifyEvent
+from intake.schemas import FirstResponseEvent
 from intake.tickets import ERRORS
 from policies.helpdesk import JiraIntake, Phase
-from slawatch.models import TENANT_PATTERN, TargetState
+from slawatch.models import TENANT_PATTERN, TicketStatus
 
 log = structlog.get_logger("slawatch.intake.jira")
 router = APIRouter(prefix=f"{PREFIX}/jira", tags=["help desks"])
@@ -125,6 +125,16 @@ def _verify(request: Request, tenant: str, body: bytes) -> None:
         refuse(log, "jira", tenant, problem, SIGNATURE)
 
 
+def _when(hook: JiraWebhook) -> datetime:
+    """Jira's instant for the event (`timestamp`, ms since the epoch); now without one."""
+    if hook.timestamp is None:
+        return datetime.now(UTC)
+    try:
+        return datetime.fromtimestamp(hook.timestamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ApiError(422, "timestamp: not an instant", field="timestamp") from None
+
+
 def _phase(config: JiraIntake, status: _Status | None, name: str | None = None) -> Phase | None:
     """A status by its name first ("Waiting for customer"), else by its category."""
     named = lookup(config.statuses, name or (status.name if status else None))
@@ -187,20 +197,19 @@ async def _handle(request: Request, tenant: str, hook: JiraWebhook) -> AdapterRe
     priority = fields.priority.name if fields.priority else None
     severity = lookup(config.priorities, priority)
     status = await session.open_with(severity, fields.summary, fields.created or datetime.now(UTC))
+    # The changes count at Jira's instant for the event (`timestamp`, ms), not its arrival.
+    at = _when(hook)
     if hook.webhookEvent == "jira:issue_created":
-        await session.move_to(_phase(config, fields.status))
+        await session.move_to(_phase(config, fields.status), at)
     for change in hook.changelog.items if hook.changelog else []:
         if change.field == "priority":
             severity = lookup(config.priorities, change.toString)
-            if severity is not None and session.status and severity != session.status.severity:
-                reason = f"Jira priority {change.fromString} -> {change.toString}"
-                await session.send(
-                    ReclassifyEvent(type="reclassify", severity=severity, reason=reason)
-                )
+            reason = f"Jira priority {change.fromString} -> {change.toString}"
+            await session.reclassify(severity, reason, at)
         elif change.field == "status":
-            await session.move_to(_phase(config, fields.status, change.toString))
+            await session.move_to(_phase(config, fields.status, change.toString), at)
     if hook.comment is not None:
-        await _comment(session, config, hook.comment, fields.reporter, status.response.state)
+        await _comment(session, config, hook.comment, fields.reporter, status)
     return session.result(f"{hook.webhookEvent}: nothing to change")
 
 
@@ -209,14 +218,14 @@ async def _comment(
     config: JiraIntake,
     comment: _Comment,
     reporter: _User | None,
-    response: TargetState,
+    status: TicketStatus,
 ) -> None:
     """A public reply by someone other than the reporter (an agent) is the first response."""
     author = comment.author or _User()
     by_customer = reporter is not None and author.accountId == reporter.accountId
     public_agent = comment.jsdPublic is True and not by_customer
-    if first_response_due(config.first_response, public_agent, response):
+    if first_response_due(config.first_response, public_agent, status.response.state):
         # In UTC, as the API's own times are: Jira writes the author's offset.
-        at = not_ahead(comment.created or datetime.now(UTC))
+        at = since_opening(status, comment.created or datetime.now(UTC))
         by = (author.displayName or f"jira user {author.accountId}")[:200]
         await session.send(FirstResponseEvent(type="first_response", at=at, by=by))

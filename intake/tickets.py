@@ -19,6 +19,8 @@ from intake.schemas import (
     redacted,
     update_input,
 )
+from policies.class_rules import rule_class
+from policies.schema import Policy
 from slawatch.models import (
     TENANT_PATTERN,
     TICKET_ID_PATTERN,
@@ -103,7 +105,7 @@ async def open_or_join(
     policy = book.get(ticket.tenant)
     book.check_class(policy, ticket.severity)
     book.check_category(policy, ticket.category)
-    status, created = await gw.open(ticket, policy)
+    status, created = await gw.open(_classed(ticket, policy), policy)
     if not created and ticket.severity is not None and ticket.severity != status.severity:
         raise ApiError(
             409,
@@ -112,6 +114,22 @@ async def open_or_join(
             field="severity",
         )
     return status, created
+
+
+def _classed(ticket: OpenTicketInput, policy: Policy) -> OpenTicketInput:
+    """The ticket with the class the policy's class rules give it when intake names none (a
+    named class is intake's decision; no rule matching: the category's or default class)."""
+    if ticket.severity is not None:
+        return ticket
+    severity = rule_class(
+        policy.class_rules,
+        ticket.channel,
+        ticket.subject,
+        ticket.language,
+        ticket.customer_ref,
+        ticket.category,
+    )
+    return ticket if severity is None else ticket.model_copy(update={"severity": severity})
 
 
 def _check_opened_at(opened_at: datetime | None) -> None:

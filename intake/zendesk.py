@@ -28,14 +28,14 @@ from intake.helpdesk import (
     first_response_due,
     json_body,
     lookup,
-    not_ahead,
     once,
     parse,
     refuse,
     secret_for,
+    since_opening,
     ticket_id_of,
 )
-from intake.schemas import FirstResponseEvent, ReclassifyEvent
+from intake.schemas import FirstResponseEvent
 from intake.tickets import ERRORS
 from policies.helpdesk import ZendeskIntake
 from slawatch.models import TENANT_PATTERN
@@ -166,21 +166,21 @@ async def _handle(request: Request, tenant: str, hook: ZendeskWebhook) -> Adapte
     status = await session.open_with(severity, ticket.subject, ticket.created_at or hook.time)
     kind = hook.type.removeprefix(EVENT)
     current = hook.event.get("current")
+    # Every event counts at Zendesk's own instant for it (`time`), not when it reached us.
     if kind == "created":
-        await session.move_to(lookup(config.statuses, ticket.status or "new"))
+        await session.move_to(lookup(config.statuses, ticket.status or "new"), hook.time)
     elif kind == "priority_changed":
         severity = _class(config, str(current) if current else None)
-        if severity is not None and severity != status.severity:
-            reason = f"Zendesk priority {hook.event.get('previous')} -> {current}"
-            await session.send(ReclassifyEvent(type="reclassify", severity=severity, reason=reason))
+        reason = f"Zendesk priority {hook.event.get('previous')} -> {current}"
+        await session.reclassify(severity, reason, hook.time)
     elif kind == "status_changed":
-        await session.move_to(lookup(config.statuses, str(current)))
+        await session.move_to(lookup(config.statuses, str(current)), hook.time)
     elif kind == "comment_added":
         comment = _mapping(hook.event.get("comment"))
         author = _mapping(comment.get("author"))
         public_agent = comment.get("is_public") is True and author.get("is_staff") is True
         if first_response_due(config.first_response, public_agent, status.response.state):
             by = str(author.get("name") or f"zendesk user {author.get('id')}")[:200]
-            at = not_ahead(hook.time)
+            at = since_opening(status, hook.time)
             await session.send(FirstResponseEvent(type="first_response", at=at, by=by))
     return session.result(f"{kind}: nothing to change")

@@ -22,6 +22,7 @@ from policies.calendar import (
     Weekday,
     to_business_time,
 )
+from policies.class_rules import ClassRule
 from policies.contacts import EMAIL, EmailAddress, e164
 from policies.helpdesk import Helpdesk
 from policies.languages import LANGUAGES
@@ -215,6 +216,10 @@ class Policy(Strict):
     ladders: dict[Name, Ladder] = Field(min_length=1)
     # Outage grouping of pages (docs/grouping.md): on by default, two-minute window.
     grouping: Grouping = Field(default_factory=Grouping)
+    # The class of a ticket intake opens without one, from its channel, subject, language,
+    # customer or category (policies/class_rules.py); first match wins. Read by intake when it
+    # opens a ticket, so it is excluded from dumps like the help-desk mapping below.
+    class_rules: list[ClassRule] = Field(default_factory=list, exclude=True)
     # The help-desk adapters' mapping (policies/helpdesk.py). Excluded from dumps: the API
     # reads it, a ticket's snapshot and history never carry it.
     helpdesk: Helpdesk = Field(default_factory=Helpdesk, exclude=True)
@@ -275,6 +280,14 @@ class Policy(Strict):
                 for i, person in enumerate(step.people):
                     if person not in self.responders:
                         errors.append(f"{where}.people[{i}]: unknown responder {person!r}")
+        for i, rule in enumerate(self.class_rules):
+            if rule.class_ not in self.classes:
+                known = ", ".join(sorted(self.classes))
+                errors.append(
+                    f"class_rules[{i}].class: unknown class {rule.class_!r} (known: {known})"
+                )
+            if rule.category is not None and rule.category not in self.categories:
+                errors.append(f"class_rules[{i}].category: unknown category {rule.category!r}")
         errors.extend(self.helpdesk.problems(set(self.classes)))
         errors.extend(self.outbound.problems())
         if errors:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from policies import names
 from policies.schema import Channel, Policy
@@ -23,6 +23,11 @@ _TICKET_ID = re.compile(names.TICKET_ID)
 WORKFLOW_ID_PREFIX = "ticket/"
 # The ticket workflow's type, as the Temporal UI, visibility queries and starters by name see it.
 TICKET_WORKFLOW_TYPE = "TicketSlaWorkflow"
+# How far ahead of our clock an event's `at` may be (the help desk's clock and ours differ a
+# little); within it the event counts as happening now. docs/helpdesk.md, "Event times".
+EVENT_TIME_SKEW = timedelta(minutes=2)
+# A language tag as BCP 47 writes it, in the short forms help desks send: en, ro, pt-BR, zh-Hant.
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 
 
 def ticket_workflow_id(tenant: str, ticket_id: str) -> str:
@@ -74,6 +79,7 @@ class BreachOutcome(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     STOPPED = "stopped"  # met after all, reclassified or closed
     EXHAUSTED = "exhausted"
+    WITHDRAWN = "withdrawn"  # an event reported late shows the target was met (event-times)
 
 
 class StopReason(StrEnum):
@@ -83,6 +89,7 @@ class StopReason(StrEnum):
     MET = "met"
     RECLASSIFIED = "reclassified"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # an event reported late shows the target was met (event-times)
 
     def outcome(self) -> BreachOutcome:
         """What the breach's escalation came to when stopped for this reason."""
@@ -115,18 +122,38 @@ class TicketPhase(StrEnum):
 # -- opening a ticket ------------------------------------------------------------------------
 
 
+def _one_line(value: str | None) -> str | None:
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be one line of text (no control characters)")
+    return value
+
+
 class OpenTicketInput(Payload):
     tenant: str = Field(pattern=TENANT_PATTERN)
     ticket_id: str = Field(pattern=TICKET_ID_PATTERN)
     severity: str | None = None
     category: str | None = None
-    channel: str | None = Field(default=None, max_length=64)
-    customer_ref: str | None = Field(default=None, max_length=256)
+    # What the intake system knows of the ticket. Kept on the ticket (its workflow input) and
+    # shown to intake tokens; the policy's class rules may read them; never in a page.
+    channel: str | None = Field(default=None, min_length=1, max_length=64)
+    customer_ref: str | None = Field(default=None, min_length=1, max_length=256)
     subject: str | None = Field(default=None, max_length=500)
-    language: str | None = Field(default=None, max_length=16)
+    language: str | None = Field(default=None, max_length=35)
     opened_at: AwareDatetime | None = None
     # Where customer notices go (policy `outbound.notices`); never put into pages.
     customer: Customer | None = None
+
+    @field_validator("channel", "customer_ref", "subject")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _one_line(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and not _LANGUAGE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a language code (BCP 47: en, ro, pt-BR)")
+        return value
 
 
 class PolicySnapshotInput(Payload):
@@ -161,6 +188,10 @@ class TicketState(Payload):
     delivery_failing: dict[str, str] = Field(default_factory=dict)
     # Webhook, write-back and notice events not yet delivered (workflows/outbound.py).
     outbound: OutboundState | None = None
+    # The instant of the latest event that moved the phase or class (its `at`): a later event
+    # may not say it happened before it (patch event-times). None: the opening.
+    last_event_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 class TicketWorkflowInput(Payload):
@@ -180,33 +211,45 @@ class TicketWorkflowInput(Payload):
 # -- events ----------------------------------------------------------------------------------
 
 
-class FirstResponseInput(Payload):
-    at: AwareDatetime | None = None
+class EventInput(Payload):
+    """An event's instant in the help desk (`at`); None: now. The ticket's clocks use it."""
+
+    at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "When it happened in the help desk (RFC 3339 with an offset). Not before the"
+            " ticket's opening or its previous event, at most 2 minutes ahead of slawatch's"
+            " clock; default: now."
+        ),
+    )
+
+
+class FirstResponseInput(EventInput):
     by: str | None = Field(default=None, max_length=200)
 
 
-class ReclassifyInput(Payload):
+class ReclassifyInput(EventInput):
     severity: str = Field(min_length=1)
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class PauseInput(Payload):
+class PauseInput(EventInput):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-class ResumeInput(Payload):
+class ResumeInput(EventInput):
     pass
 
 
-class ResolveInput(Payload):
+class ResolveInput(EventInput):
     note: str | None = Field(default=None, max_length=1000)
 
 
-class ReopenInput(Payload):
+class ReopenInput(EventInput):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-class CloseInput(Payload):
+class CloseInput(EventInput):
     pass
 
 
@@ -288,6 +331,10 @@ class Breach(Payload):
     escalation_workflow_id: str
     level: int = 0
     outcome: BreachOutcome = BreachOutcome.ESCALATING
+    # Set when an event reported late shows the target was met (or its clock stopped) in time
+    # after all: the breach no longer stands, its pages stay on record (patch event-times).
+    withdrawn_at: datetime | None = None
+    withdrawn_why: str | None = None
 
     @property
     def live(self) -> bool:
@@ -306,9 +353,11 @@ def escalation_level(breaches: list[Breach]) -> int:
 
 
 class HistoryEntry(Payload):
-    at: datetime
+    at: datetime  # when slawatch recorded it
     event: str
     detail: str = ""
+    # When it happened in the help desk, for an event sent with `at` (patch event-times).
+    happened_at: datetime | None = None
 
 
 class TicketStatus(Payload):
@@ -330,6 +379,11 @@ class TicketStatus(Payload):
     # "failing" while a vendor refuses our account for this ticket's pages, else "ok".
     delivery: str = "ok"
     delivery_problems: list[str] = Field(default_factory=list)
+    # What intake said of the ticket (shown to intake tokens, never in pages).
+    channel: str | None = None
+    customer_ref: str | None = None
+    subject: str | None = None
+    language: str | None = None
 
 
 # -- escalation ------------------------------------------------------------------------------

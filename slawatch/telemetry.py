@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from slawatch.settings import Settings
 
 BREACHES = "slawatch_breaches"
+BREACHES_WITHDRAWN = "slawatch_breaches_withdrawn"
 NOTIFICATIONS = "slawatch_notifications"
 ACKNOWLEDGEMENTS = "slawatch_acknowledgements"
 PAGE_LAG = "slawatch_page_lag_seconds"
@@ -64,6 +65,14 @@ def runtime_for(settings: Settings) -> Runtime:
 def record_breach(meter: MetricMeter, tenant: str, severity: str, kind: str) -> None:
     """Count one missed SLA target; kind is "response" or "resolution"."""
     meter.create_counter(BREACHES, "SLA targets breached").add(
+        1, {"tenant": tenant, "severity": severity, "kind": kind}
+    )
+
+
+def record_withdrawal(meter: MetricMeter, tenant: str, severity: str, kind: str) -> None:
+    """Count one breach withdrawn: an event reported late (or a downgrade) showed the target
+    was not missed after all. Already counted in slawatch_breaches; subtract for the ratio."""
+    meter.create_counter(BREACHES_WITHDRAWN, "SLA breaches withdrawn by a late event").add(
         1, {"tenant": tenant, "severity": severity, "kind": kind}
     )
 

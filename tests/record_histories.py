@@ -187,6 +187,25 @@ async def outbound_env() -> AsyncIterator[Harness]:
             yield h
 
 
+async def late_events(h: Harness) -> list[str]:
+    """Events sent with the help desk's instants (patch event-times): a critical ticket breached
+    at 60 min, its first response from 59 min reported at 63 (the breach withdrawn, the ladder
+    stopped), then paused, resumed and resolved at reported instants, and closed."""
+    opened = TUESDAY - timedelta(hours=3)
+    handle = await h.open("prokuria", "H-late", severity="critical", opened_at=opened)
+    await h.advance_to(opened + timedelta(minutes=63))
+    status = await h.status(handle)
+    answered = FirstResponseInput(at=opened + timedelta(minutes=59), by="agent")
+    await h.update(handle, "first_response", answered)
+    await h.advance_to(opened + timedelta(minutes=90))
+    await h.update(handle, "pause", PauseInput(at=opened + timedelta(minutes=70)))
+    await h.update(handle, "resume", ResumeInput(at=opened + timedelta(minutes=85)))
+    await h.update(handle, "resolve", ResolveInput(at=opened + timedelta(minutes=88)))
+    await h.update(handle, "close", CloseInput())
+    await handle.result()
+    return [handle.id, status.breaches[0].escalation_workflow_id]
+
+
 SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "typical": typical,
     "critical_ladder": critical_ladder,
@@ -194,6 +213,7 @@ SCENARIOS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "oncall_ladder": oncall_ladder,
     "outage_grouping": outage_grouping,
     "outbound": outbound,
+    "late_events": late_events,
 }
 # The policy text a scenario runs under, when not the built-in seeds.
 POLICIES = {"oncall_ladder": ONCALL_POLICY}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from slawatch.tools.cli import app
 from slawatch.tools.cli_output import print_status, table
 
 
@@ -73,3 +75,29 @@ def test_status_names_the_message_that_paged_a_digest_included(
         ["SM" + "1" * 32],
         ["digest", "CA" + "2" * 32],
     ]
+
+
+def test_the_timeline_shows_when_a_late_event_happened(capsys: pytest.CaptureFixture[str]) -> None:
+    history = [
+        {
+            "at": "2026-12-08T10:03:00Z",
+            "event": "first_response",
+            "happened_at": "2026-12-08T09:59:00Z",
+        },
+        {"at": "2026-12-08T10:03:00Z", "event": "breach_withdrawn", "detail": "response-1: ..."},
+    ]
+    print_status(_status(history=history))
+    out = capsys.readouterr().out
+    assert "2026-12-08 10:03 UTC  first_response  (happened 2026-12-08 09:59 UTC)" in out
+    assert "breach_withdrawn  response-1: ..." in out
+
+
+@pytest.mark.parametrize(
+    ("at", "problem"),
+    [("yesterday", "is not an instant"), ("2026-12-08T10:59:00", "has no offset")],
+)
+def test_a_malformed_at_is_one_line_naming_the_field(at: str, problem: str) -> None:
+    result = CliRunner().invoke(app, ["ticket", "event", "prokuria", "T-1", "pause", "--at", at])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[0].startswith("error: at: ")
+    assert problem in result.output

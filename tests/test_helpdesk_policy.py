@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from policies.class_rules import rule_class
 from policies.loader import BUILTIN_DIR, PolicyError, parse_policy
 from slawatch.safety import Role, production_problems
 from slawatch.settings import Settings
@@ -75,3 +76,39 @@ def test_weak_or_malformed_helpdesk_secrets_refuse_to_start_outside_the_local_mo
     assert not any("tiny-secret" in p for p in problems)  # never the secret itself
     local = Settings(zendesk_secrets=SecretStr(secrets))
     assert production_problems(local, {Role.API}) == []
+
+
+@pytest.mark.parametrize(
+    ("rules", "problem"),
+    [
+        (
+            "  - {channel: phone, class: blocker}\n",
+            "x.yaml: class_rules[0].class: unknown class 'blocker' (known: critical, major, minor)",
+        ),
+        ("  - {class: major}\n", "x.yaml: class_rules[0]: a rule needs at least one"),
+        (
+            "  - {language: english!, class: major}\n",
+            "x.yaml: class_rules[0].language: 'english!' is not a language code",
+        ),
+        (
+            "  - {category: outage, class: major}\n",
+            "x.yaml: class_rules[0].category: unknown category 'outage'",
+        ),
+    ],
+)
+def test_class_rule_mistakes_are_one_line_naming_the_field(rules: str, problem: str) -> None:
+    text = (BUILTIN_DIR / "prokuria.yaml").read_text(encoding="utf-8") + "class_rules:\n" + rules
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "x.yaml")
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith(problem), line
+
+
+def test_class_rules_match_every_condition_given_first_match_wins() -> None:
+    policy = parse_policy((BUILTIN_DIR / "prokuria.yaml").read_text() + HELPDESK, "x.yaml")
+    assert "class_rules" not in policy.model_dump()  # never in a ticket's snapshot
+    rules = policy.class_rules
+    assert rule_class(rules, "PHONE", "Site DOWN", None, None, None) == "critical"
+    assert rule_class(rules, "phone", "slow", "de-AT", None, None) == "major"
+    assert rule_class(rules, "web", "down", "pt-BR", None, None) is None
+    assert rule_class(rules, "web", None, "deu", None, None) is None  # "de" is not "deu"

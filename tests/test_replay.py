@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +29,15 @@ def load(path: Path) -> WorkflowHistory:
 def test_histories_are_committed() -> None:
     names = {p.stem.split("--")[0] for p in HISTORIES}
     assert {"typical", "critical_ladder", "reclassify_ack_pause", "oncall_ladder"} <= names
+    assert {"late_events", "outage_grouping", "outbound"} <= names
     assert any("escalation" in p.stem for p in HISTORIES)
+
+
+def test_the_late_events_history_takes_the_event_times_branch() -> None:
+    """Replay guards the patched path: the history holds the patch's marker."""
+    path = next(p for p in HISTORIES if p.stem == "late_events--ticket+prokuria+H-late")
+    # The marker's payload starts with the patch id, so its base64 starts aligned.
+    assert base64.b64encode(b'{"id":"event-times').decode() in path.read_text()
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

@@ -39,6 +39,7 @@ def test_counters_and_lag_histogram_are_served(metrics: tuple[Runtime, str]) -> 
     telemetry.record_breach(meter, "prokuria", "critical", "response")
     telemetry.record_breach(meter, "prokuria", "critical", "response")
     telemetry.record_breach(meter, "cargotask", "standard", "resolution")
+    telemetry.record_withdrawal(meter, "prokuria", "critical", "response")
     telemetry.record_notification(meter, "prokuria", "sms", "sent")
     telemetry.record_notification(meter, "prokuria", "voice", "failed")
     telemetry.record_acknowledgement(meter, "prokuria", "sms")
@@ -51,6 +52,8 @@ def test_counters_and_lag_histogram_are_served(metrics: tuple[Runtime, str]) -> 
     breaches = "slawatch_breaches_total"
     assert got[series(breaches, tenant="prokuria", severity="critical", kind="response")] == 2
     assert got[series(breaches, tenant="cargotask", severity="standard", kind="resolution")] == 1
+    withdrawn = "slawatch_breaches_withdrawn_total"
+    assert got[series(withdrawn, tenant="prokuria", severity="critical", kind="response")] == 1
     notes = "slawatch_notifications_total"
     assert got[series(notes, tenant="prokuria", channel="sms", outcome="sent")] == 1
     assert got[series(notes, tenant="prokuria", channel="voice", outcome="failed")] == 1

@@ -78,7 +78,9 @@ def is_breached(state: TicketState, kind: TargetKind, now: datetime) -> bool:
     stopped = met_at(state, kind)
     if stopped is not None:
         return consumed(state, kind, stopped) > total
-    return consumed(state, kind, now) >= total
+    # A ticket closed (at an instant its help desk reported) stops both clocks there.
+    end = now if state.closed_at is None else min(now, state.closed_at)
+    return consumed(state, kind, end) >= total
 
 
 def warning_due(state: TicketState, kind: TargetKind, now: datetime) -> tuple[int, datetime] | None:

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         AcknowledgeInput,
         Acknowledgement,
         Breach,
+        BreachOutcome,
         CloseInput,
         DeliveryStatusInput,
         EscalationInput,
@@ -41,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         TicketStatus,
         TicketWorkflowInput,
     )
-    from slawatch.telemetry import record_acknowledgement, record_breach
+    from slawatch.telemetry import record_acknowledgement, record_breach, record_withdrawal
     from workflows import notices, sla
     from workflows.dispatch import FIRST_STEP_LABEL, send_step
     from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes
@@ -51,11 +52,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search import upsert_search_attributes
     from workflows.ticket_rules import (
         ackable,
+        check_event_time,
         check_reclassify,
+        event_instant,
         invalid,
         opening_state,
         require_open,
         status_of,
+        withdrawal_note,
     )
     from workflows.timers import wait_until
 
@@ -69,6 +73,10 @@ SNAPSHOT_BY_ACTIVITY = "policy-snapshot-by-activity"
 # Patch: the breach task sends the first step's pages itself instead of leaving them to the
 # escalation's first task, so a page costs the floor's timer -> activity.
 FIRST_PAGE_FROM_TICKET = "first-page-from-ticket"
+# Patch: every event takes the instant it happened (`at`), and an event reported after a
+# deadline it would have prevented withdraws that breach (marked, its pages kept) and stops
+# its ladder; before, only first_response took `at` and the stop read "reclassified".
+EVENT_TIMES = "event-times"
 
 
 @workflow.defn
@@ -203,9 +211,13 @@ class TicketSlaWorkflow:
     async def _evaluate_target(self, kind: TargetKind, now: datetime) -> None:
         s = self.state
         live = [b for b in s.breaches if b.kind is kind and b.live]
-        if s.phase is TicketPhase.CLOSED:
+        lapsed = kind in s.breached_at and not sla.is_breached(s, kind, now)
+        if lapsed and workflow.patched(EVENT_TIMES):
+            # An event reported late (or a downgrade) shows the target was not missed.
+            await self._withdraw(kind, live, now)
+        elif s.phase is TicketPhase.CLOSED:
             await self._stop_escalations(live, StopReason.CLOSED)
-        elif kind in s.breached_at and not sla.is_breached(s, kind, now):
+        elif lapsed:
             # Reclassified to a longer target: the breach no longer stands.
             del s.breached_at[kind]
             await self._stop_escalations(live, StopReason.RECLASSIFIED)
@@ -336,6 +348,23 @@ class TicketSlaWorkflow:
         except FailureError:
             workflow.logger.info("escalation %s ended before its first pages went", child_id)
 
+    async def _withdraw(self, kind: TargetKind, live: list[Breach], now: datetime) -> None:
+        """The standing breach of `kind` is withdrawn: marked, its pages kept, its ladder
+        stopped, and the timeline says which event withdrew it."""
+        s = self.state
+        standing = s.breached_at.pop(kind)
+        for breach in s.breaches:
+            if breach.kind is kind and breach.at == standing and breach.withdrawn_at is None:
+                breach.withdrawn_at, breach.withdrawn_why = now, withdrawal_note(s, breach)
+                self._note("breach_withdrawn", breach.withdrawn_why)
+                # The workflow meter skips replays: each withdrawal is counted once.
+                meter = workflow.metric_meter()
+                record_withdrawal(meter, s.policy.tenant, breach.severity, kind.value)
+        await self._stop_escalations(live, StopReason.WITHDRAWN)
+        for breach in s.breaches:
+            if breach.withdrawn_at is not None and breach.outcome != BreachOutcome.ACKNOWLEDGED:
+                breach.outcome = BreachOutcome.WITHDRAWN
+
     async def _stop_escalations(self, breaches: list[Breach], reason: str, **who: str) -> None:
         for breach in breaches:
             breach.outcome = StopReason(reason).outcome()
@@ -346,13 +375,29 @@ class TicketSlaWorkflow:
 
     # -- events: updates whose validators decide, and whose answer is the new status ------------
 
-    def _note(self, event: str, detail: str = "") -> None:
-        self.state.history.append(HistoryEntry(at=workflow.now(), event=event, detail=detail))
+    def _note(self, event: str, detail: str = "", happened_at: datetime | None = None) -> None:
+        entry = HistoryEntry(at=workflow.now(), event=event, detail=detail, happened_at=happened_at)
+        self.state.history.append(entry)
 
-    async def _changed(self, event: str, detail: str = "") -> TicketStatus:
+    async def _changed(
+        self, event: str, detail: str = "", happened_at: datetime | None = None
+    ) -> TicketStatus:
         """Record an event, let the clock loop act on it, and answer with the new status."""
-        self._note(event, detail)
+        self._note(event, detail, happened_at)
         return await self._settle()
+
+    def _instant(self, at: datetime | None) -> datetime:
+        """When a phase or class event happened: its `at` (never ahead of now), else now. An
+        event with `at` exists only under the patch; the patch is asked only then."""
+        now = workflow.now()
+        if at is None or not workflow.patched(EVENT_TIMES):
+            return now
+        instant = event_instant(at, now)
+        self.state.last_event_at = instant
+        return instant
+
+    def _check_time(self, at: datetime | None, ordered: bool = True) -> None:
+        check_event_time(self._started(), at, workflow.now(), ordered)
 
     async def _settle(self) -> TicketStatus:
         seen = self.evaluations
@@ -361,12 +406,12 @@ class TicketSlaWorkflow:
         await workflow.wait_condition(lambda: self.evaluations > seen)
         return self._status()
 
-    def _close(self, now: datetime, why: str) -> None:
+    def _close(self, now: datetime, why: str, happened_at: datetime | None = None) -> None:
         s = self.state
         if s.pauses and s.pauses[-1].end is None and s.phase is not TicketPhase.RESOLVED:
             s.pauses[-1].end = now
-        s.phase = TicketPhase.CLOSED
-        self._note("closed", why)
+        s.phase, s.closed_at = TicketPhase.CLOSED, now
+        self._note("closed", why, happened_at)
 
     def _started(self) -> TicketState:
         """The state, for a validator: only a ticket opened without a snapshot can lack it."""
@@ -376,8 +421,8 @@ class TicketSlaWorkflow:
 
     @workflow.update
     async def first_response(self, input: FirstResponseInput) -> TicketStatus:
-        self.state.responded_at = min(input.at or workflow.now(), workflow.now())
-        return await self._changed("first_response", input.by or "")
+        self.state.responded_at = event_instant(input.at, workflow.now())
+        return await self._changed("first_response", input.by or "", input.at)
 
     @first_response.validator
     def _v_first_response(self, input: FirstResponseInput) -> None:
@@ -385,46 +430,52 @@ class TicketSlaWorkflow:
         require_open(s, "record a first response")
         if s.responded_at is not None:
             raise invalid("the first response is already recorded")
+        self._check_time(input.at, ordered=False)
 
     @workflow.update
     async def reclassify(self, input: ReclassifyInput) -> TicketStatus:
         s = self.state
+        self._instant(input.at)
         old, s.severity = s.severity, input.severity
-        return await self._changed("reclassified", f"{old} -> {input.severity}: {input.reason}")
+        detail = f"{old} -> {input.severity}: {input.reason}"
+        return await self._changed("reclassified", detail, input.at)
 
     @reclassify.validator
     def _v_reclassify(self, input: ReclassifyInput) -> None:
         check_reclassify(self._started(), input.severity)
+        self._check_time(input.at)
 
     @workflow.update
     async def pause(self, input: PauseInput) -> TicketStatus:
         s = self.state
         s.phase = TicketPhase.WAITING_ON_CUSTOMER
-        s.pauses.append(Interval(start=workflow.now()))
-        return await self._changed("waiting_on_customer", input.reason or "")
+        s.pauses.append(Interval(start=self._instant(input.at)))
+        return await self._changed("waiting_on_customer", input.reason or "", input.at)
 
     @pause.validator
     def _v_pause(self, input: PauseInput) -> None:
         s = self._started()
         if s.phase is not TicketPhase.OPEN:
             raise invalid(f"cannot pause a ticket that is {s.phase.value}")
+        self._check_time(input.at)
 
     @workflow.update
     async def resume(self, input: ResumeInput) -> TicketStatus:
         s = self.state
         s.phase = TicketPhase.OPEN
-        s.pauses[-1].end = workflow.now()
-        return await self._changed("resumed")
+        s.pauses[-1].end = self._instant(input.at)
+        return await self._changed("resumed", "", input.at)
 
     @resume.validator
     def _v_resume(self, input: ResumeInput) -> None:
         s = self._started()
         if s.phase is not TicketPhase.WAITING_ON_CUSTOMER:
             raise invalid(f"cannot resume a ticket that is {s.phase.value}")
+        self._check_time(input.at)
 
     @workflow.update
     async def resolve(self, input: ResolveInput) -> TicketStatus:
-        s, now = self.state, workflow.now()
+        s, now = self.state, self._instant(input.at)
         if s.phase is TicketPhase.WAITING_ON_CUSTOMER:
             s.pauses[-1].end = now
         s.phase, s.resolved_at = TicketPhase.RESOLVED, now
@@ -432,34 +483,37 @@ class TicketSlaWorkflow:
         s.responded_at = s.responded_at or now
         # Resolution stops the resolution clock; a reopen resumes it from here.
         s.pauses.append(Interval(start=now))
-        return await self._changed("resolved", input.note or "")
+        return await self._changed("resolved", input.note or "", input.at)
 
     @resolve.validator
     def _v_resolve(self, input: ResolveInput) -> None:
         require_open(self._started(), "resolve")
+        self._check_time(input.at)
 
     @workflow.update
     async def reopen(self, input: ReopenInput) -> TicketStatus:
         s = self.state
         s.phase, s.resolved_at = TicketPhase.OPEN, None
-        s.pauses[-1].end = workflow.now()
-        return await self._changed("reopened", input.reason or "")
+        s.pauses[-1].end = self._instant(input.at)
+        return await self._changed("reopened", input.reason or "", input.at)
 
     @reopen.validator
     def _v_reopen(self, input: ReopenInput) -> None:
         s = self._started()
         if s.phase is not TicketPhase.RESOLVED:
             raise invalid(f"only a resolved ticket can be reopened; this one is {s.phase.value}")
+        self._check_time(input.at)
 
     @workflow.update
     async def close(self, input: CloseInput) -> TicketStatus:
-        self._close(workflow.now(), "closed")
+        self._close(self._instant(input.at), "closed", input.at)
         return await self._settle()
 
     @close.validator
     def _v_close(self, input: CloseInput) -> None:
         if self._started().phase is TicketPhase.CLOSED:
             raise invalid("the ticket is already closed")
+        self._check_time(input.at)
 
     @workflow.update
     async def acknowledge(self, input: AcknowledgeInput) -> TicketStatus:

@@ -225,8 +225,9 @@ def _breaches(
         # A later breach of the same kind exists only after the earlier one was withdrawn; the
         # last one stands while the workflow still holds the target breached at its instant.
         withdrawn = breach is not same_kind[-1] or standing != breach.at
-        withdrawn_at = None
-        if withdrawn:
+        # A ticket under patch event-times marks the breach itself (and when).
+        withdrawn_at = breach.withdrawn_at
+        if withdrawn and withdrawn_at is None:
             withdrawn_at = next(
                 (
                     e.at

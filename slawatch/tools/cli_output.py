@@ -110,7 +110,9 @@ def print_status(s: dict[str, Any]) -> None:
             typer.echo(f"  {_when(a['at'])}  {a['responder']} via {a['channel']}")
     typer.echo("history:")
     for h in s["history"]:
-        typer.echo(f"  {_when(h['at'])}  {h['event']}  {h.get('detail', '')}".rstrip())
+        # An event sent with `at` happened earlier than it was recorded: say both.
+        happened = f"(happened {_when(h['happened_at'])})  " if h.get("happened_at") else ""
+        typer.echo(f"  {_when(h['at'])}  {h['event']}  {happened}{h.get('detail', '')}".rstrip())
 
 
 def print_tickets(tickets: list[dict[str, Any]]) -> None:

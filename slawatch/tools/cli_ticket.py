@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
@@ -73,13 +74,19 @@ def open_ticket(
     severity: Annotated[str | None, typer.Option(help="Class; default from the policy")] = None,
     category: Annotated[str | None, typer.Option()] = None,
     subject: Annotated[str | None, typer.Option()] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Where it came from: email, phone, ...")
+    ] = None,
+    customer_ref: Annotated[str | None, typer.Option(help="The customer's reference")] = None,
+    language: Annotated[str | None, typer.Option(help="BCP 47 code: en, ro, pt-BR")] = None,
     api_url: ApiUrl = None,
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Open a ticket (a repeat joins the existing one, never a second clock)."""
     body = {"tenant": tenant, "ticket_id": ticket_id, "severity": severity}
-    body |= {"category": category, "subject": subject}
+    body |= {"category": category, "subject": subject, "channel": channel}
+    body |= {"customer_ref": customer_ref, "language": language}
     data = {k: v for k, v in body.items() if v is not None}
     status = _request("POST", "/v1/tickets", api_url, token, json=data)
     _show(status, as_json)
@@ -94,6 +101,10 @@ def send_event(
     reason: Annotated[str | None, typer.Option(help="reclassify/pause/reopen: why")] = None,
     note: Annotated[str | None, typer.Option(help="resolve: a note")] = None,
     by: Annotated[str | None, typer.Option(help="first_response: who answered")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="When it happened, e.g. 2026-12-08T10:59:00Z (default: now)"),
+    ] = None,
     api_url: ApiUrl = None,
     token: Token = None,
     as_json: AsJson = False,
@@ -101,11 +112,24 @@ def send_event(
     """Send one event and print the new SLA status."""
     if event not in EVENTS:
         fail(f"event: unknown event {event!r} (one of: {', '.join(EVENTS)})", code=2)
-    fields = {"severity": severity, "reason": reason, "note": note, "by": by}
+    if at is not None:
+        at = _instant(at)
+    fields = {"severity": severity, "reason": reason, "note": note, "by": by, "at": at}
     body = {"type": event} | {k: v for k, v in fields.items() if v is not None}
     path = f"/v1/tickets/{tenant}/{ticket_id}/events"
     status = _request("POST", path, api_url, token, json=body)
     _show(status, as_json)
+
+
+def _instant(value: str) -> str:
+    """`--at` as an ISO 8601 instant with its offset (Z or +01:00), else one line and exit 2."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        fail(f"at: {value!r} is not an instant (e.g. 2026-12-08T10:59:00Z)", code=2)
+    if parsed.tzinfo is None:
+        fail(f"at: {value!r} has no offset; add Z or +01:00", code=2)
+    return parsed.isoformat()
 
 
 @ticket_app.command("status")
