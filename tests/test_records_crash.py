@@ -33,10 +33,11 @@ from slawatch.models import (
     ticket_workflow_id,
 )
 from tests.harness import StandInNotifier
-from tests.test_records_live import ANA, dump, expected
+from tests.records_rows import dump, expected
 from workers.worker import notify_worker
 from workflows.ticket import TicketSlaWorkflow
 
+ANA = "+40721555101"  # Prokuria's primary on call
 WORKER = Path(__file__).with_name("crash_records_worker.py")
 
 

@@ -10,8 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from activities.records.activities import RecordActivities
-from activities.records.build import build_record
-from activities.records.rows import EventRow
 from activities.records.store import RecordStore
 from intake.gateway import ticket_input
 from policies.loader import load_policy
@@ -29,41 +27,12 @@ from slawatch.models import (
     ticket_workflow_id,
 )
 from tests.harness import harness
+from tests.records_rows import WIDE, dump, expected
 from workflows.ticket import TicketSlaWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TUESDAY_0800 = datetime(2026, 12, 8, 8, 0, tzinfo=BERLIN)
 ANA = "+40721555101"  # Prokuria's primary on call
-WIDE = (datetime(2000, 1, 1, tzinfo=BERLIN), datetime(2100, 1, 1, tzinfo=BERLIN))
-
-
-def _event_order(e: EventRow) -> tuple[datetime, str, int]:
-    return (e.at, e.event, e.n)  # equal instants (opened and breached at once) in one order
-
-
-def dump(store: RecordStore, tenant: str = "prokuria") -> dict[str, Any]:
-    tickets = store.tickets(tenant, *WIDE)
-    return {
-        "tickets": [t.model_dump() for t in tickets],
-        "events": [
-            e.model_dump()
-            for t in tickets
-            for e in sorted(store.events(tenant, t.ticket_id), key=_event_order)
-        ],
-        "breaches": [b.model_dump() for b in store.breaches(tenant, *WIDE)],
-        "pages": [p.model_dump() for p in sorted(store.pages(tenant, *WIDE), key=lambda p: p.key)],
-    }
-
-
-def expected(status: TicketStatus) -> dict[str, Any]:
-    """The rows of the ticket's final status, as the backfill would write them."""
-    record = build_record(status, load_policy(status.tenant))
-    return {
-        "tickets": [record.ticket.model_dump()],
-        "events": [e.model_dump() for e in sorted(record.events, key=_event_order)],
-        "breaches": [b.model_dump() for b in record.breaches],
-        "pages": [p.model_dump() for p in sorted(record.pages, key=lambda p: p.key)],
-    }
 
 
 async def until_recorded(store: RecordStore, event: str, limit: float = 20.0) -> list[str]:
