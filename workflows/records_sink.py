@@ -51,6 +51,12 @@ def fingerprint(s: TicketState) -> tuple[int, ...]:
     )
 
 
+def _for_record(status: TicketStatus) -> TicketStatus:
+    """The status without the customer's words (subject, reference): the record has no place
+    for them, and they stay out of every activity's input (docs/helpdesk.md)."""
+    return status.model_copy(update={"subject": None, "customer_ref": None})
+
+
 class RecordSink:
     """The ticket's record writer: at most one write in flight, the newest picture next."""
 
@@ -79,7 +85,9 @@ class RecordSink:
         milestone = self._milestone(s)
         self.writing = workflow.start_activity_method(
             RecordActivities.record_milestone,
-            RecordMilestoneInput(milestone=milestone, status=self._status(), policy=s.policy),
+            RecordMilestoneInput(
+                milestone=milestone, status=_for_record(self._status()), policy=s.policy
+            ),
             start_to_close_timeout=WRITE_TIMEOUT,
             retry_policy=WRITE_RETRY,
             summary=f"record {milestone}",
