@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Built-in development values: they let `slawatch dev` run with no setup, and slawatch/safety.py
@@ -47,9 +47,11 @@ class Settings(BaseSettings):
     ticket_task_queue: str = "slawatch-tickets"
     # Sends per second across the notification task queue (Twilio long codes: about 1/s).
     notify_rate_per_second: float = 5.0
-    # Workflows kept in worker memory. Temporal's default (1,000) makes a worker with more open
-    # tickets replay evicted histories on every timer; each cached ticket costs memory instead.
-    worker_max_cached_workflows: int = 1000
+    # Workflows kept in worker memory. Unset, it is sized from worker_memory_mb and the measured
+    # memory per cached ticket (workers/cache.py); a cached ticket's timer fires without a replay.
+    worker_max_cached_workflows: int | None = Field(default=None, ge=1)
+    # Memory for one `slawatch worker` (all its --processes together), in MB.
+    worker_memory_mb: int = Field(default=400, ge=1)
 
     # Policies: the built-in seeds unless a directory of tenant files is given.
     policy_dir: Path | None = None

@@ -91,7 +91,6 @@ KNOWN_UNEXPLAINED = {
     ("slawatch/logging.py", "from temporalio import activity"),
     ("slawatch/standins/stack.py", "from slawatch.settings import Settings"),
     ("slawatch/startup.py", "from activities.credentials import sendgrid_problem, twilio_problem"),
-    ("workers/cli.py", "from workers.worker import run_worker"),
     ("workers/worker.py", "from activities.notify import notification_activities"),
     ("workers/worker.py", "from slawatch.search_attributes import indexed_value_type"),
     ("workers/worker.py", "from slawatch.telemetry import runtime_for"),

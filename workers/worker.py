@@ -12,10 +12,11 @@ from typing import Any
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.policy import PolicyActivities
 from slawatch.settings import Settings, notify_queue_for, reports_queue_for
+from workers.cache import max_cached_workflows
+from workers.sandbox import workflow_runner
 from workflows.escalation import EscalationWorkflow
 from workflows.report import MonthlyReportWorkflow
 from workflows.ticket import TicketSlaWorkflow
@@ -23,26 +24,6 @@ from workflows.ticket import TicketSlaWorkflow
 log = structlog.get_logger()
 
 WORKFLOWS = [TicketSlaWorkflow, EscalationWorkflow]
-# Deterministic modules shared with the sandbox instead of re-imported per workflow run: the
-# sandbox's module loading is a Python worker's main cost (measured on 2 cores: 35-60 new
-# workflows/s sandboxed, about 125/s unsandboxed).
-PASSTHROUGH = (
-    "policies",
-    "slawatch",
-    "activities",
-    "pydantic",
-    "pydantic_core",
-    "holidays",
-    "phonenumbers",
-    "yaml",
-    "structlog",
-)
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-    )
 
 
 def ticket_worker(client: Client, task_queue: str, policy_dir: Any, **options: Any) -> Worker:
@@ -108,8 +89,11 @@ def report_activities(settings: Settings) -> list[Callable[..., Any]]:
     return [deliver]
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set (or SIGINT/SIGTERM), then shut down gracefully."""
+async def run_worker(
+    settings: Settings, stop: asyncio.Event | None = None, processes: int = 1
+) -> None:
+    """Run until `stop` is set (or SIGINT/SIGTERM), then shut down gracefully. `processes`:
+    how many worker processes share this host's SLAWATCH_WORKER_MEMORY_MB (one is this one)."""
     # The sandbox imports the workflow modules afresh for every workflow run; without cached
     # bytecode (PYTHONDONTWRITEBYTECODE is set on some machines) it compiles them every time.
     sys.dont_write_bytecode = False
@@ -121,12 +105,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     client = await connect(settings, runtime_for(settings))
     notify = notification_activities(settings)
     stop = stop or _stop_on_signals()
+    cached = max_cached_workflows(
+        settings.worker_memory_mb, processes, settings.worker_max_cached_workflows
+    )
     workers = [
         ticket_worker(
             client,
             settings.ticket_task_queue,
             settings.policy_dir,
-            max_cached_workflows=settings.worker_max_cached_workflows,
+            max_cached_workflows=cached,
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
         report_worker(client, settings.ticket_task_queue, report_activities(settings)),
@@ -136,6 +123,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         temporal=settings.temporal_address,
         namespace=settings.temporal_namespace,
         task_queue=settings.ticket_task_queue,
+        max_cached_workflows=cached,
     )
     tasks = [asyncio.create_task(w.run()) for w in workers]
     await stop.wait()
