@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     worker_max_cached_workflows: int | None = Field(default=None, ge=1)
     # Memory for one `slawatch worker` (all its --processes together), in MB.
     worker_memory_mb: int = Field(default=400, ge=1)
+    # Threads that run workflow tasks in each worker process. Workflow code holds the GIL, so
+    # more threads only take turns with the event loop that runs the notification activities.
+    worker_workflow_threads: int | None = Field(default=None, ge=1)
 
     # Policies: the built-in seeds unless a directory of tenant files is given.
     policy_dir: Path | None = None

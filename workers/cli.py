@@ -12,7 +12,7 @@ from slawatch.startup import refuse_unsafe_start
 
 PROCESSES_HELP = (
     "Worker processes on this host, each its own Temporal client and share of the workflow "
-    'cache (one per core the worker may use; README, "Several worker processes").'
+    'cache (one per core the worker may use; README, "Several worker processes on one host").'
 )
 
 

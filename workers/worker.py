@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -108,12 +109,15 @@ async def run_worker(
     cached = max_cached_workflows(
         settings.worker_memory_mb, processes, settings.worker_max_cached_workflows
     )
+    threads = settings.worker_workflow_threads
+    executor = ThreadPoolExecutor(threads, "slawatch_workflow_") if threads else None
     workers = [
         ticket_worker(
             client,
             settings.ticket_task_queue,
             settings.policy_dir,
             max_cached_workflows=cached,
+            workflow_task_executor=executor,
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
         report_worker(client, settings.ticket_task_queue, report_activities(settings)),
@@ -130,6 +134,8 @@ async def run_worker(
     log.info("worker_stopping")
     await asyncio.gather(*(w.shutdown() for w in workers))
     await asyncio.gather(*tasks, return_exceptions=True)
+    if executor is not None:
+        executor.shutdown()
     log.info("worker_stopped")
 
 
