@@ -201,3 +201,16 @@ def test_lag_sustained_with_two_worker_processes_smoke(tmp_path: Path) -> None:
     # The supervisor and its two workers together: more than one idle worker holds.
     assert figures["slawatch"]["worker_rss_mb"] > figures["floor"]["worker_rss_mb"]
     check_logs_in(figures, tmp_path)
+
+
+@pytest.mark.timeout(LIMIT_S + 60)
+def test_ticket_memory_smoke(tmp_path: Path) -> None:
+    out, [figures] = run_benchmark("ticket_memory", ["--tickets", "3", "--top", "5"], tmp_path)
+    rows = figures["top"]
+    assert len(rows) == 5 and all(is_number(r[1]) and r[1] > 0 for r in rows), rows
+    assert [r[1] for r in rows] == sorted((r[1] for r in rows), reverse=True), rows
+    # Each ticket's workflow module runs in its own sandbox: its namespace is in the list.
+    assert "workflows/ticket.py" in [r[0] for r in rows], rows
+    assert figures["kb_per_ticket"] >= sum(r[1] for r in rows) - 0.5
+    assert any(line.startswith("total (all files) ") for line in out.splitlines()), out
+    check_logs_in(figures, tmp_path)
