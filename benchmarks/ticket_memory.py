@@ -100,12 +100,12 @@ async def main(args: argparse.Namespace) -> None:
 
 def _short(filename: str) -> str:
     """A file of this repository, a package or the standard library, without its directory."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1]
     if filename.startswith(str(REPO) + "/"):
         return filename[len(str(REPO)) + 1 :]
-    for marker in ("site-packages/", "/lib/python3"):
-        if marker in filename:
-            tail = filename.split(marker, 1)[1]
-            return tail.split("/", 1)[1] if marker == "/lib/python3" else tail
+    if "/lib/python3" in filename:
+        return filename.split("/lib/python3", 1)[1].split("/", 1)[1]
     return filename
 
 
