@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from activities.policy import PolicyActivities
 from slawatch.settings import Settings, notify_queue_for, reports_queue_for
 from workers.cache import max_cached_workflows
-from workers.sandbox import workflow_runner
+from workers.sandbox import workflow_runner as workflow_runner  # re-exported: replayers use it
 from workflows.escalation import EscalationWorkflow
 from workflows.report import MonthlyReportWorkflow
 from workflows.ticket import TicketSlaWorkflow
