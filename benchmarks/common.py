@@ -74,6 +74,27 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants in MB (`slawatch worker
+    --processes N` is a supervisor and N workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += rss_mb(current)
+        except (OSError, RuntimeError):
+            continue
+        todo += children.get(current, [])
+    return total
+
+
 def percentiles(values: Sequence[float]) -> dict[str, float]:
     """p50/p95/p99 (statistics.quantiles, inclusive: interpolated between the samples, never
     beyond the largest) and max, rounded to the millisecond."""
@@ -121,9 +142,11 @@ def _figure(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes], limit: float) -> None:
+def wait_for_line(
+    log: Path, text: str, proc: subprocess.Popen[bytes], limit: float, times: int = 1
+) -> None:
     deadline = time.monotonic() + limit
-    while text not in log.read_text(errors="replace"):
+    while log.read_text(errors="replace").count(text) < times:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited: {log.read_text(errors='replace')[-2000:]}")
         if time.monotonic() > deadline:
@@ -207,10 +230,13 @@ class Bench:
             "SLAWATCH_LOG_FORMAT": "json",
         }
 
-    def start_slawatch_worker(self, env: dict[str, str]) -> int:
-        """`slawatch worker`, the production entry point, in its own process."""
-        proc, log = self.spawn([binary("slawatch"), "worker"], "slawatch-worker", env)
-        wait_for_line(log, "worker_started", proc, 60)
+    def start_slawatch_worker(self, env: dict[str, str], processes: int = 1) -> int:
+        """`slawatch worker [--processes N]`, the production entry point, in its own process
+        (a supervisor of N when N > 1); returns when every worker process polls."""
+        argv = [binary("slawatch"), "worker"]
+        argv += ["--processes", str(processes)] if processes > 1 else []
+        proc, log = self.spawn(argv, "slawatch-worker", env)
+        wait_for_line(log, "worker_started", proc, 60, processes)
         return int(proc.pid)
 
     def start_api(self, env: dict[str, str]) -> str:

@@ -9,6 +9,13 @@ to the deadline and calls a no-op activity) and slawatch (`slawatch worker`, rea
 N tickets are opened first (all open and cached during the window); M of them have response
 deadlines spread evenly over the window, the rest are due an hour later. A ticket's deadline is
 known exactly because the benchmark passes `opened_at` (deadline = opened_at + target).
+
+`--sustained 10,20,40`: the breach rate is stepped instead, each rate for `--window` seconds
+with `--gap` seconds between steps, in both phases on the same deadlines; the table gives both
+curves and the highest rate at which slawatch's p99 stays within 2x the floor's p99 at that
+rate with no page missing. `--processes N` runs `slawatch worker --processes N` (worker RSS is
+then the sum over its processes). Smallest sustained run (tests/test_benchmarks_smoke.py):
+`--tickets 4 --sustained 1,2 --window 1 --gap 1 --lead 3 --drain 20 --probe 5`.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import argparse
 import asyncio
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +45,7 @@ from benchmarks.common import (
     percentiles,
     policy_yaml,
     rss_mb,
+    tree_rss_mb,
 )
 from intake.gateway import ticket_input
 from policies.loader import load_policy
@@ -50,11 +59,42 @@ TARGET_S = 7200  # long, so every opened_at is in the past; the deadline is what
 LATER = timedelta(hours=1)  # where the non-breaching tickets' deadlines go
 
 
+@dataclass(frozen=True)
+class Step:
+    """Deadlines [lo, hi) of the plan, due at `rate` per second."""
+
+    rate: float
+    lo: int
+    hi: int
+
+
 def plan(n: int, m: int, start: datetime, window: float) -> list[datetime]:
     """Deadlines: M evenly over [start, start+window), the other N-M an hour after it."""
     step = window / m
     due = [start + timedelta(seconds=step * (i + 0.5)) for i in range(m)]
     return due + [start + timedelta(seconds=window) + LATER] * (n - m)
+
+
+def sustained_plan(
+    n: int, rates: list[float], start: datetime, window: float, gap: float
+) -> tuple[list[datetime], list[Step]]:
+    """Deadlines for each rate in turn, `window` seconds each and `gap` seconds apart; the
+    tickets left over are due an hour after the last step."""
+    due: list[datetime] = []
+    steps: list[Step] = []
+    at = start
+    for rate in rates:
+        count = steps_count(rate, window)
+        lo = len(due)
+        due += [at + timedelta(seconds=(i + 0.5) / rate) for i in range(count)]
+        steps.append(Step(rate, lo, len(due)))
+        at += timedelta(seconds=window + gap)
+    return due + [at + LATER] * (n - len(due)), steps
+
+
+def steps_count(rate: float, window: float) -> int:
+    """Deadlines one step of `rate` per second over `window` seconds holds (at least one)."""
+    return max(1, round(rate * window))
 
 
 async def open_all(client: Client, deadlines: list[datetime], policy: Policy | None) -> float:
@@ -121,9 +161,9 @@ def first_sms(outbox: Path) -> dict[int, datetime]:
     return first
 
 
-def sms_lags(outbox: Path, deadlines: list[datetime]) -> list[float]:
+def sms_lags(outbox: Path, deadlines: list[datetime]) -> dict[int, float]:
     """Seconds from each ticket's deadline to its first SMS record at the stand-in."""
-    return [(at - deadlines[i]).total_seconds() for i, at in first_sms(outbox).items()]
+    return {i: (at - deadlines[i]).total_seconds() for i, at in first_sms(outbox).items()}
 
 
 async def decompose(
@@ -169,13 +209,22 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
         policies = b.root / "policies"
         policies.mkdir()
         (policies / f"{TENANT}.yaml").write_text(policy_yaml(TARGET_S, 3600))
-        worker_pid = b.start_slawatch_worker(b.slawatch_env(policies, max_cached))
+        env = b.slawatch_env(policies, max_cached)
+        worker_pid = b.start_slawatch_worker(env, args.processes)
         policy: Policy | None = load_policy(TENANT, policies)
     else:
         worker_pid = b.start_bare_worker(max_cached)
         policy = None
     start = datetime.now(UTC) + timedelta(seconds=args.lead or args.tickets / 30 + 15)
-    deadlines = plan(args.tickets, args.breaching, start, args.window)
+    steps: list[Step] = []
+    if args.sustained:
+        deadlines, steps = sustained_plan(
+            args.tickets, args.sustained, start, args.window, args.gap
+        )
+        window = args.breach_span
+    else:
+        deadlines = plan(args.tickets, args.breaching, start, args.window)
+        window = timedelta(seconds=args.window)
     result["open_per_s"] = round(await open_all(client, deadlines, policy), 1)
     result["opened_before_window_s"] = round((start - datetime.now(UTC)).total_seconds(), 1)
     await wait_until(start)
@@ -183,7 +232,7 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
         # Tickets whose first evaluation ran (search attributes published) when the window began.
         count = await client.count_workflows(f'SlaTenant="{TENANT}"')
         result["ready_at_window_start"] = count.count
-    end = start + timedelta(seconds=args.window + args.drain)
+    end = start + window + timedelta(seconds=args.drain)
     if slawatch:
         assert b.standins is not None
         outbox = b.standins.twilio.standin.outbox.path
@@ -196,14 +245,23 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
         result["breakdown"] = await decompose(client, outbox, deadlines, 100)
     else:
         lags = await bare_lags(client, deadlines[: args.breaching], end)
-    result["lag_s"] = percentiles(lags)
+    result["lag_s"] = percentiles(list(lags.values()))
     result["missing"] = args.breaching - len(lags)
-    result["worker_rss_mb"] = round(rss_mb(worker_pid), 1)
+    if args.sustained:
+        result["steps"] = [
+            {
+                "rate": st.rate,
+                "lag_s": percentiles([lags[i] for i in range(st.lo, st.hi) if i in lags]),
+                "missing": sum(1 for i in range(st.lo, st.hi) if i not in lags),
+            }
+            for st in steps
+        ]
+    result["worker_rss_mb"] = round(tree_rss_mb(worker_pid), 1)
     result["server_rss_mb"] = round(rss_mb(b.server_pid), 1)
     return result
 
 
-async def bare_lags(client: Client, deadlines: list[datetime], end: datetime) -> list[float]:
+async def bare_lags(client: Client, deadlines: list[datetime], end: datetime) -> dict[int, float]:
     async def one(i: int, due: datetime) -> float | None:
         handle = client.get_workflow_handle(f"bare-{i:06d}", result_type=float)
         timeout = (end - datetime.now(UTC)).total_seconds()
@@ -214,7 +272,7 @@ async def bare_lags(client: Client, deadlines: list[datetime], end: datetime) ->
         return ran_at - due.timestamp()
 
     found = await asyncio.gather(*(one(i, d) for i, d in enumerate(deadlines)))
-    return [lag for lag in found if lag is not None]
+    return {i: lag for i, lag in enumerate(found) if lag is not None}
 
 
 def row(r: dict[str, Any]) -> list[Any]:
@@ -224,6 +282,36 @@ def row(r: dict[str, Any]) -> list[Any]:
     return [*cols, r["worker_rss_mb"], r["server_rss_mb"]]
 
 
+SUSTAINED_HEADERS = ["rate/s", "floor p50 s", "floor p99 s", "floor missing", "slawatch p50 s"]
+SUSTAINED_HEADERS += ["slawatch p99 s", "slawatch missing", "p99 ratio", "within 2x"]
+
+
+def ratio_of(ours: dict[str, Any], floor: dict[str, Any]) -> dict[str, float | None]:
+    return {
+        k: round(ours[k] / floor[k], 2) if floor.get(k) else None
+        for k in ("p50", "p95", "p99", "max")
+        if k in ours
+    }
+
+
+def sustained_ceiling(floor: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+    """Per rate: both p99s and their ratio; the highest rate (stepping up) at which slawatch's
+    p99 is within 2x the floor's and no page is missing in either phase."""
+    rows = []
+    for f, o in zip(floor["steps"], ours["steps"], strict=True):
+        fp, op = f["lag_s"].get("p99"), o["lag_s"].get("p99")
+        ratio = round(op / fp, 2) if fp and op is not None else None
+        ok = ratio is not None and ratio <= 2 and f["missing"] == o["missing"] == 0
+        rows.append({"rate": f["rate"], "floor": f, "slawatch": o, "p99_ratio": ratio, "ok": ok})
+    # The ceiling is the last rate of the unbroken run of passing steps from the lowest.
+    passing = 0
+    for r in rows:
+        if not r["ok"]:
+            break
+        passing += 1
+    return {"steps": rows, "ceiling_per_s": rows[passing - 1]["rate"] if passing else None}
+
+
 async def main(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="slawatch-bench-lag-"))
     results = []
@@ -231,21 +319,60 @@ async def main(args: argparse.Namespace) -> None:
         with bench(root / ("slawatch" if slawatch else "floor")) as b:
             results.append(await phase(b, args, slawatch))
     floor, ours = results
-    ratio = {
-        k: round(ours["lag_s"][k] / floor["lag_s"][k], 2) if floor["lag_s"].get(k) else None
-        for k in ("p50", "p95", "p99", "max")
-        if k in ours["lag_s"]
-    }
+    late = [r["phase"] for r in results if r["opened_before_window_s"] < 0]
+    if late:
+        # Deadlines passed while tickets were still being opened: lags measure the opening.
+        print(
+            f"warning: {', '.join(late)}: the window opened before every ticket was; raise --lead"
+        )
+    ratio = ratio_of(ours["lag_s"], floor["lag_s"])
     headers = ["phase", "open/s", "paged", "missing", "p50 s", "p95 s", "p99 s", "max s"]
+    workers = f", {args.processes} worker processes" if args.processes > 1 else ""
+    data: dict[str, Any] = {
+        "args": vars(args),
+        "floor": floor,
+        "slawatch": ours,
+        "ratio": ratio,
+        "logs": str(root),
+    }
+    if args.sustained:
+        data["sustained"] = sustained_ceiling(floor, ours)
+        rates = ",".join(f"{r:g}" for r in args.sustained)
+        title = (
+            f"breach-to-page lag, sustained: {args.tickets} open, {rates} breaches/s for "
+            f"{args.window:g} s each, {args.store}{workers}"
+        )
+        emit(
+            title,
+            SUSTAINED_HEADERS,
+            [
+                [
+                    r["rate"],
+                    r["floor"]["lag_s"].get("p50", "-"),
+                    r["floor"]["lag_s"].get("p99", "-"),
+                    r["floor"]["missing"],
+                    r["slawatch"]["lag_s"].get("p50", "-"),
+                    r["slawatch"]["lag_s"].get("p99", "-"),
+                    r["slawatch"]["missing"],
+                    r["p99_ratio"] if r["p99_ratio"] is not None else "-",
+                    "yes" if r["ok"] else "no",
+                ]
+                for r in data["sustained"]["steps"]
+            ],
+            data,
+        )
+        ceiling = data["sustained"]["ceiling_per_s"]
+        print(f"sustained ceiling (p99 <= 2x floor, 0 missing): {ceiling or 'none'} breaches/s")
+        return
     title = (
         f"breach-to-page lag: {args.tickets} open, {args.breaching} due over {args.window:g} s "
-        f"({args.breaching / args.window:.1f}/s), {args.store}"
+        f"({args.breaching / args.window:.1f}/s), {args.store}{workers}"
     )
     emit(
         title,
         [*headers, "worker MB", "server MB"],
         [row(r) for r in results] + [["ratio", "", "", "", *ratio.values(), "", ""]],
-        {"args": vars(args), "floor": floor, "slawatch": ours, "ratio": ratio, "logs": str(root)},
+        data,
     )
 
 
@@ -265,7 +392,35 @@ def cli() -> None:
     parser.add_argument(
         "--probe", type=int, default=300, help="SMS requests that probe the Twilio stand-in first"
     )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="`slawatch worker --processes N` (default 1)"
+    )
+    parser.add_argument(
+        "--sustained",
+        help="step the breach rate: comma-separated breaches/s, each for --window seconds",
+    )
+    parser.add_argument(
+        "--gap", type=float, default=15.0, help="seconds between sustained steps (default 15)"
+    )
     args = parser.parse_args()
+    if args.processes < 1:
+        parser.error("--processes: must be at least 1")
+    if args.sustained:
+        try:
+            args.sustained = [float(r) for r in args.sustained.split(",") if r.strip()]
+        except ValueError:
+            parser.error(f"--sustained: {args.sustained!r} is not a list of rates like 10,20,40")
+        if not args.sustained or min(args.sustained) <= 0:
+            parser.error("--sustained: every rate must be positive")
+        if args.breaching:
+            parser.error("--breaching: not with --sustained (each step's rate sets it)")
+        if args.gap < 0:
+            parser.error("--gap: must not be negative")
+        args.breaching = sum(steps_count(r, args.window) for r in args.sustained)
+        if args.breaching > args.tickets:
+            parser.error(f"--tickets: the steps need {args.breaching} due tickets; open that many")
+        span = len(args.sustained) * (args.window + args.gap) - args.gap
+        args.breach_span = timedelta(seconds=span)
     args.breaching = args.breaching or min(args.tickets, 1000)
     if not 0 < args.breaching <= args.tickets:
         parser.error("--breaching: must be between 1 and --tickets")

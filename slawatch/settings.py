@@ -56,9 +56,14 @@ class Settings(BaseSettings):
     # Seconds per Twilio or SendGrid request; the notify activities' start_to_close_timeout
     # must exceed it (the fault tests lower it to see a hung vendor quickly).
     vendor_request_timeout: float = Field(default=10.0, gt=0)
-    # Workflows kept in worker memory. Temporal's default (1,000) makes a worker with more open
-    # tickets replay evicted histories on every timer; each cached ticket costs memory instead.
-    worker_max_cached_workflows: int = 1000
+    # Workflows kept in worker memory. Unset, it is sized from worker_memory_mb and the measured
+    # memory per cached ticket (workers/cache.py); a cached ticket's timer fires without a replay.
+    worker_max_cached_workflows: int | None = Field(default=None, ge=1)
+    # Memory for one `slawatch worker` (all its --processes together), in MB.
+    worker_memory_mb: int = Field(default=400, ge=1)
+    # Threads that run workflow tasks in each worker process. Workflow code holds the GIL, so
+    # more threads only take turns with the event loop that runs the notification activities.
+    worker_workflow_threads: int | None = Field(default=None, ge=1)
 
     # Policies: the built-in seeds unless a directory of tenant files is given.
     policy_dir: Path | None = None

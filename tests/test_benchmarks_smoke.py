@@ -176,3 +176,41 @@ def test_footprint_smoke(tmp_path: Path) -> None:
     assert exhausted["escalation_events"] > 0 and exhausted["sent"] >= 2, exhausted
     assert set(lifecycles) == {*quiet, acked["lifecycle"], exhausted["lifecycle"]}
     check_logs_in(memory, tmp_path)
+
+
+@pytest.mark.timeout(LIMIT_S + 60)
+def test_lag_sustained_with_two_worker_processes_smoke(tmp_path: Path) -> None:
+    # Both new modes in one run (each lag run starts two servers and Prism: ~30 s).
+    args = ["--tickets", "4", "--sustained", "1,2", "--window", "1", "--gap", "1"]
+    args += ["--lead", "3", "--drain", "20", "--probe", "5", "--processes", "2"]
+    out, [figures] = run_benchmark("lag", args, tmp_path)
+    assert "2 worker processes" in figures["benchmark"]
+    steps = figures["sustained"]["steps"]
+    assert [s["rate"] for s in steps] == [1.0, 2.0]
+    for s, count in zip(steps, (1, 2), strict=True):
+        for phase in ("floor", "slawatch"):
+            assert s[phase]["missing"] == 0, s
+            check_percentiles(s[phase]["lag_s"], count, 0.0, 1 + 1 + 20)
+        ratio = s["slawatch"]["lag_s"]["p99"] / s["floor"]["lag_s"]["p99"]
+        assert s["p99_ratio"] == round(ratio, 2) and s["ok"] == (s["p99_ratio"] <= 2), s
+        assert any(line.startswith(f"{s['rate']:>6} ") for line in out.splitlines()), out
+    # The ceiling is the last rate of the passing run from the lowest, or none.
+    passing = [s["rate"] for s in steps[: next((i for i, s in enumerate(steps) if not s["ok"]), 2)]]
+    assert figures["sustained"]["ceiling_per_s"] == (passing[-1] if passing else None)
+    assert "sustained ceiling (p99 <= 2x floor, 0 missing): " in out
+    # The supervisor and its two workers together: more than one idle worker holds.
+    assert figures["slawatch"]["worker_rss_mb"] > figures["floor"]["worker_rss_mb"]
+    check_logs_in(figures, tmp_path)
+
+
+@pytest.mark.timeout(LIMIT_S + 60)
+def test_ticket_memory_smoke(tmp_path: Path) -> None:
+    out, [figures] = run_benchmark("ticket_memory", ["--tickets", "3", "--top", "5"], tmp_path)
+    rows = figures["top"]
+    assert len(rows) == 5 and all(is_number(r[1]) and r[1] > 0 for r in rows), rows
+    assert [r[1] for r in rows] == sorted((r[1] for r in rows), reverse=True), rows
+    # Each ticket's workflow module runs in its own sandbox: its namespace is in the list.
+    assert "workflows/ticket.py" in [r[0] for r in rows], rows
+    assert figures["kb_per_ticket"] >= sum(r[1] for r in rows) - 0.5
+    assert any(line.startswith("total (all files) ") for line in out.splitlines()), out
+    check_logs_in(figures, tmp_path)

@@ -18,7 +18,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.worker import PASSTHROUGH
+from workers.sandbox import PASSTHROUGH
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ["policies", "workflows", "activities", "intake", "workers", "slawatch", "benchmarks"]

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 from pydantic import ValidationError
 
-from slawatch.logging import configure_logging
 from slawatch.safety import Role
 from slawatch.settings import Settings
 from slawatch.tools.process import exit_now
 from slawatch.tools.startup import refuse_unsafe_start
-from workers.worker import run_worker
+
+PROCESSES_HELP = (
+    "Worker processes on this host, each its own Temporal client and share of the workflow "
+    'cache (one per core the worker may use; README, "Several worker processes on one host").'
+)
 
 
-def worker() -> None:
+def worker(
+    processes: int = typer.Option(1, "--processes", min=1, max=64, help=PROCESSES_HELP),
+) -> None:
     """Run the ticket and notification workers until Ctrl-C or SIGTERM."""
+    # Here, not at the top: the worker wiring (temporalio's worker, the workflows) loads only
+    # when this command runs, not for every `slawatch` command.
+    from workers.processes import run_in_this_process, supervise
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -25,13 +32,6 @@ def worker() -> None:
         typer.echo(f"error: {field}: {first['msg']}", err=True)
         raise typer.Exit(2) from None
     refuse_unsafe_start(settings, {Role.WORKER})
-    configure_logging(settings.log_format, settings.log_level)
-    try:
-        asyncio.run(run_worker(settings))
-    except (ValueError, OSError, RuntimeError) as exc:
-        # Unreachable server, bad TLS files, a port in use: one line, not a traceback. And no
-        # interpreter finalization: the Temporal core's threads abort it about one time in five
-        # once a client was tried, turning exit 1 into SIGABRT and a fatal-error dump.
-        typer.echo(f"error: {exc}", err=True)
-        exit_now(1)
-    exit_now(0)
+    if processes == 1:
+        run_in_this_process(settings)
+    exit_now(supervise(settings, processes))

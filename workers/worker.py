@@ -7,6 +7,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notify import notification_activities
 from activities.oncall import NoOverrides, OnCallActivities
@@ -30,6 +30,8 @@ from slawatch.secret_specs import parse_secrets
 from slawatch.settings import Settings, notify_queue_for, outbound_queue_for, reports_queue_for
 from slawatch.telemetry import runtime_for
 from slawatch.temporal import connect
+from workers.cache import max_cached_workflows
+from workers.sandbox import workflow_runner as workflow_runner  # re-exported: replayers use it
 from workflows.escalation import EscalationWorkflow
 from workflows.report import MonthlyReportWorkflow
 from workflows.search import DEFINITIONS
@@ -38,33 +40,6 @@ from workflows.ticket import TicketSlaWorkflow
 log = structlog.get_logger()
 
 WORKFLOWS = [TicketSlaWorkflow, EscalationWorkflow]
-# Deterministic modules shared with the sandbox instead of re-imported per workflow run: the
-# sandbox's module loading is a Python worker's main cost (measured on 2 cores: 35-60 new
-# workflows/s sandboxed, about 125/s unsandboxed).
-PASSTHROUGH = (
-    "policies",
-    # The foundation modules the workflows import, by name: not the CLI and stand-ins
-    # (slawatch/tools/), which no workflow needs.
-    "slawatch.messages",
-    "slawatch.models",
-    "slawatch.paging",
-    "slawatch.search_attributes",
-    "slawatch.settings",
-    "slawatch.telemetry",
-    "activities",
-    "pydantic",
-    "pydantic_core",
-    "holidays",
-    "phonenumbers",
-    "yaml",
-    "structlog",
-)
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-    )
 
 
 def ticket_worker(
@@ -186,8 +161,11 @@ def report_activities(settings: Settings) -> list[Callable[..., Any]]:
     return [deliver]
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set (or SIGINT/SIGTERM), then shut down gracefully."""
+async def run_worker(
+    settings: Settings, stop: asyncio.Event | None = None, processes: int = 1
+) -> None:
+    """Run until `stop` is set (or SIGINT/SIGTERM), then shut down gracefully. `processes`:
+    how many worker processes share this host's SLAWATCH_WORKER_MEMORY_MB (one is this one)."""
     # The sandbox imports the workflow modules afresh for every workflow run; without cached
     # bytecode (PYTHONDONTWRITEBYTECODE is set on some machines) it compiles them every time.
     sys.dont_write_bytecode = False
@@ -195,6 +173,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     client = await connect(settings, runtime_for(settings))
     notify = notification_activities(settings)
     stop = stop or _stop_on_signals()
+    cached = max_cached_workflows(
+        settings.worker_memory_mb, processes, settings.worker_max_cached_workflows
+    )
+    threads = settings.worker_workflow_threads
+    executor = ThreadPoolExecutor(threads, "slawatch_workflow_") if threads else None
     workers = [
         ticket_worker(
             client,
@@ -203,7 +186,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             # Opened at the first write: a database down at start does not stop the worker.
             records=RecordActivities(lambda: open_records(settings)),
             overrides=open_override_store(settings),
-            max_cached_workflows=settings.worker_max_cached_workflows,
+            max_cached_workflows=cached,
+            workflow_task_executor=executor,
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
         report_worker(client, settings.ticket_task_queue, report_activities(settings)),
@@ -214,12 +198,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         temporal=settings.temporal_address,
         namespace=settings.temporal_namespace,
         task_queue=settings.ticket_task_queue,
+        max_cached_workflows=cached,
     )
     tasks = [asyncio.create_task(w.run()) for w in workers]
     await stop.wait()
     log.info("worker_stopping")
     await asyncio.gather(*(w.shutdown() for w in workers))
     await asyncio.gather(*tasks, return_exceptions=True)
+    if executor is not None:
+        executor.shutdown()
     log.info("worker_stopped")
 
 
