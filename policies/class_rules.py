@@ -7,13 +7,10 @@ apply only when intake names no class: a class given is the intake system's deci
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, field_validator, model_validator
 
+from policies import names
 from policies.calendar import Name, Strict
-
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 
 
 class ClassRule(Strict):
@@ -30,9 +27,7 @@ class ClassRule(Strict):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is not None and not _LANGUAGE.fullmatch(value):
-            raise ValueError(f"{value!r} is not a language code (BCP 47: en, ro, pt-BR)")
-        return value
+        return names.language_tag(value)
 
     @model_validator(mode="after")
     def _some_condition(self) -> ClassRule:

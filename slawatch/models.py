@@ -26,8 +26,6 @@ TICKET_WORKFLOW_TYPE = "TicketSlaWorkflow"
 # How far ahead of our clock an event's `at` may be (the help desk's clock and ours differ a
 # little); within it the event counts as happening now. docs/helpdesk.md, "Event times".
 EVENT_TIME_SKEW = timedelta(minutes=2)
-# A language tag as BCP 47 writes it, in the short forms help desks send: en, ro, pt-BR, zh-Hant.
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 
 
 def ticket_workflow_id(tenant: str, ticket_id: str) -> str:
@@ -151,9 +149,7 @@ class OpenTicketInput(Payload):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is not None and not _LANGUAGE.fullmatch(value):
-            raise ValueError(f"{value!r} is not a language code (BCP 47: en, ro, pt-BR)")
-        return value
+        return names.language_tag(value)
 
 
 class PolicySnapshotInput(Payload):
