@@ -17,11 +17,12 @@ from activities.ledger.sqlite import SqliteLedger
 from activities.notify import NotificationActivities
 from policies.schema import Channel
 from slawatch.messages import ACK_CODE, build_sms_body, parse_sms_ack, sms_language
-from slawatch.models import PageGroup, PlaceCallInput, SendSmsInput
+from slawatch.models import PageGroup, PlaceCallInput, SendDigestInput, SendSmsInput
 from tests.grouping_fixtures import Phone
-from tests.test_grouping_digest import HOOKS, LINE, ask
 
 T0 = datetime(2026, 12, 2, 10, tzinfo=UTC)
+LINE = "+40724011885"
+HOOKS = "https://hooks.example.test"
 GATHER = f"{HOOKS}/twilio/voice/gather?group=grp_1"
 
 
@@ -112,6 +113,17 @@ def test_a_group_table_from_before_the_language_column_gains_it(tmp_path: Path) 
     store = SqliteGroupStore(path)
     assert store.close("grp_old").language is None  # an old group's digest: English
     SqliteGroupStore(path)  # opening again finds the column and leaves it
+
+
+def ask(group: str, channel: Channel) -> SendDigestInput:
+    return SendDigestInput(
+        group=group,
+        channel=channel,
+        to=LINE,
+        idempotency_key=f"ticket/prokuria/T-001/response-1/r1s1/{channel.value}/ana",
+        ticket_workflow_id="ticket/prokuria/T-001",
+        breach_id="response-1",
+    )
 
 
 def page(n: int) -> PageGroup:
