@@ -26,9 +26,11 @@ from slawatch.messages import (
     STATUS_CALLBACK_PATH,
     check_field,
     spoken,
+    texts_for,
     webhook_url,
 )
 from slawatch.models import SendDigestInput, SendResult
+from slawatch.twiml import digest_voice
 
 # An SMS digest lists this many tickets by name and counts the rest: it stays a few segments.
 LISTED = 8
@@ -38,46 +40,59 @@ LISTED_CHARS = 900
 SendOnce = Callable[[str, str, Callable[[], str], str], Awaitable[SendResult]]
 
 
-def _line(ref: str, severity: str, kind: str) -> str:
+def _line(t: dict[str, str], ref: str, severity: str, kind: str) -> str:
     check_field("ticket_ref", ref, REF)
     check_field("severity", severity, CLASS)
     check_field("kind", kind, CLASS)
-    return f"{ref} ({severity} {kind})"
+    return t["digest_line"].format(ref=ref, severity=severity, kind=t.get(f"digest_{kind}", kind))
 
 
 def build_digest_sms(group: ClosedGroup) -> str:
     """'slawatch: 19 more tickets breached: a/1 (critical response), ... Reply 4821 to
-    acknowledge all 20 (with a/0), or ACK <ticket> for one.'"""
+    acknowledge all 20 (with a/0), or ACK <ticket> for one.', in the language of the page
+    that opened the group (English when it had none). The code and "ACK" are the same in
+    every language: the webhooks parse them, not the words around them."""
+    t = texts_for(group.language)
     folded, leader = group.folded, group.leader
     names: list[str] = []
     for m in folded[:LISTED]:
-        line = _line(m.ticket_ref, m.severity, m.kind)
+        line = _line(t, m.ticket_ref, m.severity, m.kind)
         if names and sum(len(n) + 2 for n in names) + len(line) > LISTED_CHARS:
             break
         names.append(line)
-    more = f" and {len(folded) - len(names)} more" if len(folded) > len(names) else ""
-    return (
-        f"slawatch: {len(folded)} more tickets breached: {', '.join(names)}{more}. "
-        f"Reply {group.code} to acknowledge all {len(group.members)} "
-        f"(with {leader.ticket_ref}), or ACK <ticket> for one."
+    rest = len(folded) - len(names)
+    return t["digest"].format(
+        count=len(folded),
+        names=", ".join(names),
+        more=t["digest_more"].format(count=rest) if rest else "",
+        code=group.code,
+        total=len(group.members),
+        leader=leader.ticket_ref,
     )
 
 
 def build_digest_twiml(group: ClosedGroup, gather_url: str) -> str:
-    """A call that reads the folded tickets and asks for 1 to acknowledge the whole group."""
+    """A call that reads the folded tickets and asks for 1 to acknowledge the whole group, in
+    the `<Say>` language and voice of the page that opened the group."""
+    (said, item, tail), goodbye, how = digest_voice(group.language)
     folded = group.folded
-    names = "; ".join(f"ticket {spoken(m.ticket_ref)}, class {m.severity}" for m in folded[:LISTED])
-    more = f"; and {len(folded) - LISTED} more" if len(folded) > LISTED else ""
-    text = (
-        f"This is slawatch. {len(folded)} more tickets have breached their service level: "
-        f"{names}{more}. Press {ACK_DIGIT} to acknowledge all {len(group.members)}, "
-        f"with ticket {spoken(group.leader.ticket_ref)}."
+    names = "; ".join(
+        item.format(ref=spoken(m.ticket_ref), severity=m.severity) for m in folded[:LISTED]
+    )
+    more = tail.format(count=len(folded) - LISTED) if len(folded) > LISTED else ""
+    text = said.format(
+        count=len(folded),
+        names=names,
+        more=more,
+        digit=ACK_DIGIT,
+        total=len(group.members),
+        leader=spoken(group.leader.ticket_ref),
     )
     response = VoiceResponse()
     gather = response.gather(num_digits=1, action=gather_url, method="POST", timeout=8)
     for _ in range(2):
-        gather.say(text)
-    response.say("No acknowledgement received. Goodbye.")
+        gather.say(text, **how)
+    response.say(goodbye, **how)
     return str(response.to_xml(xml_declaration=True))
 
 

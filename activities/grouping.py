@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from activities.durable import PostgresStore, SqliteStore
@@ -68,6 +69,9 @@ class ClosedGroup:
     channel: str
     code: str
     members: list[Member]
+    # The language of the page that opened the group (en, et, ro; None: English): the
+    # digest goes to the same number, so to the same person, in the same language.
+    language: str | None = None
 
     @property
     def leader(self) -> Member:
@@ -81,9 +85,12 @@ class ClosedGroup:
 class GroupStore(Protocol):
     """Blocking calls (the activities run them in a thread)."""
 
-    def place(self, key: str, address: str, channel: str, page: PageGroup) -> Placement:
+    def place(
+        self, key: str, address: str, channel: str, page: PageGroup, language: str | None = None
+    ) -> Placement:
         """Fold the page keyed `key` into the open group of (tenant, address, channel), or
-        open one led by it. The same key always gets the same answer."""
+        open one led by it (its digest then in `language`). The same key always gets the
+        same answer."""
         ...
 
     def close(self, group: str) -> ClosedGroup:
@@ -129,7 +136,19 @@ class _Sql:
             f"CREATE INDEX IF NOT EXISTS {self.members}_by_group ON {self.members} (group_id)",
         )
 
-    def place(self, db: Any, key: str, address: str, channel: str, page: PageGroup) -> Placement:
+    # Added after the table shipped: a new nullable column, so rows of groups opened before
+    # it (and their digests) read as English; `migrate` adds it where it is missing.
+    language_column = "ALTER TABLE {table} ADD COLUMN language TEXT"
+
+    def place(
+        self,
+        db: Any,
+        key: str,
+        address: str,
+        channel: str,
+        page: PageGroup,
+        language: str | None = None,
+    ) -> Placement:
         known = db.execute(
             self.q(
                 f"SELECT m.group_id, m.leader, g.window_end FROM {self.members} m"
@@ -156,9 +175,9 @@ class _Sql:
             db.execute(
                 self.q(
                     f"INSERT INTO {self.groups} (id, tenant, address, channel, opened_at,"
-                    " window_end, state) VALUES (?, ?, ?, ?, ?, ?, 'open')"
+                    " window_end, state, language) VALUES (?, ?, ?, ?, ?, ?, 'open', ?)"
                 ),
-                (group, page.tenant, address, channel, at, end),
+                (group, page.tenant, address, channel, at, end, language),
             )
         db.execute(
             self.q(
@@ -171,7 +190,10 @@ class _Sql:
 
     def close(self, db: Any, group: str) -> ClosedGroup:
         row = db.execute(
-            self.q(f"SELECT tenant, address, channel, state, code FROM {self.groups} WHERE id = ?"),
+            self.q(
+                f"SELECT tenant, address, channel, state, code, language FROM {self.groups}"
+                " WHERE id = ?"
+            ),
             (group,),
         ).fetchone()
         if row is None:
@@ -192,7 +214,7 @@ class _Sql:
                 self.q(f"UPDATE {self.groups} SET state = 'closed', code = ? WHERE id = ?"),
                 (code, group),
             )
-        return ClosedGroup(group, row[0], row[1], row[2], str(code), members)
+        return ClosedGroup(group, row[0], row[1], row[2], str(code), members, row[5])
 
 
 class SqliteGroupStore(SqliteStore):
@@ -200,6 +222,15 @@ class SqliteGroupStore(SqliteStore):
 
     FILE = SQLITE_FILE
     SCHEMA = _Sql().schema()
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        with self._connect() as db:
+            # SQLite has no ADD COLUMN IF NOT EXISTS: look first. A file from before the
+            # column gains it; its rows read NULL, English.
+            columns = {r[1] for r in db.execute(f"PRAGMA table_info({_Sql.groups})")}
+            if "language" not in columns:
+                db.execute(_Sql.language_column.format(table=_Sql.groups))
 
     @contextmanager
     def _locked(self) -> Iterator[Any]:
@@ -213,9 +244,11 @@ class SqliteGroupStore(SqliteStore):
                 db.execute("ROLLBACK")
                 raise
 
-    def place(self, key: str, address: str, channel: str, page: PageGroup) -> Placement:
+    def place(
+        self, key: str, address: str, channel: str, page: PageGroup, language: str | None = None
+    ) -> Placement:
         with self._locked() as db:
-            return _Sql().place(db, key, address, channel, page)
+            return _Sql().place(db, key, address, channel, page, language)
 
     def close(self, group: str) -> ClosedGroup:
         with self._locked() as db:
@@ -233,12 +266,20 @@ class _PgSql(_Sql):
 class PostgresGroupStore(PostgresStore):
     """The group tables at SLAWATCH_LEDGER_URL, shared by every worker on every host."""
 
-    SCHEMA = _PgSql().schema()
+    # PostgreSQL has ADD COLUMN IF NOT EXISTS: run on every open, under the schema lock.
+    SCHEMA = (
+        *_PgSql().schema(),
+        _Sql.language_column.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS").format(
+            table=_PgSql.groups
+        ),
+    )
     NAME = "slawatch-grouping"
     WHAT = "page group store"
     LOCK = 7415926538  # its own: processes starting at once would race CREATE TABLE
 
-    def place(self, key: str, address: str, channel: str, page: PageGroup) -> Placement:
+    def place(
+        self, key: str, address: str, channel: str, page: PageGroup, language: str | None = None
+    ) -> Placement:
         with self._pool.connection() as db, db.transaction():
             # One lock per (tenant, number, channel) for the transaction: two pages, or a page
             # and the digest, never both see the group open and act on it at once.
@@ -246,7 +287,7 @@ class PostgresGroupStore(PostgresStore):
                 "SELECT pg_advisory_xact_lock(hashtext(%s))",
                 (f"{page.tenant}|{address}|{channel}",),
             )
-            return _PgSql().place(db, key, address, channel, page)
+            return _PgSql().place(db, key, address, channel, page, language)
 
     def close(self, group: str) -> ClosedGroup:
         with self._pool.connection() as db, db.transaction():

@@ -31,7 +31,7 @@ from activities.ledger import InFlight, SendLedger, describe, open_ledger
 from activities.vendor_errors import Scope, classify
 from activities.vendors import Email, Mailer, Telephony, VendorError
 from policies.contacts import EMAIL, e164
-from slawatch.messages import GATHER_PATH, STATUS_CALLBACK_PATH, webhook_url
+from slawatch.messages import GATHER_PATH, STATUS_CALLBACK_PATH, sms_language, webhook_url
 from slawatch.models import PageGroup, PlaceCallInput, SendEmailInput, SendResult, SendSmsInput
 from slawatch.settings import Settings
 from slawatch.telemetry import record_delivery_failure
@@ -96,12 +96,13 @@ class NotificationActivities:
         self.groups = groups
 
     async def _grouped(
-        self, key: str, to: str, channel: str, group: PageGroup | None
+        self, key: str, to: str, channel: str, group: PageGroup | None, language: str | None
     ) -> tuple[Placement | None, SendResult | None]:
-        """Where the page goes in its outage group, and the answer when it was folded."""
+        """Where the page goes in its outage group, and the answer when it was folded; a page
+        that opens a group gives it its `language` (the digest's)."""
         if group is None or self.groups is None:
             return None, None
-        placed = await asyncio.to_thread(self.groups.place, key, to, channel, group)
+        placed = await asyncio.to_thread(self.groups.place, key, to, channel, group, language)
         if placed.leader:
             return placed, None
         _log().info("notify.send", key=key, channel=channel, outcome="folded", group=placed.group)
@@ -176,7 +177,9 @@ class NotificationActivities:
         key, to = _key(input.idempotency_key), _e164("to", input.to)
         if not input.body.strip():
             raise _invalid("body: must not be empty", field="body")
-        placed, folded = await self._grouped(key, to, "sms", input.group)
+        # The workflow wrote the body in the responder's language; the digest follows it.
+        language = sms_language(input.body)
+        placed, folded = await self._grouped(key, to, "sms", input.group, language)
         if folded is not None:
             return folded
         callback = self._status_url(key, input.ticket_workflow_id, input.breach_id)
@@ -199,7 +202,7 @@ class NotificationActivities:
             twiml = build_call_twiml(input.ticket_ref, input.severity, gather, input.language)
         except ValueError as exc:
             raise _invalid(str(exc)) from None
-        placed, folded = await self._grouped(key, to, "voice", input.group)
+        placed, folded = await self._grouped(key, to, "voice", input.group, input.language)
         if folded is not None:
             return folded
         callback = self._status_url(key, input.ticket_workflow_id, input.breach_id)

@@ -40,6 +40,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "reply_ack": "Reply ACK {ref} to acknowledge.",
         "response": "response",
         "resolution": "resolution",
+        # The outage digest (activities/digest.py): the group's code and "ACK <ticket>" reply.
+        "digest": "slawatch: {count} more tickets breached: {names}{more}. Reply {code} to"
+        " acknowledge all {total} (with {leader}), or ACK <ticket> for one.",
+        "digest_line": "{ref} ({severity} {kind})",
+        "digest_more": " and {count} more",
+        "digest_response": "response",
+        "digest_resolution": "resolution",
     },
     "et": {
         "page": "slawatch: pilet {ref} ({severity}): {what}.",
@@ -51,6 +58,15 @@ _TEXTS: dict[str, dict[str, str]] = {
         "reply_ack": "Vasta ACK {ref} kinnitamiseks.",
         "response": "reageerimisaja",
         "resolution": "lahendusaja",
+        # Worded so that one ticket or twenty read right ("ka need piletid (N)"), and the code
+        # is followed by a word, not a comma a copied reply would carry.
+        "digest": "slawatch: tähtaja on ületanud ka need piletid ({count}): {names}{more}."
+        " Vasta {code} kõigi {total} kinnitamiseks (koos piletiga {leader}) või ACK <pilet>"
+        " ühe kinnitamiseks.",
+        "digest_line": "{ref} ({severity}, {kind})",
+        "digest_more": " ja veel {count}",
+        "digest_response": "reageerimisaeg",
+        "digest_resolution": "lahendusaeg",
     },
     "ro": {
         "page": "slawatch: tichetul {ref} ({severity}): {what}.",
@@ -60,6 +76,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "reply_ack": "Răspundeți cu ACK {ref} pentru confirmare.",
         "response": "răspuns",
         "resolution": "rezolvare",
+        # "și aceste tichete (N)": right for one ticket and for twenty ("20 de tichete").
+        "digest": "slawatch: au depășit termenul și aceste tichete ({count}): {names}{more}."
+        " Răspundeți cu {code} pentru a le confirma pe toate {total} (cu {leader}) sau cu"
+        " ACK <tichet> pentru unul singur.",
+        "digest_line": "{ref} ({severity}, {kind})",
+        "digest_more": " și încă {count}",
+        "digest_response": "răspuns",
+        "digest_resolution": "rezolvare",
     },
 }
 LANGUAGES = tuple(_TEXTS)
@@ -72,6 +96,15 @@ def texts_for(language: str | None) -> dict[str, str]:
     if language not in _TEXTS:
         raise ValueError(f"language: unknown language {language!r} (use {', '.join(_TEXTS)})")
     return _TEXTS[language]
+
+
+def sms_language(body: str) -> str | None:
+    """The language `build_sms_body` wrote `body` in (None for English or a text it did not
+    write): the send activity keeps it for the outage digest that may follow the page."""
+    for language, t in _TEXTS.items():
+        if language != "en" and body.startswith(t["page"].split("{ref}")[0]):
+            return language
+    return None
 
 
 def check_field(field: str, value: str, pattern: re.Pattern[str]) -> str:

@@ -38,6 +38,39 @@ _SPOKEN: dict[str, tuple[str, str, dict[str, str]]] = {
 }
 LANGUAGES = tuple(_SPOKEN)
 
+# The outage digest's call (activities/digest.py): the whole text, one folded ticket, and the
+# tail when more were folded than it reads. Same voice and key as the language's page.
+_SPOKEN_DIGEST: dict[str, tuple[str, str, str]] = {
+    "en": (
+        "This is slawatch. {count} more tickets have breached their service level: "
+        "{names}{more}. Press {digit} to acknowledge all {total}, with ticket {leader}.",
+        "ticket {ref}, class {severity}",
+        "; and {count} more",
+    ),
+    "et": (
+        "Siin slawatch. Teenustaseme tähtaja on ületanud ka need piletid, kokku {count}: "
+        "{names}{more}. Kõigi {total} kinnitamiseks koos piletiga {leader} vajutage {digit}.",
+        "pilet {ref}, klass {severity}",
+        "; ja veel {count}",
+    ),
+    "ro": (
+        "Aici slawatch. Au depășit nivelul de serviciu și aceste tichete, în total {count}: "
+        "{names}{more}. Apăsați {digit} pentru a le confirma pe toate {total}, împreună cu "
+        "tichetul {leader}.",
+        "tichetul {ref}, clasa {severity}",
+        "; și încă {count}",
+    ),
+}
+
+
+def digest_voice(language: str | None) -> tuple[tuple[str, str, str], str, dict[str, str]]:
+    """The digest call's texts in `language` (English when None), its goodbye, and the
+    `<Say>` language and voice; ValueError for a language we do not have."""
+    if language is not None and language not in _SPOKEN:
+        raise ValueError(f"language: unknown language {language!r} (use {', '.join(_SPOKEN)})")
+    _, goodbye, how = _SPOKEN[language or "en"]
+    return _SPOKEN_DIGEST[language or "en"], goodbye, how
+
 
 def build_call_twiml(
     ticket_ref: str, severity: str, gather_url: str, language: str | None = None
