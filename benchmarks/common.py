@@ -192,7 +192,7 @@ class Bench:
         client: Client = await poll_until(
             "the Temporal dev server",
             up,
-            30,
+            60,
             interval=0.1,
             proc=proc,
             log=log,
@@ -254,7 +254,7 @@ class Bench:
         wait_until(
             f"slawatch api to answer on {url}",
             lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
-            10,
+            30,
             proc=proc,
             log=log,
             errors=(httpx.HTTPError,),

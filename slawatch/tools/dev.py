@@ -88,7 +88,7 @@ async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen[bytes], 
         await poll_until(
             "the Temporal dev server",
             up,
-            30,
+            60,  # a cold start on a busy machine; the old loop's 300 tries took about as long
             interval=0.1,
             proc=proc,
             log=log,
