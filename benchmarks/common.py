@@ -6,7 +6,6 @@ benchmark starts is stopped when its `Bench` context closes, whatever happened.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -14,7 +13,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ from temporalio.service import RPCError
 from slawatch.tools.binaries import find_binary
 from slawatch.tools.cli_output import table
 from slawatch.tools.dev import pragma_args
-from slawatch.tools.process import stop_process
+from slawatch.tools.process import poll_until, stop_process, wait_until
 from slawatch.tools.standins.stack import Standins, start_standins
 from slawatch.tools.standins.tools import free_port
 from slawatch.tools.testing import seconds_policy, step
@@ -145,13 +143,13 @@ def _figure(value: Any) -> bool:
 def wait_for_line(
     log: Path, text: str, proc: subprocess.Popen[bytes], limit: float, times: int = 1
 ) -> None:
-    deadline = time.monotonic() + limit
-    while log.read_text(errors="replace").count(text) < times:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited: {log.read_text(errors='replace')[-2000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{text!r} not in {log} after {limit} s")
-        time.sleep(0.1)
+    wait_until(
+        f"{text!r} in {log}",
+        lambda: log.read_text(errors="replace").count(text) >= times,
+        limit,
+        proc=proc,
+        log=log,
+    )
 
 
 @dataclass
@@ -185,16 +183,22 @@ class Bench:
             argv += ["--db-filename", str(self.root / f"temporal-{port}.db"), *STORES[store]]
         proc, log = self.spawn(argv, f"temporal-{port}")
         self.address, self.server_pid = f"127.0.0.1:{port}", proc.pid
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise RuntimeError(f"temporal exited: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                client = await Client.connect(self.address, data_converter=pydantic_data_converter)
-                await ensure_search_attributes(client)
-                return client
-            except (RuntimeError, RPCError):
-                await asyncio.sleep(0.1)
-        raise RuntimeError("the Temporal dev server did not answer in 30 s")
+
+        async def up() -> Client:
+            client = await Client.connect(self.address, data_converter=pydantic_data_converter)
+            await ensure_search_attributes(client)
+            return client
+
+        client: Client = await poll_until(
+            "the Temporal dev server",
+            up,
+            60,
+            interval=0.1,
+            proc=proc,
+            log=log,
+            errors=(RuntimeError, RPCError),
+        )
+        return client
 
     def start_standins(self) -> Standins:
         self.standins = start_standins(
@@ -247,12 +251,15 @@ class Bench:
         )
         wait_for_line(log, "api_listening", proc, 60)
         url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    return url
-            time.sleep(0.1)
-        raise RuntimeError(f"slawatch api did not answer on {url}")
+        wait_until(
+            f"slawatch api to answer on {url}",
+            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
+            30,
+            proc=proc,
+            log=log,
+            errors=(httpx.HTTPError,),
+        )
+        return url
 
     def start_bare_worker(self, max_cached: int) -> int:
         argv = [sys.executable, "-m", "benchmarks.bare", "--address", self.address]

@@ -62,7 +62,7 @@ def main() -> None:
         return DiesAfterFirstCall(open_ledger(settings), marker)
 
     with patch("activities.notify.open_ledger", doomed):
-        worker()
+        worker(processes=1)  # called as a function: typer fills no defaults
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import shutil
 import signal
 import sqlite3
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from intake.gateway import ticket_input
 from policies.loader import load_policy
 from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, TicketStatus, ticket_workflow_id
 from slawatch.tools.dev import pragma_args
-from slawatch.tools.process import poll_until
+from slawatch.tools.process import poll_until, stop_async
 from slawatch.tools.standins.faults import FaultPlan
 from slawatch.tools.standins.outbox import read_jsonl
 from slawatch.tools.standins.stack import Standins
@@ -75,23 +74,25 @@ class DevServer:
             self.proc = await asyncio.create_subprocess_exec(
                 temporal, *args, stdout=out, stderr=out, start_new_session=True
             )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client = await connect(self.address)
-                await ensure_search_attributes(client)
-                return
-            except (RuntimeError, OSError) as exc:
-                if self.proc.returncode is not None or time.monotonic() > deadline:
-                    tail = self.log.read_text(errors="replace")[-2000:]
-                    raise AssertionError(f"temporal dev server not up: {exc}\n{tail}") from None
-                await asyncio.sleep(0.1)
+
+        async def up() -> bool:
+            await ensure_search_attributes(await connect(self.address))
+            return True
+
+        await poll_until(
+            "the temporal dev server",
+            up,
+            30,
+            interval=0.1,
+            proc=self.proc,
+            log=self.log,
+            errors=(RuntimeError, OSError),
+        )
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown, no flush beyond what SQLite already committed."""
-        if self.proc is not None and self.proc.returncode is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            await self.proc.wait()
+        if self.proc is not None:
+            await stop_async(self.proc, first=signal.SIGKILL, group=True)
 
 
 async def connect(address: str) -> Client:
@@ -171,19 +172,15 @@ class Rig:
         self.workers.append(proc)
 
         def started() -> bool:
-            if proc.returncode is not None:
-                raise AssertionError(f"worker exited: {log.read_text(errors='replace')[-3000:]}")
             return "worker_started" in log.read_text(errors="replace")
 
-        await poll_until("the worker to start", started, limit=60)
+        await poll_until("the worker to start", started, limit=60, proc=proc, log=log)
         return proc
 
     async def kill_worker(self) -> None:
         """kill -9 every worker's whole process group: no graceful shutdown at all."""
         for proc in self.workers:
-            if proc.returncode is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
+            await stop_async(proc, first=signal.SIGKILL, group=True)
 
     def ticket_ids(self, count: int) -> list[str]:
         return [f"K{self.tag}-{n:03d}" for n in range(count)]

@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from slawatch.tools.process import stop_process
+from slawatch.tools.process import NotReady, stop_process, wait_until
 from slawatch.tools.standins.tools import free_port
 
 __all__ = ["PostgresServer", "ledger_url", "postgres"]
@@ -74,9 +73,6 @@ class PostgresServer:
         with self.admin() as db:
             db.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
-    def log_tail(self) -> str:
-        return (self.root / "postgres.log").read_text(errors="replace")[-3000:]
-
 
 def _as_owner(argv: list[str], owner: pwd.struct_passwd | None) -> list[str]:
     """`argv` run by `owner` (when we are root), dying with its parent process either way."""
@@ -117,16 +113,23 @@ def postgres() -> Iterator[PostgresServer]:
     with (root / "postgres.log").open("wb") as log:
         proc = subprocess.Popen(_as_owner(server, owner), stdout=log, stderr=log)
     made = PostgresServer(port, password, root, proc)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            made.admin().close()
-            break
-        except psycopg.OperationalError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"PostgreSQL did not start:\n{made.log_tail()}")
-            time.sleep(0.1)
+
+    def accepting() -> bool:
+        made.admin().close()
+        return True
+
+    try:
+        wait_until(
+            "PostgreSQL to accept connections",
+            accepting,
+            30,
+            proc=proc,
+            log=root / "postgres.log",
+            errors=(psycopg.OperationalError,),
+        )
+    except NotReady as exc:
+        stop_process(proc, grace=0, first=signal.SIGKILL)
+        pytest.fail(f"PostgreSQL did not start: {exc}")
     try:
         yield made
     finally:

@@ -22,6 +22,7 @@ import yaml
 from activities.ledger.postgres import PostgresLedger
 from slawatch import telemetry
 from slawatch.settings import Settings
+from slawatch.tools.process import stop_process
 from tests.deploy_tools import DEPLOY, ROOT, run, tool
 from tests.postgres_fixtures import ADMIN, PostgresServer, pg_bindir
 from workflows.search import DEFINITIONS
@@ -335,8 +336,7 @@ def test_setup_script_registers_what_the_workflows_upsert(tmp_path: Path) -> Non
         )
         custom = json.loads(listed.stdout)["customAttributes"]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_process(server, grace=30)
     types = {name: kind.removeprefix("INDEXED_VALUE_TYPE_") for name, kind in custom.items()}
     # "KeywordList" is INDEXED_VALUE_TYPE_KEYWORD_LIST on the wire.
     expected = {n: re.sub(r"(?<!^)(?=[A-Z])", "_", k).upper() for n, k in DEFINITIONS.items()}

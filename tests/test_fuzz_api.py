@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -43,7 +44,7 @@ from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case
 
 from policies.loader import BUILTIN_DIR
-from slawatch.tools.process import poll_until
+from slawatch.tools.process import poll_until, stop_async
 from slawatch.tools.standins.tools import free_port
 from tests.fault_fixtures import DevServer
 from tests.helpdesk_fixtures import (
@@ -153,8 +154,7 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]
         yield url
     finally:
         for proc in (api, worker):
-            proc.kill()
-            await proc.wait()
+            await stop_async(proc, first=signal.SIGKILL)
         await server.kill()
         print((root / "api.log").read_text(errors="replace")[-3000:])
 

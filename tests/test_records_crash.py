@@ -10,6 +10,7 @@ exactly the rows of the ticket's final status, each once.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from slawatch.models import (
     TicketStatus,
     ticket_workflow_id,
 )
+from slawatch.tools.process import stop_async
 from tests.harness import StandInNotifier
 from tests.records_rows import dump, expected
 from workers.worker import notify_worker
@@ -112,9 +114,8 @@ async def test_a_worker_killed_after_a_record_commit_leaves_each_row_once(
             final = await asyncio.wait_for(handle.result(), 60)
     finally:
         for proc in (doomed, survivor):
-            if proc is not None and proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            if proc is not None:
+                await stop_async(proc, first=signal.SIGKILL)
 
     # Temporal did retry the write whose worker died (the second attempt ran on the survivor).
     attempts = [

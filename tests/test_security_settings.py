@@ -27,6 +27,7 @@ from intake.app import create_app
 from slawatch.messages import STATUS_CALLBACK_PATH
 from slawatch.safety import ALL_ROLES, Role, is_loopback, production_problems, why_not_local
 from slawatch.settings import DEV_ACCOUNT_SID, Settings
+from slawatch.tools.process import stop_process
 from slawatch.tools.standins.tools import free_port
 from slawatch.tools.startup import refuse_unsafe_start
 
@@ -230,8 +231,7 @@ def test_slawatch_api_starts_on_the_defaults(dev_env: WorkflowEnvironment, tmp_p
         )
         assert tickets.status_code == 404  # dev-token is accepted in the local mode
     finally:
-        proc.terminate()
-        proc.wait(15)
+        stop_process(proc, grace=15)
 
 
 # Twilio webhooks with an empty auth token: anyone can compute that signature.

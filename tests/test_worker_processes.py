@@ -12,6 +12,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from slawatch.tools.process import poll_until
 from workers.cache import IDLE_MB, KB_PER_CACHED_TICKET, MIN_CACHED, max_cached_workflows
 from workers.processes import metrics_address_for
 
@@ -56,10 +57,14 @@ async def start(env: dict[str, str], log: Path, processes: int) -> asyncio.subpr
         proc = await asyncio.create_subprocess_exec(
             SLAWATCH, "worker", "--processes", str(processes), env=env, stdout=out, stderr=out
         )
-    for _ in range(600):
-        if proc.returncode is not None or text(log).count("worker_started") >= processes:
-            break
-        await asyncio.sleep(0.1)
+    await poll_until(
+        f"{processes} workers to start",
+        lambda: text(log).count("worker_started") >= processes,
+        60,
+        interval=0.1,
+        proc=proc,
+        log=log,
+    )
     assert text(log).count("worker_started") == processes, text(log)[-3000:]
     return proc
 

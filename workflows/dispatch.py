@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotificationActivities
     from policies.schema import Channel
     from slawatch.messages import build_sms_body
     from slawatch.models import (
@@ -36,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
 DELIVERY_ASSURANCE = "delivery-assurance"
 # The label escalation.py gives round 1, step 1: the page whose lag the alert watches.
 FIRST_STEP_LABEL = "r1s1"
+
+SendInput = TypeVar("SendInput", SendSmsInput, PlaceCallInput, SendEmailInput)
+Notify = Callable[[NotificationActivities, SendInput], Awaitable[SendResult]]
 
 
 def idempotency_key(input: EscalationInput, label: str, channel: Channel, who: str) -> str:
@@ -72,7 +78,7 @@ async def send_one(
 ) -> SentNotification:
     key = idempotency_key(input, label, channel, person.id)
     ref = ticket_ref(input.tenant, input.ticket_id)
-    arg: Any
+    arg: SendSmsInput | PlaceCallInput | SendEmailInput
     if channel is Channel.SMS:
         body = build_sms_body(
             ref, input.severity, input.kind.value, code=code, language=person.language
@@ -84,7 +90,6 @@ async def send_one(
             ticket_workflow_id=input.ticket_workflow_id,
             breach_id=input.breach_id,
         )
-        name = "send_sms"
     elif channel is Channel.VOICE:
         arg = PlaceCallInput(
             to=address,
@@ -95,7 +100,6 @@ async def send_one(
             ticket_workflow_id=input.ticket_workflow_id,
             breach_id=input.breach_id,
         )
-        name = "place_call"
     else:
         arg = SendEmailInput(
             to=[address],
@@ -103,28 +107,18 @@ async def send_one(
             body=email_body(ref, input.severity, input.kind.value, input.breached_at),
             idempotency_key=key,
         )
-        name = "send_email"
     ok, detail, failure = True, "", None
     assured = workflow.patched(DELIVERY_ASSURANCE)
     # Outage grouping (workflows/grouping.py): None unless the page may be folded.
     group = page_group(input, ref, channel)
-    if group is not None:
+    if group is not None and not isinstance(arg, SendEmailInput):
         arg.group = group
     folded, group_id = False, None
     try:
-        result: SendResult = await workflow.execute_activity(
-            name,
-            arg,
-            result_type=SendResult,
-            task_queue=notify_queue_for(workflow.info().task_queue),
-            start_to_close_timeout=NOTIFY_START_TO_CLOSE,
-            schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
-            retry_policy=NOTIFY_RETRY_ASSURED if assured else NOTIFY_RETRY,
-            summary=f"{channel.value} to {person.id}",
-        )
+        retry = NOTIFY_RETRY_ASSURED if assured else NOTIFY_RETRY
+        result = await _notify(arg, retry, summary=f"{channel.value} to {person.id}")
         if result.digest_at is not None:
             folded = True
-            retry = NOTIFY_RETRY_ASSURED if assured else NOTIFY_RETRY
             result = await await_digest(input, result, channel, address, key, retry)
             code = result.code or code
         ok, detail, group_id = result.ok, result.provider_id or result.detail, result.group
@@ -157,4 +151,31 @@ async def send_one(
         failure=failure,
         group=group_id,
         folded=folded,
+    )
+
+
+def _notify(
+    arg: SendSmsInput | PlaceCallInput | SendEmailInput, retry: RetryPolicy, summary: str
+) -> Awaitable[SendResult]:
+    """The channel's activity by method reference, so the type checker sees its input; the
+    activity type names (`send_sms`, `place_call`, `send_email`) are the ones older histories
+    hold, so they replay."""
+    if isinstance(arg, SendSmsInput):
+        return _execute(NotificationActivities.send_sms, arg, retry, summary)
+    if isinstance(arg, PlaceCallInput):
+        return _execute(NotificationActivities.place_call, arg, retry, summary)
+    return _execute(NotificationActivities.send_email, arg, retry, summary)
+
+
+def _execute(
+    method: Notify[SendInput], arg: SendInput, retry: RetryPolicy, summary: str
+) -> Awaitable[SendResult]:
+    return workflow.execute_activity_method(
+        method,
+        arg,
+        task_queue=notify_queue_for(workflow.info().task_queue),
+        start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+        schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
+        retry_policy=retry,
+        summary=summary,
     )

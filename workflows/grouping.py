@@ -15,6 +15,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.digest import DigestActivities
     from policies.schema import Channel
     from slawatch.models import EscalationInput, PageGroup, SendDigestInput, SendResult
     from slawatch.settings import notify_queue_for
@@ -58,8 +59,8 @@ async def await_digest(
         await workflow.sleep(
             delay, summary=f"folded into {folded.group}: digest at {folded.digest_at:%H:%M:%S}"
         )
-    result: SendResult = await workflow.execute_activity(
-        "send_digest",
+    result: SendResult = await workflow.execute_activity_method(
+        DigestActivities.send_digest,
         SendDigestInput(
             group=folded.group,
             channel=channel,
@@ -68,7 +69,6 @@ async def await_digest(
             ticket_workflow_id=input.ticket_workflow_id,
             breach_id=input.breach_id,
         ),
-        result_type=SendResult,
         task_queue=notify_queue_for(workflow.info().task_queue),
         start_to_close_timeout=DIGEST_START_TO_CLOSE,
         schedule_to_close_timeout=DIGEST_SCHEDULE_TO_CLOSE,

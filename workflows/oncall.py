@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.oncall import ResolveRolesInput, ResolveRolesResult
+    from activities.oncall import OnCallActivities, ResolveRolesInput
     from policies.oncall import OnCall, who
     from policies.schema import LadderStep, Policy
     from slawatch.models import Recipient
@@ -96,10 +96,9 @@ async def resolve(
     if not roles or not workflow.patched(ONCALL_AT_PAGE_TIME):
         return recipients(policy, step, now), []
     try:
-        result = await workflow.execute_activity(
-            "resolve_roles",
+        result = await workflow.execute_activity_method(
+            OnCallActivities.resolve_roles,
             ResolveRolesInput(tenant=tenant, roles=roles, at=now),
-            result_type=ResolveRolesResult,
             start_to_close_timeout=timedelta(seconds=10),
             schedule_to_close_timeout=RESOLVE_WITHIN,
             retry_policy=RESOLVE_RETRY,

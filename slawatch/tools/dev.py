@@ -23,7 +23,7 @@ from slawatch.settings import DEV_ACCOUNT_SID, DEV_SENDGRID_API_KEY, Settings
 from slawatch.temporal import connect
 from slawatch.tools.binaries import find_binary
 from slawatch.tools.cli_output import load_settings
-from slawatch.tools.process import exit_now, stop_process
+from slawatch.tools.process import NotReady, exit_now, poll_until, stop_process
 from slawatch.tools.standins.stack import start_standins
 from slawatch.tools.standins.tools import StandinToolsMissing
 from slawatch.tools.startup import refuse_unsafe_start
@@ -80,17 +80,22 @@ def start_temporal(data_dir: Path, port: int, ui_port: int) -> subprocess.Popen[
 
 
 async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-2000:]
-            raise DevError(f"the Temporal dev server exited ({proc.returncode}):\n{tail}")
-        try:
-            client = await connect(settings)
-            await ensure_search_attributes(client)
-            return
-        except (RuntimeError, OSError, RPCError):
-            await asyncio.sleep(0.1)
-    raise DevError(f"the Temporal dev server did not answer in 30 s; see {log}")
+    async def up() -> bool:
+        await ensure_search_attributes(await connect(settings))
+        return True
+
+    try:
+        await poll_until(
+            "the Temporal dev server",
+            up,
+            60,  # a cold start on a busy machine; the old loop's 300 tries took about as long
+            interval=0.1,
+            proc=proc,
+            log=log,
+            errors=(RuntimeError, OSError, RPCError),
+        )
+    except NotReady as exc:
+        raise DevError(str(exc)) from None
 
 
 async def run_stack(settings: Settings, ui_port: int, stop: asyncio.Event) -> None:

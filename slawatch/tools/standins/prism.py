@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from slawatch.tools.process import stop_process
+from slawatch.tools.process import NotReady, port_open, stop_process, wait_until
 from slawatch.tools.standins.tools import prism_binary, twilio_spec
 
 
@@ -35,21 +33,19 @@ class PrismProcess:
             self._proc = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        deadline = time.monotonic() + timeout
-        while not self._accepting():
-            if self._proc.poll() is not None:
-                tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"prism exited with {self._proc.returncode}: {tail}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"prism not listening on port {self.port} after {timeout}s")
-            time.sleep(0.05)
+        try:
+            wait_until(
+                f"prism on port {self.port}",
+                lambda: port_open(self.port),
+                timeout,
+                interval=0.05,
+                proc=self._proc,
+                log=self.log_path,
+            )
+        except NotReady:
+            self.stop()
+            raise
         return self
-
-    def _accepting(self) -> bool:
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def stop(self) -> None:
         """SIGTERM the process group, then SIGKILL what is left after 5 s."""
