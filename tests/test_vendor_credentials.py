@@ -258,10 +258,12 @@ def test_a_failed_start_exits_without_finalizing(
         raise RuntimeError("Failed client connect: connection refused")
 
     monkeypatch.setattr("workers.cli.exit_now", exit_now)
+    monkeypatch.setattr("workers.processes.exit_now", exit_now)
     monkeypatch.setattr("slawatch.tools.cli_ticket.exit_now", exit_now)
-    monkeypatch.setattr("workers.cli.configure_logging", lambda *_: None)
+    monkeypatch.setattr("workers.processes.configure_logging", lambda *_: None)
     monkeypatch.setattr("slawatch.tools.cli_ticket.configure_logging", lambda *_: None)
-    monkeypatch.setattr("workers.cli.run_worker", unreachable)
+    # workers.processes imports it when the worker runs (the supervisor of N processes doesn't).
+    monkeypatch.setattr("workers.worker.run_worker", unreachable)
     monkeypatch.setattr("slawatch.tools.cli_ticket.serve_api", unreachable)
     result = CliRunner().invoke(app, [command], env={"SLAWATCH_TEMPORAL_ADDRESS": "127.0.0.1:1"})
     assert isinstance(result.exception, _Exited)
