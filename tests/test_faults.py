@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowQueryFailedError
 
-from slawatch.models import TargetState
+from slawatch.models import TargetState, TicketStatus
 from slawatch.tools.process import poll_until
 from slawatch.tools.standins.faults import FaultPlan
 from tests.fault_fixtures import Rig, fault_policy, step
@@ -86,7 +86,15 @@ async def test_kill_9_worker_mid_ladders_sends_every_step_once(rig: Rig) -> None
     repeated = {k for k, n in counts.items() if n > 1}
     assert repeated <= in_flight, f"sent twice though not in flight at the kill: {repeated}"
     assert counts.keys() == sms | calls, "a step nobody asked for went out"
-    for status in await rig.statuses(ids):
+    # A ticket hears of its call a moment after the stand-in saw it (the escalation's signal).
+    heard: list[TicketStatus] = []
+
+    async def every_ticket_heard_of_its_call() -> bool:
+        heard[:] = await rig.statuses(ids)
+        return all(len(s.sent) >= 2 for s in heard)
+
+    await poll_until("every ticket to hear of its call", every_ticket_heard_of_its_call, 30)
+    for status in heard:
         assert [(n.channel.value, n.ok) for n in status.sent] == [("sms", True), ("voice", True)]
         # Nobody acknowledged: still in step 2's window, or past it on a slow machine.
         assert [b.outcome for b in status.breaches] in (["escalating"], ["exhausted"])
