@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
-from twilio.twiml.voice_response import VoiceResponse
 
 from activities.grouping import ClosedGroup, GroupStore
 from activities.vendors import Telephony
@@ -30,7 +29,7 @@ from slawatch.messages import (
     webhook_url,
 )
 from slawatch.models import SendDigestInput, SendResult
-from slawatch.twiml import digest_voice
+from slawatch.twiml import digest_voice, gather_twice
 
 # An SMS digest lists this many tickets by name and counts the rest: it stays a few segments.
 LISTED = 8
@@ -88,12 +87,7 @@ def build_digest_twiml(group: ClosedGroup, gather_url: str) -> str:
         total=len(group.members),
         leader=spoken(group.leader.ticket_ref),
     )
-    response = VoiceResponse()
-    gather = response.gather(num_digits=1, action=gather_url, method="POST", timeout=8)
-    for _ in range(2):
-        gather.say(text, **how)
-    response.say(goodbye, **how)
-    return str(response.to_xml(xml_declaration=True))
+    return gather_twice(text, goodbye, gather_url, how)
 
 
 class DigestActivities:

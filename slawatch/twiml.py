@@ -86,6 +86,12 @@ def build_call_twiml(
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"gather_url: {gather_url!r} is not an absolute http(s) URL")
     text = said.format(ref=spoken(ticket_ref), severity=severity, digit=ACK_DIGIT)
+    return gather_twice(text, goodbye, gather_url, how)
+
+
+def gather_twice(text: str, goodbye: str, gather_url: str, how: dict[str, str]) -> str:
+    """A call's TwiML: `text` said twice inside a one-digit Gather posting to `gather_url`, then
+    `goodbye`; `how` is the <Say> language and voice. Pages and digests both speak this way."""
     response = VoiceResponse()
     gather = response.gather(num_digits=1, action=gather_url, method="POST", timeout=8)
     # Said twice inside Gather: the responder may pick up mid-sentence.
