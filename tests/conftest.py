@@ -67,7 +67,15 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
         return None
 
     def expired() -> None:
+        # Out of the test's captured output first, or the line would be lost with the process.
+        capman = item.config.pluginmanager.getplugin("capturemanager")
+        if capman is not None:
+            capman.suspend_global_capture(in_=True)
         sys.stderr.write(f"\nTIMEOUT: {item.nodeid} ran over its {settings.timeout:g} s\n")
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            # Under `make test`'s pytest-xdist, pytest-timeout's dump goes to a terminal the
+            # worker does not have: dump every thread's stack here, where the run's log is.
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         sys.stderr.flush()
         pytest_timeout.timeout_timer(item, settings)
 
