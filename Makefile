@@ -33,9 +33,15 @@ lint: install
 # The whole run is bounded too: a hang outside any test's own timeout (collection, a session
 # fixture) ends with SIGTERM, every stack dumped by faulthandler (tests/conftest.py), well before
 # CI's limit. Hypothesis runs its fixed examples (profile "ci" under CI=true, "dev" otherwise).
+# Two pytest processes (pytest-xdist), a test file each at a time, so a file's fixtures start
+# once: many tests wait on servers and timers rather than use a whole core. A test over its
+# timeout ends its process (stacks dumped, the test named) and is not retried: the other process
+# finishes its file and the run fails. TEST_WORKERS=0 runs the suite in one process.
 TEST_TIMEOUT ?= 30m
+TEST_WORKERS ?= 2
 test: lint system
-	timeout --kill-after=30s $(TEST_TIMEOUT) $(BIN)/pytest -q
+	timeout --kill-after=30s $(TEST_TIMEOUT) $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile \
+		--max-worker-restart 0
 
 # A quick check on another Python (CI: PY=python3.13 after `make test` on 3.11): the pure tests
 # (clock, policies, settings, messages, vendor errors) and one scenario on a time-skipping

@@ -250,7 +250,7 @@ def _fuzz(url: str, mode: GenerationMode) -> tuple[int, list[str], Counter[str]]
 
         @given(case=strategy)
         @settings(
-            max_examples=examples(30),
+            max_examples=examples(15),
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
