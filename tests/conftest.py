@@ -92,6 +92,13 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
     return True
 
 
+# Under `make test`'s two pytest processes each picks server ports from its own range below the
+# kernel's ephemeral ports (slawatch/tools/standins/tools.py free_port); child processes inherit it.
+_PORT_RANGES = {"gw0": "10000-20999", "gw1": "21000-31999"}
+if os.environ.get("PYTEST_XDIST_WORKER") in _PORT_RANGES:
+    os.environ.setdefault("SLAWATCH_PORT_RANGE", _PORT_RANGES[os.environ["PYTEST_XDIST_WORKER"]])
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # The whole-run guard in .ci/run ends a stuck run with SIGTERM: dump every thread's stack
     # first, so even a hang outside any test's timeout (collection, a session fixture) is named.

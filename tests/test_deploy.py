@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from activities.ledger.postgres import PostgresLedger
 from slawatch import telemetry
 from slawatch.settings import Settings
 from slawatch.tools.process import stop_process
+from slawatch.tools.standins.tools import free_port
 from tests.deploy_tools import DEPLOY, ROOT, run, tool
 from tests.postgres_fixtures import ADMIN, PostgresServer, pg_bindir
 from workflows.search import DEFINITIONS
@@ -297,9 +297,7 @@ def test_healthcheck_script_exit_codes() -> None:
 
 def test_setup_script_registers_what_the_workflows_upsert(tmp_path: Path) -> None:
     """Against a real Temporal dev server, twice: the second run must change nothing."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [
             tool("temporal"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -16,7 +17,13 @@ from slawatch.tools.standins.faults import Fault, FaultPlan
 from slawatch.tools.standins.outbox import SENDGRID_OUTBOX, TWILIO_OUTBOX, read_jsonl, read_outboxes
 from slawatch.tools.standins.sendgrid import validate_mail
 from slawatch.tools.standins.stack import Standins
-from slawatch.tools.standins.tools import StandinToolsMissing, prism_binary, twilio_spec
+from slawatch.tools.standins.tools import (
+    PORT_RANGE,
+    StandinToolsMissing,
+    free_port,
+    prism_binary,
+    twilio_spec,
+)
 from tests import standins_fixtures
 from tests.standins_fixtures import SENDGRID_KEY, TWILIO_TOKEN
 
@@ -210,3 +217,17 @@ def test_account_fault_specs_parse_and_name_bad_values() -> None:
     for spec, field in [("unauthorized=yes", "unauthorized:"), ("geo_blocked=+0", "geo_blocked:")]:
         with pytest.raises(ValueError, match=field):
             FaultPlan.parse(spec)
+
+
+def test_free_port_keeps_to_its_range_and_never_hands_a_port_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PORT_RANGE, "45100-45139")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 45100))
+        ports = [free_port() for _ in range(10)]
+    assert all(45101 <= p <= 45139 for p in ports), ports  # 45100 was in use
+    assert len(set(ports)) == 10, ports
+    monkeypatch.setenv(PORT_RANGE, "10000")
+    with pytest.raises(ValueError, match="SLAWATCH_PORT_RANGE: '10000' is not LOW-HIGH"):
+        free_port()
