@@ -6,11 +6,17 @@ with an escalation, counts the workflow tasks that ran between the breach and th
 of its first SMS or call: the ticket's breach task (which starts the escalation), plus the
 escalation's tasks up to the one that scheduled the page when the ticket did not. The bare
 floor's is 1 (the task of the fired timer schedules the activity).
+
+It also counts the whole breach path, everything the server does for a breach before its ack
+window (`breach_path`): both workflows' tasks, the activities (pages, record writes) and the
+signals between them. The floor's is 2 tasks (the timer's, the activity result's) and one
+activity.
 """
 
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
@@ -18,6 +24,8 @@ from temporalio.client import WorkflowHistory
 from benchmarks.common import emit
 
 PAGES = {"send_sms", "place_call"}
+# The breach path: what happens within this much history time of the breach task.
+BREACH_PATH = timedelta(seconds=1)
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -43,8 +51,16 @@ def tasks_per_page(ticket: WorkflowHistory, child: WorkflowHistory) -> tuple[str
         for e in ticket.events
         if e.HasField("start_child_workflow_execution_initiated_event_attributes")
     )
-    if first_page_task(ticket) == breach:
-        return "ticket", 1
+    page_task = first_page_task(ticket)
+    if page_task is not None:
+        # The ticket paged, in the breach task or after an activity (who is on call) it asked.
+        started = "workflow_task_started_event_attributes"
+        starts = [e.event_id for e in ticket.events if e.HasField(started)]
+
+        def task(event_id: int) -> int:  # an id may name a task's started or completed event
+            return max(i for i in starts if i <= event_id)
+
+        return "ticket", sum(1 for i in starts if task(breach) <= i <= task(page_task))
     page = first_page_task(child)
     assert page is not None, "no page in the escalation"
     child_tasks = sum(
@@ -56,6 +72,36 @@ def tasks_per_page(ticket: WorkflowHistory, child: WorkflowHistory) -> tuple[str
     return "escalation", 1 + child_tasks
 
 
+def breach_path(
+    ticket: WorkflowHistory, child: WorkflowHistory, within: timedelta = BREACH_PATH
+) -> dict[str, int]:
+    """What a breach costs the server before its ack window: the workflow tasks, activities and
+    signals of the ticket and its escalation within `within` of the breach task's start (in
+    these histories the ack window is minutes long, so nothing of a later step is counted)."""
+    breach_task = next(
+        e.start_child_workflow_execution_initiated_event_attributes.workflow_task_completed_event_id
+        for e in ticket.events
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    )
+    started = [e for e in ticket.events if e.HasField("workflow_task_started_event_attributes")]
+    # The id may name the task's started or completed event: the last task started by then.
+    begin = max((e for e in started if e.event_id <= breach_task), key=lambda e: e.event_id)
+    since = begin.event_time.ToDatetime()
+    counts = {"ticket_tasks": 0, "escalation_tasks": 0, "activities": 0, "signals": 0, "events": 0}
+    for name, history in (("ticket", ticket), ("escalation", child)):
+        for e in history.events:
+            if not since <= e.event_time.ToDatetime() < since + within:
+                continue
+            counts["events"] += 1
+            if e.HasField("workflow_task_started_event_attributes"):
+                counts[f"{name}_tasks"] += 1
+            elif e.HasField("activity_task_scheduled_event_attributes"):
+                counts["activities"] += 1
+            elif e.HasField("signal_external_workflow_execution_initiated_event_attributes"):
+                counts["signals"] += 1
+    return counts
+
+
 def main(directory: Path) -> None:
     rows = []
     for path in sorted(directory.glob("*.json")):
@@ -64,11 +110,23 @@ def main(directory: Path) -> None:
         children = sorted(directory.glob(f"{path.stem}-escalation-*.json"))
         if not children:
             continue
-        where, tasks = tasks_per_page(load(path), load(children[0]))
-        rows.append([path.stem.split("--")[0], where, tasks])
+        ticket, child = load(path), load(children[0])
+        where, tasks = tasks_per_page(ticket, child)
+        path_counts = breach_path(ticket, child)
+        rows.append([path.stem.split("--")[0], where, tasks, *path_counts.values()])
     emit(
-        "workflow tasks from breach to first page (floor: 1)",
-        ["history", "first page scheduled by", "workflow tasks"],
+        "workflow tasks from breach to first page (floor: 1), and the breach path's cost "
+        "(floor: 2 tasks, 1 activity, 0 signals)",
+        [
+            "history",
+            "first page scheduled by",
+            "tasks to page",
+            "ticket tasks",
+            "escalation tasks",
+            "activities",
+            "signals",
+            "events",
+        ],
         rows,
         {"rows": rows},
     )

@@ -129,6 +129,10 @@ def test_lag_smoke(tmp_path: Path) -> None:
     assert timed >= 1, parts
     for part in ("first_task_s", "timer_late_s", "timer_to_sms_s"):
         assert parts[part]["count"] == timed, parts
+    # What a breach cost the server: the ticket's breach task at least, its SMS, an escalation.
+    cost = parts["per_breach_mean"]
+    assert cost["ticket_tasks"] >= 1 and cost["escalation_tasks"] >= 1, cost
+    assert cost["activities"] >= 1 and cost["events"] > cost["ticket_tasks"], cost
     assert all(is_number(v) and v > 0 for v in figures["ratio"].values()), figures["ratio"]
     check_logs_in(figures, tmp_path)
 
