@@ -29,6 +29,7 @@ from slawatch.models import (
 from slawatch.models import ticket_workflow_id as workflow_id_of
 from slawatch.outbound import outbound_plan
 from slawatch.search_attributes import TENANT
+from workflows.versions import REVISION
 
 # Workflow rejections -> HTTP status. UnknownBreach: the breach named does not exist.
 # InvalidEventTime: the event's `at` lies outside its bounds (workflows/ticket_rules.py).
@@ -52,7 +53,10 @@ def ticket_input(
     opened_at = ticket.opened_at or now or datetime.now(UTC)
     plan = outbound_plan(policy, ticket.ticket_id, ticket.customer, ticket.language)
     return TicketWorkflowInput(
-        ticket=ticket, policy=ticket_snapshot(policy, opened_at), outbound=plan
+        ticket=ticket,
+        policy=ticket_snapshot(policy, opened_at),
+        outbound=plan,
+        revision=REVISION,
     )
 
 

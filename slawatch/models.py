@@ -202,6 +202,8 @@ class TicketWorkflowInput(Payload):
     state: TicketState | None = None
     # What the ticket sends out (webhooks, help-desk write-back, customer notices); None: nothing.
     outbound: OutboundPlan | None = None
+    # The patched changes the code that opened it had (workflows/versions.py); 0: ask each.
+    revision: int = Field(default=0, ge=0)
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -411,6 +413,8 @@ class EscalationInput(Payload):
     # True when that step names a schedule (patch `oncall-at-page-time`): the ticket resolves
     # who is on call as it pages, and `first_step_sent` brings the people and their codes.
     first_step_resolved: bool = False
+    # The patched changes the code that started it had (workflows/versions.py); 0: ask each.
+    revision: int = Field(default=0, ge=0)
 
 
 class FirstStepSent(Payload):

@@ -75,7 +75,7 @@ def test_where_things_happen_names_functions_that_exist() -> None:
 
 
 def _patches_in_code() -> dict[str, set[str]]:
-    """Each `workflow.patched(...)` id in workflows/ and the files that call it."""
+    """Each patch id asked in workflows/ and the files that ask it."""
     sources = {p.relative_to(REPO).as_posix(): p.read_text() for p in REPO.glob("workflows/*.py")}
     constants = {
         name: value
@@ -84,7 +84,8 @@ def _patches_in_code() -> dict[str, set[str]]:
     }
     used: dict[str, set[str]] = {}
     for path, text in sources.items():
-        for name in re.findall(r"workflow\.patched\(([A-Z_]+)\)", text):
+        # `workflow.patched(ID)`, `patched(ID, revision)` (workflows/versions.py), `_patched(ID)`
+        for name in re.findall(r"\b_?patched\(([A-Z_]+)[,)]", text):
             used.setdefault(constants[name], set()).add(path)
     return used
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -336,3 +337,48 @@ async def test_continue_as_new_keeps_all_state() -> None:
         assert near(status.resolution.due, datetime(2026, 12, 14, 16, 0, tzinfo=BERLIN))
         assert status.response.state == "met"
         assert status.opened_at == TUESDAY_0800
+
+
+async def test_an_event_while_the_ticket_is_about_to_continue_as_new_is_answered() -> None:
+    # The run waits a second before it continues as new. An event in that second waits for an
+    # evaluation; before, the run waited for that event's handler to finish, and both waited
+    # forever (found when a ticket's history got shorter and a test's close fell there).
+    async with harness() as h:
+        await h.advance_to(TUESDAY_0800)
+        opened = OpenTicketInput(
+            tenant="prokuria", ticket_id="CAN-1", severity="major", opened_at=TUESDAY_0800
+        )
+        input = ticket_input(opened, load_policy("prokuria", BUILTIN_DIR), TUESDAY_0800)
+        handle = await h.client.start_workflow(
+            TicketSlaWorkflow.run,
+            input.model_copy(update={"continue_as_new_after": 20}),
+            id="ticket/prokuria/CAN-1",
+            task_queue=h.task_queue,
+        )
+        h.tickets.append(handle.id)
+        await h.started(handle)
+        first_run = (await handle.describe()).run_id
+
+        async def about_to_continue() -> bool:
+            events = [e async for e in handle.fetch_history_events()]
+            timers = [e for e in events if e.HasField("timer_started_event_attributes")]
+            return b"continue-as-new" in timers[-1].SerializeToString()
+
+        paused = False
+        for _ in range(20):
+            event = ("resume", ResumeInput()) if paused else ("pause", PauseInput())
+            await h.update(handle, *event)
+            paused = not paused
+            if await about_to_continue():
+                break
+        assert await about_to_continue(), "the ticket never reached its continue-as-new"
+        event = ("resume", ResumeInput()) if paused else ("pause", PauseInput())
+        answer = asyncio.create_task(h.update(handle, *event))
+        await asyncio.sleep(1)  # the update reaches the run before its second is up
+        await h.sleep(timedelta(seconds=5))
+        status = await asyncio.wait_for(answer, 30)
+        assert status.phase.value == ("open" if paused else "waiting_on_customer")
+        await h.sleep(timedelta(seconds=5))
+        current = h.client.get_workflow_handle(handle.id)
+        assert (await current.describe()).run_id != first_run
+        assert (await h.status(current)).phase == status.phase

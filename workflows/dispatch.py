@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         NOTIFY_SCHEDULE_TO_CLOSE,
         NOTIFY_START_TO_CLOSE,
     )
+    from workflows.versions import patched
 
 DELIVERY_ASSURANCE = "delivery-assurance"
 # The label escalation.py gives round 1, step 1: the page whose lag the alert watches.
@@ -108,7 +109,7 @@ async def send_one(
             idempotency_key=key,
         )
     ok, detail, failure = True, "", None
-    assured = workflow.patched(DELIVERY_ASSURANCE)
+    assured = patched(DELIVERY_ASSURANCE, input.revision)
     # Outage grouping (workflows/grouping.py): None unless the page may be folded.
     group = page_group(input, ref, channel)
     if group is not None and not isinstance(arg, SendEmailInput):

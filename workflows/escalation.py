@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.oncall import recipients as recipients
     from workflows.oncall import resolve, scheduled_roles
     from workflows.timers import wait_until
+    from workflows.versions import patched
 
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
 # Twilio call/message statuses after which nobody will acknowledge that notification; "machine"
@@ -43,6 +44,10 @@ REDELIVER_MAX = timedelta(minutes=5)
 FALLBACK_ROLE = "duty_manager"
 # Patch: a step's email runs beside the pages instead of holding them until SendGrid answers.
 EMAIL_BESIDE_PAGES = "email-beside-pages"
+# Patch: after the ticket's own first pages the escalation reports only news (an email, a
+# schedule's answer, a failing delivery); before, it always signalled the level the ticket had
+# already set, which cost both workflows a task per breach.
+QUIET_FIRST_STEP = "quiet-first-step"
 
 
 def wait_of(step: LadderStep) -> timedelta:
@@ -110,8 +115,10 @@ class EscalationWorkflow:
                 label = f"r{round_no + 1}s{step_no + 1}"
                 sent = await self._run_step(input, cls, step, label)
                 if self._by_ticket(input, label):
-                    # The ticket has these pages already: tell it the level and delivery news.
-                    await self._report(input, [n for n in sent if n.channel is Channel.EMAIL])
+                    # The ticket has these pages already: tell it only what it does not know.
+                    emails = [n for n in sent if n.channel is Channel.EMAIL]
+                    if self._news(emails) or not patched(QUIET_FIRST_STEP, input.revision):
+                        await self._report(input, emails)
                 elif sent:
                     await self._report(input, sent)
                 if self.stopped is not None:
@@ -149,7 +156,7 @@ class EscalationWorkflow:
         sent: list[SentNotification] = []
         # Email may go at any hour; phones only inside the class's support hours.
         if Channel.EMAIL in step.via:
-            if workflow.patched(EMAIL_BESIDE_PAGES):
+            if patched(EMAIL_BESIDE_PAGES, input.revision):
                 # With SendGrid down an email retries for minutes: the pages and the ack
                 # window must not wait behind it.
                 self.emails.append(asyncio.create_task(self._email(input, people, label)))
@@ -173,7 +180,7 @@ class EscalationWorkflow:
             sent += await send_step(input, people, phones, label, self._codes_for(people))
         self.step_keys = {n.key for n in sent if n.channel in PHONE_CHANNELS and n.ok}
         self.failed_keys = set()
-        self.assured = workflow.patched(DELIVERY_ASSURANCE)
+        self.assured = patched(DELIVERY_ASSURANCE, input.revision)
         if self.assured:
             self.label, self.delivered = label, bool(self.step_keys)
             by_id = {p.id: p for p in people}
@@ -186,9 +193,15 @@ class EscalationWorkflow:
     async def _resolve(
         self, input: EscalationInput, step: LadderStep, label: str
     ) -> list[Recipient]:
-        people, notes = await resolve(input.tenant, input.policy, step)
+        people, notes = await resolve(input.tenant, input.policy, step, input.revision)
         self.on_call += [f"{input.breach_id} {label} {note}" for note in notes]
         return people
+
+    def _news(self, sent: list[SentNotification]) -> bool:
+        """Whether a report would tell the ticket anything beyond the level it set itself when
+        it sent round 1, step 1: a page it has not seen, who a schedule resolved to, or pages
+        refused for the account (the ticket's `delivery_failing`)."""
+        return bool(sent or self.on_call or (self.assured and self.failing))
 
     def _codes_for(self, people: list[Recipient]) -> dict[str, str]:
         return draw_codes(self.codes, people)
@@ -201,7 +214,7 @@ class EscalationWorkflow:
         sent = await send_step(input, people, [Channel.EMAIL], label)
         if not sent:
             return
-        if workflow.patched(DELIVERY_ASSURANCE):
+        if patched(DELIVERY_ASSURANCE, input.revision):
             self._assure(input, people, sent, label)
         try:
             await self._report(input, sent)

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from policies.schema import Channel
     from slawatch.models import EscalationInput, PageGroup, SendDigestInput, SendResult
     from slawatch.settings import notify_queue_for
+    from workflows.versions import patched
 
 # Patch: phone pages carry their outage group; a folded page waits for its group's digest.
 OUTAGE_GROUPING = "outage-grouping"
@@ -31,7 +32,7 @@ def page_group(input: EscalationInput, ticket_ref: str, channel: Channel) -> Pag
     if channel is Channel.EMAIL:
         return None
     seconds = input.policy.grouping.seconds()
-    if not seconds or not workflow.patched(OUTAGE_GROUPING):
+    if not seconds or not patched(OUTAGE_GROUPING, input.revision):
         return None
     return PageGroup(
         tenant=input.tenant,

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from policies.oncall import OnCall, who
     from policies.schema import LadderStep, Policy
     from slawatch.models import Recipient
+    from workflows.versions import patched
 
 # Patch: schedule roles are resolved when the step pages, by the `resolve_roles` activity.
 ONCALL_AT_PAGE_TIME = "oncall-at-page-time"
@@ -85,7 +86,7 @@ def recipients(
 
 
 async def resolve(
-    tenant: str, policy: Policy, step: LadderStep
+    tenant: str, policy: Policy, step: LadderStep, revision: int
 ) -> tuple[list[Recipient], list[str]]:
     """Whom the step pages now, and one line per schedule role saying who and why.
 
@@ -93,7 +94,7 @@ async def resolve(
     decides (no activity)."""
     now = workflow.now()
     roles = scheduled_roles(policy, step)
-    if not roles or not workflow.patched(ONCALL_AT_PAGE_TIME):
+    if not roles or not patched(ONCALL_AT_PAGE_TIME, revision):
         return recipients(policy, step, now), []
     try:
         result = await workflow.execute_activity_method(

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from slawatch.settings import outbound_queue_for
     from workflows import sla
+    from workflows.versions import patched
 
 # Patch: tickets with an outbound plan queue and deliver outbound events.
 OUTBOUND_WEBHOOKS = "outbound-webhooks"
@@ -105,8 +106,9 @@ def new_events(
 class Outbox:
     """The ticket's outbound queues and their delivery coroutines."""
 
-    def __init__(self, plan: OutboundPlan | None, ticket_id: str) -> None:
+    def __init__(self, plan: OutboundPlan | None, ticket_id: str, revision: int) -> None:
         self.plan = plan
+        self.revision = revision
         self.ticket_id = ticket_id
         self.running: dict[str, asyncio.Task[None]] = {}
         self.s: TicketState | None = None
@@ -117,7 +119,7 @@ class Outbox:
 
     def observe(self, s: TicketState, now: datetime) -> None:
         """Queue what happened since the last call and start delivering it."""
-        if self.plan is None or not workflow.patched(OUTBOUND_WEBHOOKS):
+        if self.plan is None or not patched(OUTBOUND_WEBHOOKS, self.revision):
             return
         self.s = s
         box = s.outbound = s.outbound or OutboundState()

@@ -24,9 +24,14 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.records.activities import RecordActivities, RecordMilestoneInput
     from slawatch.models import TicketState, TicketStatus
+    from workflows.versions import patched
 
 # Patch: tickets write their SLA record at each milestone (before: only the backfill wrote it).
 SLA_RECORDS = "sla-records"
+# Patch: while a breach's first pages are on their way the write waits for them, so the breach
+# and its pages are one write (before: the breach's write, then the pages' write, each an
+# activity and a workflow task on the path every page takes).
+RECORD_WITH_FIRST_PAGES = "record-with-first-pages"
 # A write is one short transaction; a worker killed mid-write is retried after this.
 WRITE_TIMEOUT = timedelta(seconds=10)
 # A store outage: retry soon, then every 5 minutes, never giving up (a lost write is a lost
@@ -65,21 +70,28 @@ class RecordSink:
         state: Callable[[], TicketState],
         status: Callable[[], TicketStatus],
         wake: Callable[[], None],
+        revision: int,
     ) -> None:
         self._state, self._status, self._wake = state, status, wake
+        self.revision = revision
         # What the write in flight (or the last one) carries; None: nothing written this run,
         # so a continued run writes its carried state first.
         self.written: tuple[int, ...] | None = None
         self._seen = (0, 0)  # timeline entries and sends already named in a write
         self.writing: workflow.ActivityHandle[Any] | None = None
 
-    def changed(self) -> None:
-        """After an evaluation: start a write if the record changed and none is in flight."""
+    def changed(self, paging: bool = False) -> None:
+        """After an evaluation: start a write if the record changed and none is in flight.
+
+        `paging`: a breach's first pages are on their way; the write goes when they return
+        (at most the send's ten-minute limit, or a grouping window, later)."""
         s = self._state()
         mark = fingerprint(s)
         if mark == self.written or (self.writing is not None and not self.writing.done()):
             return
-        if not workflow.patched(SLA_RECORDS):
+        if not patched(SLA_RECORDS, self.revision):
+            return
+        if paging and patched(RECORD_WITH_FIRST_PAGES, self.revision):
             return
         self.written = mark
         milestone = self._milestone(s)

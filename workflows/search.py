@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         TENANT,
     )
     from workflows import sla
+    from workflows.versions import patched
 
 # Patch: tickets publish the numbers paged for their live breaches (SlaPagedTo).
 PAGED_TO_ATTRIBUTE = "paged-to-search-attribute"
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-def upsert_search_attributes(s: TicketState, now: datetime) -> None:
+def upsert_search_attributes(s: TicketState, now: datetime, revision: int) -> None:
     """Publish the ticket's current SLA state; only what changed is written to history."""
     current = workflow.info().typed_search_attributes
     level = escalation_level(s.breaches)
@@ -68,7 +69,7 @@ def upsert_search_attributes(s: TicketState, now: datetime) -> None:
         # unsetting a Datetime attribute breaks describe() against the time-skipping server.
         if value is not None and current.get(typed_key) != value:
             updates.append(typed_key.value_set(value))
-    if s.sent and workflow.patched(PAGED_TO_ATTRIBUTE):
+    if s.sent and patched(PAGED_TO_ATTRIBUTE, revision):
         live = {b.breach_id for b in live_breaches(s.breaches)}
         paged = paged_numbers(s.sent, live)
         if (current.get(PAGED_TO) or []) != paged:
@@ -76,12 +77,13 @@ def upsert_search_attributes(s: TicketState, now: datetime) -> None:
     delivery = "failing" if s.delivery_failing else "ok"
     shown = current.get(DELIVERY)
     # Only tickets whose pages ever failed for the account carry it: SlaDelivery = "failing".
-    if (s.delivery_failing or shown) and shown != delivery and workflow.patched(DELIVERY_ATTRIBUTE):
+    failing = s.delivery_failing or shown
+    if failing and shown != delivery and patched(DELIVERY_ATTRIBUTE, revision):
         updates.append(DELIVERY.value_set(delivery))
     # `s.breaches` keeps a breach a downgrade withdrew, so this never turns back to false. Set
     # false from the first task (in the same upsert as SlaTenant), so `SlaBreached = false` works.
     breached = bool(s.breaches)
-    if current.get(BREACHED) is not breached and workflow.patched(BREACHED_ATTRIBUTE):
+    if current.get(BREACHED) is not breached and patched(BREACHED_ATTRIBUTE, revision):
         updates.append(BREACHED.value_set(breached))
     if updates:
         workflow.upsert_search_attributes(updates)

@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         withdrawal_note,
     )
     from workflows.timers import wait_until
+    from workflows.versions import patched
 
 # A resolved ticket that nobody reopens or closes is closed after this long (real time).
 AUTO_CLOSE_AFTER = timedelta(days=30)
@@ -77,6 +78,9 @@ FIRST_PAGE_FROM_TICKET = "first-page-from-ticket"
 # deadline it would have prevented withdraws that breach (marked, its pages kept) and stops
 # its ladder; before, only first_response took `at` and the stop read "reclassified".
 EVENT_TIMES = "event-times"
+# Patch: an event that arrives while the ticket is about to continue as new is evaluated first;
+# before, its update waited for an evaluation that never came, and the run for the update.
+EVENTS_BEFORE_CONTINUE = "events-before-continue-as-new"
 
 
 @workflow.defn
@@ -97,11 +101,13 @@ class TicketSlaWorkflow:
         self.warnings: list[asyncio.Task[None]] = []
         # First steps sent by breach tasks, until their escalations have the pages.
         self.first_pages: list[asyncio.Task[None]] = []
+        # How many of those are still sending (the record write waits for their pages).
+        self.paging = 0
         self.started_children: set[str] = set()
         # The SLA record, written beside the clock at each milestone (workflows/records_sink.py).
-        self.records = RecordSink(lambda: self.state, self._status, self._wake)
+        self.records = RecordSink(lambda: self.state, self._status, self._wake, input.revision)
         # Webhooks, write-back and customer notices, beside the clock (workflows/outbound.py).
-        self.outbox = Outbox(input.outbound, input.ticket.ticket_id)
+        self.outbox = Outbox(input.outbound, input.ticket.ticket_id, input.revision)
 
     @property
     def state(self) -> TicketState:
@@ -117,13 +123,23 @@ class TicketSlaWorkflow:
             if self.state.phase is TicketPhase.CLOSED:
                 break
             if self._should_continue_as_new():
+                self.dirty = False
                 # Let the event that tipped it over complete in its own task first: an update
                 # answered in the same task as the continue-as-new can be lost by the server.
                 await wait_until(lambda: False, timedelta(seconds=1), "continue-as-new")
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                # A warning email still retrying, or first pages their escalation still waits
-                # for, would be lost with this run.
-                await workflow.wait_condition(self._sends_done)
+                if self._patched(EVENTS_BEFORE_CONTINUE):
+                    # An event that comes now waits for an evaluation, so the run must not
+                    # wait for it to finish: evaluate it, then try again. Sends still going
+                    # (a retrying warning email, first pages) would be lost with this run.
+                    await workflow.wait_condition(
+                        lambda: self.dirty
+                        or (workflow.all_handlers_finished() and self._sends_done())
+                    )
+                    if self.dirty:
+                        continue
+                else:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    await workflow.wait_condition(self._sends_done)
                 # Keeping every bit of state, including the policy snapshot: never re-read.
                 workflow.continue_as_new(input.model_copy(update={"state": self.s}))
             wake, why = self._next_wake()
@@ -137,6 +153,10 @@ class TicketSlaWorkflow:
         await workflow.wait_condition(self.outbox.drained)
         await self.records.flush()
         return self._status()
+
+    def _patched(self, patch_id: str) -> bool:
+        """`workflow.patched`, without a marker when the ticket's code had the patch."""
+        return patched(patch_id, self.input.revision)
 
     def _wake(self) -> None:
         self.dirty = True
@@ -204,15 +224,15 @@ class TicketSlaWorkflow:
             self._close(now, "auto-closed after resolution")
         self.evaluations += 1
         self.outbox.observe(s, now)
-        upsert_search_attributes(s, now)
+        upsert_search_attributes(s, now, self.input.revision)
         workflow.set_current_details(notices.summary_line(self.input.ticket.ticket_id, s, now))
-        self.records.changed()
+        self.records.changed(paging=self.paging > 0)
 
     async def _evaluate_target(self, kind: TargetKind, now: datetime) -> None:
         s = self.state
         live = [b for b in s.breaches if b.kind is kind and b.live]
         lapsed = kind in s.breached_at and not sla.is_breached(s, kind, now)
-        if lapsed and workflow.patched(EVENT_TIMES):
+        if lapsed and self._patched(EVENT_TIMES):
             # An event reported late (or a downgrade) shows the target was not missed.
             await self._withdraw(kind, live, now)
         elif s.phase is TicketPhase.CLOSED:
@@ -235,7 +255,7 @@ class TicketSlaWorkflow:
         # A copy: the email names the class the warning was for, whatever happens meanwhile.
         ticket_id = self.input.ticket.ticket_id
         sending = notices.send_warning(self.state.model_copy(), ticket_id, kind, percent, now)
-        if workflow.patched(WARNINGS_BESIDE_CLOCK):
+        if self._patched(WARNINGS_BESIDE_CLOCK):
             # Beside the clock, not in its way: with SendGrid down the email retries for
             # minutes, and the breach and its pages must not wait behind it.
             self.warnings.append(asyncio.create_task(sending))
@@ -271,6 +291,9 @@ class TicketSlaWorkflow:
             # compares (type and id), so older histories replay unchanged.
             policy=ladder_snapshot(s.policy, s.severity),
             breached_at=now,
+            # The ticket's own: the breach task sends the first pages with this input, and in a
+            # ticket recorded without a revision those sends ask each patch as they did then.
+            revision=self.input.revision,
         )
         self._send_first_step(child, child_id, now)
         await workflow.start_child_workflow(
@@ -297,9 +320,9 @@ class TicketSlaWorkflow:
         emergency = policy.classes[severity].emergency
         if not emergency and clock_for(policy.calendar_for(severity)).next_open(now) > now:
             return
-        if not workflow.patched(FIRST_PAGE_FROM_TICKET):
+        if not self._patched(FIRST_PAGE_FROM_TICKET):
             return
-        if scheduled_roles(policy, step) and workflow.patched(ONCALL_AT_PAGE_TIME):
+        if scheduled_roles(policy, step) and self._patched(ONCALL_AT_PAGE_TIME):
             # Who is on call is asked as the page goes (an activity); the codes follow.
             child.first_step_codes, child.first_step_resolved = {}, True
             task = self._first_step_resolved(child, child_id, phones)
@@ -307,6 +330,7 @@ class TicketSlaWorkflow:
             people = recipients(policy, step, now)
             child.first_step_codes = draw_codes({}, people)
             task = self._first_step(child, child_id, people, phones)
+        self.paging += 1
         self.first_pages.append(asyncio.create_task(task))
 
     async def _first_step_resolved(
@@ -314,7 +338,11 @@ class TicketSlaWorkflow:
     ) -> None:
         policy = child.policy
         step = policy.ladders[policy.classes[child.severity].ladder].steps[0]
-        people, notes = await resolve(child.tenant, policy, step)
+        try:
+            people, notes = await resolve(child.tenant, policy, step, self.input.revision)
+        except BaseException:
+            self.paging -= 1  # no pages will go: the record write must not wait for them
+            raise
         for note in notes:
             self._note("on_call", f"{child.breach_id} {FIRST_STEP_LABEL} {note}")
         child.first_step_codes = draw_codes({}, people)
@@ -324,7 +352,10 @@ class TicketSlaWorkflow:
         self, child: EscalationInput, child_id: str, people: list[Recipient], phones: list[Channel]
     ) -> None:
         assert child.first_step_codes is not None
-        sent = await send_step(child, people, phones, FIRST_STEP_LABEL, child.first_step_codes)
+        try:
+            sent = await send_step(child, people, phones, FIRST_STEP_LABEL, child.first_step_codes)
+        finally:
+            self.paging -= 1
         s = self.state
         s.sent.extend(sent)
         for breach in s.breaches:
@@ -390,7 +421,7 @@ class TicketSlaWorkflow:
         """When a phase or class event happened: its `at` (never ahead of now), else now. An
         event with `at` exists only under the patch; the patch is asked only then."""
         now = workflow.now()
-        if at is None or not workflow.patched(EVENT_TIMES):
+        if at is None or not self._patched(EVENT_TIMES):
             return now
         instant = event_instant(at, now)
         self.state.last_event_at = instant
