@@ -98,6 +98,8 @@ class TicketSlaWorkflow:
             self.s = opening_state(input.ticket, input.policy, input.ticket.opened_at or now, now)
         self.dirty = False
         self.evaluations = 0
+        # Events (updates) waiting for the clock loop to evaluate what they changed.
+        self.settling = 0
         self.warnings: list[asyncio.Task[None]] = []
         # First steps sent by breach tasks, until their escalations have the pages.
         self.first_pages: list[asyncio.Task[None]] = []
@@ -123,19 +125,19 @@ class TicketSlaWorkflow:
             if self.state.phase is TicketPhase.CLOSED:
                 break
             if self._should_continue_as_new():
-                self.dirty = False
                 # Let the event that tipped it over complete in its own task first: an update
                 # answered in the same task as the continue-as-new can be lost by the server.
                 await wait_until(lambda: False, timedelta(seconds=1), "continue-as-new")
                 if self._patched(EVENTS_BEFORE_CONTINUE):
-                    # An event that comes now waits for an evaluation, so the run must not
-                    # wait for it to finish: evaluate it, then try again. Sends still going
-                    # (a retrying warning email, first pages) would be lost with this run.
+                    # An event (update) that comes now waits for an evaluation, so the run must
+                    # not wait for it to finish: evaluate it, then try again. (A signal waits for
+                    # nothing: the next run evaluates what it changed.) Sends still going (a
+                    # retrying warning email, first pages) would be lost with this run.
                     await workflow.wait_condition(
-                        lambda: self.dirty
+                        lambda: self.settling > 0
                         or (workflow.all_handlers_finished() and self._sends_done())
                     )
-                    if self.dirty:
+                    if self.settling > 0:
                         continue
                 else:
                     await workflow.wait_condition(workflow.all_handlers_finished)
@@ -434,7 +436,11 @@ class TicketSlaWorkflow:
         seen = self.evaluations
         self.dirty = True
         # The answer includes what the event caused (a breach at once, a stopped ladder).
-        await workflow.wait_condition(lambda: self.evaluations > seen)
+        self.settling += 1
+        try:
+            await workflow.wait_condition(lambda: self.evaluations > seen)
+        finally:
+            self.settling -= 1
         return self._status()
 
     def _close(self, now: datetime, why: str, happened_at: datetime | None = None) -> None:
