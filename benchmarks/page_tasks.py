@@ -54,8 +54,11 @@ def tasks_per_page(ticket: WorkflowHistory, child: WorkflowHistory) -> tuple[str
     page_task = first_page_task(ticket)
     if page_task is not None:
         # The ticket paged, in the breach task or after an activity (who is on call) it asked.
-        started = "workflow_task_started_event_attributes"
-        starts = [e.event_id for e in ticket.events if e.HasField(started)]
+        starts = [
+            e.event_id
+            for e in ticket.events
+            if e.HasField("workflow_task_started_event_attributes")
+        ]
 
         def task(event_id: int) -> int:  # an id may name a task's started or completed event
             return max(i for i in starts if i <= event_id)

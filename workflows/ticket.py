@@ -134,8 +134,10 @@ class TicketSlaWorkflow:
                     # nothing: the next run evaluates what it changed.) Sends still going (a
                     # retrying warning email, first pages) would be lost with this run.
                     await workflow.wait_condition(
-                        lambda: self.settling > 0
-                        or (workflow.all_handlers_finished() and self._sends_done())
+                        lambda: (
+                            self.settling > 0
+                            or (workflow.all_handlers_finished() and self._sends_done())
+                        )
                     )
                     if self.settling > 0:
                         continue
