@@ -35,6 +35,19 @@ def load(path: Path) -> WorkflowHistory:
     )
 
 
+def task_starts(history: WorkflowHistory) -> list[int]:
+    """The event ids of the history's workflow-task-started events, in order."""
+    return [
+        e.event_id for e in history.events if e.HasField("workflow_task_started_event_attributes")
+    ]
+
+
+def task_of(starts: list[int], event_id: int) -> int:
+    """The task an id names: the test server's id may name a task's started or completed event,
+    so it is the last task started by then (`starts` from `task_starts`)."""
+    return max(i for i in starts if i <= event_id)
+
+
 def first_page_task(history: WorkflowHistory) -> int | None:
     """The workflow-task-completed event id of the first page scheduled, if any."""
     for e in history.events:
@@ -54,16 +67,9 @@ def tasks_per_page(ticket: WorkflowHistory, child: WorkflowHistory) -> tuple[str
     page_task = first_page_task(ticket)
     if page_task is not None:
         # The ticket paged, in the breach task or after an activity (who is on call) it asked.
-        starts = [
-            e.event_id
-            for e in ticket.events
-            if e.HasField("workflow_task_started_event_attributes")
-        ]
-
-        def task(event_id: int) -> int:  # an id may name a task's started or completed event
-            return max(i for i in starts if i <= event_id)
-
-        return "ticket", sum(1 for i in starts if task(breach) <= i <= task(page_task))
+        starts = task_starts(ticket)
+        first, last = task_of(starts, breach), task_of(starts, page_task)
+        return "ticket", sum(1 for i in starts if first <= i <= last)
     page = first_page_task(child)
     assert page is not None, "no page in the escalation"
     child_tasks = sum(
@@ -86,10 +92,8 @@ def breach_path(
         for e in ticket.events
         if e.HasField("start_child_workflow_execution_initiated_event_attributes")
     )
-    started = [e for e in ticket.events if e.HasField("workflow_task_started_event_attributes")]
-    # The id may name the task's started or completed event: the last task started by then.
-    begin = max((e for e in started if e.event_id <= breach_task), key=lambda e: e.event_id)
-    since = begin.event_time.ToDatetime()
+    begin = task_of(task_starts(ticket), breach_task)
+    since = next(e for e in ticket.events if e.event_id == begin).event_time.ToDatetime()
     counts = {"ticket_tasks": 0, "escalation_tasks": 0, "activities": 0, "signals": 0, "events": 0}
     for name, history in (("ticket", ticket), ("escalation", child)):
         for e in history.events:

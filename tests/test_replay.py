@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from benchmarks.page_tasks import tasks_per_page
+from benchmarks.page_tasks import task_of, task_starts, tasks_per_page
 from slawatch.models import EscalationInput, StopEscalationInput
 from workers.worker import WORKFLOWS, workflow_runner
 
@@ -91,11 +91,11 @@ def test_a_schedule_costs_the_first_page_one_activity_round_trip_in_the_ticket()
     [path] = [
         p for p in HISTORIES if p.stem.startswith("oncall_ladder--") and "escal" not in p.stem
     ]
-    events = load(path).events
-    starts = [e.event_id for e in events if e.HasField("workflow_task_started_event_attributes")]
+    history = load(path)
+    events, starts = history.events, task_starts(history)
 
-    def task(event_id: int) -> int:  # an id may name a task's started or completed event
-        return max(i for i in starts if i <= event_id)
+    def task(event_id: int) -> int:
+        return task_of(starts, event_id)
 
     breach = next(
         e.start_child_workflow_execution_initiated_event_attributes.workflow_task_completed_event_id
