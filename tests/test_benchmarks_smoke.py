@@ -218,3 +218,15 @@ def test_ticket_memory_smoke(tmp_path: Path) -> None:
     assert figures["kb_per_ticket"] >= sum(r[1] for r in rows) - 0.5
     assert any(line.startswith("total (all files) ") for line in out.splitlines()), out
     check_logs_in(figures, tmp_path)
+
+
+@pytest.mark.timeout(LIMIT_S + 60)
+def test_page_tasks_runs_as_documented(tmp_path: Path) -> None:
+    # `python -m benchmarks.page_tasks` (docs/benchmarks.md) over the committed histories.
+    out, [figures] = run_benchmark("page_tasks", [], tmp_path)
+    rows = {r[0]: r[1:] for r in figures["rows"]}
+    # first page by, tasks to it, ticket tasks, escalation tasks, activities, signals, events
+    assert rows["critical_ladder"][:2] == ["ticket", 1], rows
+    assert rows["v2_critical_ladder"][:2] == ["escalation", 2], rows
+    assert rows["critical_ladder"][-1] < rows["v4_critical_ladder"][-1], rows
+    assert any(line.startswith("critical_ladder ") for line in out.splitlines()), out
