@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from slawatch.tools.binaries import find_binary
 from slawatch.tools.cli_output import table
@@ -44,6 +44,17 @@ STORES = {
     "sqlite-default": [],
     "memory": [],
 }
+
+
+async def history_if_started(client: Client, workflow_id: str) -> WorkflowHistory | None:
+    """A workflow's history, or None when it never started (an escalation whose breach was
+    acknowledged in its first ack window never is)."""
+    try:
+        return await client.get_workflow_handle(workflow_id).fetch_history()
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        return None
 
 
 def policy_yaml(

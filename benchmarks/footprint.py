@@ -25,7 +25,15 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
-from benchmarks.common import TENANT, TICKET_QUEUE, bench, emit, policy_yaml, rss_mb
+from benchmarks.common import (
+    TENANT,
+    TICKET_QUEUE,
+    bench,
+    emit,
+    history_if_started,
+    policy_yaml,
+    rss_mb,
+)
 from benchmarks.intake import drive, wait_ready
 from intake.gateway import ticket_input
 from policies.loader import load_policy
@@ -99,8 +107,11 @@ LIFECYCLES: dict[str, tuple[str, list[Step]]] = {
 
 
 async def history_of(client: Client, workflow_id: str) -> tuple[int, int, int]:
-    """Events, serialized bytes and completed workflow tasks of a workflow's history."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    """Events, serialized bytes and completed workflow tasks of a workflow's history (nothing
+    for an escalation that never started)."""
+    history = await history_if_started(client, workflow_id)
+    if history is None:
+        return 0, 0, 0
     tasks = sum(1 for e in history.events if e.HasField("workflow_task_completed_event_attributes"))
     return len(history.events), sum(e.ByteSize() for e in history.events), tasks
 

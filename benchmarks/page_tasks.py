@@ -1,16 +1,17 @@
 """Workflow tasks per page: from a breach to its first page's activity, in recorded histories.
 
 Run: `python -m benchmarks.page_tasks [DIR]` (default `tests/histories`, the committed replay
-histories: `v1_*`, `v2_*` recorded by earlier code, unprefixed by today's). For each ticket
-with an escalation, counts the workflow tasks that ran between the breach and the scheduling
-of its first SMS or call: the ticket's breach task (which starts the escalation), plus the
-escalation's tasks up to the one that scheduled the page when the ticket did not. The bare
-floor's is 1 (the task of the fired timer schedules the activity).
+histories: `vN_*` recorded by earlier code, unprefixed by today's). For each ticket with an
+escalation, counts the workflow tasks that ran between the breach and the scheduling of its
+first SMS or call: the ticket's breach task, plus the escalation's tasks up to the one that
+scheduled the page when the ticket did not. The bare floor's is 1 (the task of the fired timer
+schedules the activity).
 
 It also counts the whole breach path, everything the server does for a breach before its ack
 window (`breach_path`): both workflows' tasks, the activities (pages, record writes) and the
 signals between them. The floor's is 2 tasks (the timer's, the activity result's) and one
-activity.
+activity. Since `ladder-after-first-window` the escalation starts only when the first ack
+window ends, so a current history's breach path has no escalation tasks at all.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from temporalio.client import WorkflowHistory
 from benchmarks.common import emit
 
 PAGES = {"send_sms", "place_call"}
+# What a breach task may do first: page, ask who is on call, or start the escalation.
+BREACH_ACTIVITIES = PAGES | {"resolve_roles"}
 # The breach path: what happens within this much history time of the breach task.
 BREACH_PATH = timedelta(seconds=1)
 
@@ -58,20 +61,30 @@ def first_page_task(history: WorkflowHistory) -> int | None:
     return None
 
 
-def tasks_per_page(ticket: WorkflowHistory, child: WorkflowHistory) -> tuple[str, int]:
-    breach = next(
-        e.start_child_workflow_execution_initiated_event_attributes.workflow_task_completed_event_id
-        for e in ticket.events
-        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-    )
+def breach_task(ticket: WorkflowHistory) -> int:
+    """The workflow-task-completed event id of the breach task: the first that started the
+    escalation, paged, or asked who is on call for a page."""
+    for e in ticket.events:
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes"):
+            start = e.start_child_workflow_execution_initiated_event_attributes
+            return start.workflow_task_completed_event_id
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            a = e.activity_task_scheduled_event_attributes
+            if a.activity_type.name in BREACH_ACTIVITIES:
+                return a.workflow_task_completed_event_id
+    raise ValueError("no breach in this history")
+
+
+def tasks_per_page(ticket: WorkflowHistory, child: WorkflowHistory | None) -> tuple[str, int]:
+    breach = breach_task(ticket)
     page_task = first_page_task(ticket)
     if page_task is not None:
         # The ticket paged, in the breach task or after an activity (who is on call) it asked.
         starts = task_starts(ticket)
         first, last = task_of(starts, breach), task_of(starts, page_task)
         return "ticket", sum(1 for i in starts if first <= i <= last)
-    page = first_page_task(child)
-    assert page is not None, "no page in the escalation"
+    page = first_page_task(child) if child is not None else None
+    assert child is not None and page is not None, "no page in the escalation"
     child_tasks = sum(
         1
         for e in child.events
@@ -82,20 +95,17 @@ def tasks_per_page(ticket: WorkflowHistory, child: WorkflowHistory) -> tuple[str
 
 
 def breach_path(
-    ticket: WorkflowHistory, child: WorkflowHistory, within: timedelta = BREACH_PATH
+    ticket: WorkflowHistory, child: WorkflowHistory | None, within: timedelta = BREACH_PATH
 ) -> dict[str, int]:
     """What a breach costs the server before its ack window: the workflow tasks, activities and
-    signals of the ticket and its escalation within `within` of the breach task's start (in
-    these histories the ack window is minutes long, so nothing of a later step is counted)."""
-    breach_task = next(
-        e.start_child_workflow_execution_initiated_event_attributes.workflow_task_completed_event_id
-        for e in ticket.events
-        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-    )
-    begin = task_of(task_starts(ticket), breach_task)
+    signals of the ticket and its escalation (None: never started) within `within` of the
+    breach task's start (in these histories the ack window is minutes long, so nothing of a
+    later step is counted)."""
+    begin = task_of(task_starts(ticket), breach_task(ticket))
     since = next(e for e in ticket.events if e.event_id == begin).event_time.ToDatetime()
     counts = {"ticket_tasks": 0, "escalation_tasks": 0, "activities": 0, "signals": 0, "events": 0}
-    for name, history in (("ticket", ticket), ("escalation", child)):
+    histories = [("ticket", ticket)] + ([("escalation", child)] if child is not None else [])
+    for name, history in histories:
         for e in history.events:
             if not since <= e.event_time.ToDatetime() < since + within:
                 continue
@@ -110,17 +120,24 @@ def breach_path(
 
 
 def main(directory: Path) -> None:
-    rows = []
+    rows: list[list[object]] = []
     for path in sorted(directory.glob("*.json")):
         if "escalation" in path.stem:
             continue
         children = sorted(directory.glob(f"{path.stem}-escalation-*.json"))
-        if not children:
-            continue
-        ticket, child = load(path), load(children[0])
+        ticket = load(path)
+        # A ticket acknowledged in its first ack window has no escalation history.
+        child = load(children[0]) if children else None
+        try:
+            breach_task(ticket)
+        except ValueError:
+            continue  # never breached
         where, tasks = tasks_per_page(ticket, child)
         path_counts = breach_path(ticket, child)
-        rows.append([path.stem.split("--")[0], where, tasks, *path_counts.values()])
+        name = path.stem.split("--")[0]
+        if any(row[0] == name for row in rows):  # a second ticket of the scenario
+            name += f" ({path.stem.rsplit('+', 1)[-1]})"
+        rows.append([name, where, tasks, *path_counts.values()])
     emit(
         "workflow tasks from breach to first page (floor: 1), and the breach path's cost "
         "(floor: 2 tasks, 1 activity, 0 signals)",

@@ -188,6 +188,8 @@ class TicketState(Payload):
     # may not say it happened before it (patch event-times). None: the opening.
     last_event_at: datetime | None = None
     closed_at: datetime | None = None
+    # Breaches whose escalation starts only if round 1, step 1 goes unacknowledged.
+    waiting: list[WaitingLadder] = Field(default_factory=list)
 
 
 class TicketWorkflowInput(Payload):
@@ -415,6 +417,12 @@ class EscalationInput(Payload):
     first_step_resolved: bool = False
     # The patched changes the code that started it had (workflows/versions.py); 0: ask each.
     revision: int = Field(default=0, ge=0)
+    # An escalation the ticket started only when round 1, step 1 needed more than its pages
+    # (patch `ladder-after-first-window`): the pages it sent, when that step's ack window ends,
+    # and the delivery failures Twilio reported before the escalation existed.
+    first_step: FirstStepSent | None = None
+    first_window_ends_at: datetime | None = None
+    statuses: list[DeliveryStatusInput] = Field(default_factory=list)
 
 
 class FirstStepSent(Payload):
@@ -424,6 +432,20 @@ class FirstStepSent(Payload):
     # With EscalationInput.first_step_resolved: whom the ticket paged, and each one's code.
     people: list[Recipient] | None = None
     codes: dict[str, str] | None = None
+
+
+class WaitingLadder(Payload):
+    """A breach whose round 1, step 1 the ticket paged itself and whose escalation it has not
+    started (patch `ladder-after-first-window`): it starts when that step's ack window ends
+    unacknowledged, or at once when a page of the step failed."""
+
+    breach_id: str
+    # Set when the step's pages are back (None while they are out).
+    first_step: FirstStepSent | None = None
+    window_ends_at: datetime | None = None
+    # When the escalation starts: the window's end, or the moment a page was known to fail.
+    due_at: datetime | None = None
+    statuses: list[DeliveryStatusInput] = Field(default_factory=list)
 
 
 class EscalationResult(Payload):
@@ -525,3 +547,4 @@ class SendResult(Payload):
 
 TicketState.model_rebuild()
 TicketWorkflowInput.model_rebuild()
+EscalationInput.model_rebuild()

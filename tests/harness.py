@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.overrides import SqliteOverrideStore
@@ -127,6 +128,17 @@ _CHILD_STARTED = {
 }
 # How long the workflows may take to act on a moment in time before a test calls it a hang.
 SETTLE_TIMEOUT = timedelta(seconds=20)
+
+
+async def workflow_exists(client: Client, workflow_id: str) -> bool:
+    """Whether an execution with this ID was ever started (an escalation may never be)."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        return False
+    return True
 
 
 async def _busy(handle: WorkflowHandle[Any, Any]) -> tuple[bool, list[str]]:

@@ -1,6 +1,7 @@
 """What a breach costs the server, on the real ticket workflow (docs/benchmarks.md, "The breach
-path"): the escalation echoes nothing the ticket already knows, the breach and its first pages
-are one record write, and a ticket opened by this code writes no patch markers."""
+path"): no escalation runs until round 1, step 1 goes unacknowledged, it echoes nothing the
+ticket already knows, the breach and its first pages are one record write, and a ticket opened
+by this code writes no patch markers."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from benchmarks.page_tasks import breach_path, load
 from intake.gateway import ticket_input
 from policies.loader import BUILTIN_DIR, load_policy
 from slawatch.models import OpenTicketInput
-from tests.harness import Harness, harness
+from tests.harness import Harness, harness, workflow_exists
 from workflows import dispatch, escalation, records_sink, search, ticket
 from workflows.ticket import TicketSlaWorkflow
 from workflows.versions import ADDED, REVISION, patched, taken
@@ -26,8 +27,9 @@ HISTORIES = Path(__file__).parent / "histories"
 BERLIN = ZoneInfo("Europe/Berlin")
 TUESDAY_0800 = datetime(2026, 12, 8, 8, 0, tzinfo=BERLIN)
 # Prokuria critical: the response target is an hour; step 1 texts two numbers, the ack window
-# is five minutes, so at 62 minutes only the breach path has run.
+# is five minutes, so at 62 minutes only the breach path has run; at 66 step 2 has gone.
 BREACHED = TUESDAY_0800 + timedelta(minutes=62)
+WINDOW_ENDED = TUESDAY_0800 + timedelta(minutes=66)
 
 
 async def events_of(h: Harness, workflow_id: str) -> list[HistoryEvent]:
@@ -51,8 +53,11 @@ def patch_markers(events: list[HistoryEvent]) -> list[str]:
     return found
 
 
-async def breach(h: Harness, handle: WorkflowHandle[Any, Any]) -> tuple[list[Any], list[Any]]:
-    await h.advance_to(BREACHED)
+async def breach(
+    h: Harness, handle: WorkflowHandle[Any, Any], at: datetime = WINDOW_ENDED
+) -> tuple[list[Any], list[Any]]:
+    """The ticket's events at `at`, and its escalation's (which starts when the window ends)."""
+    await h.advance_to(at)
     status = await h.status(handle)
     [escalation] = status.breaches
     ticket = await events_of(h, handle.id)
@@ -64,13 +69,10 @@ async def test_the_breach_and_its_first_pages_are_one_record_write() -> None:
     async with harness() as h:
         await h.advance_to(TUESDAY_0800)
         handle = await h.open("prokuria", "BP-1", severity="critical", opened_at=TUESDAY_0800)
-        ticket, _ = await breach(h, handle)
-        started = next(
-            e.event_id
-            for e in ticket
-            if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-        )
-        scheduled = [(i, name) for i, name in activities(ticket) if i > started]
+        await h.advance_to(BREACHED)
+        ticket = await events_of(h, handle.id)
+        names = [name for _, name in activities(ticket)]
+        scheduled = activities(ticket)[names.index("send_sms") :]
         # The breach: two pages, and one record write once both returned.
         assert [name for _, name in scheduled] == ["send_sms", "send_sms", "record_milestone"]
         pages = {i for i, name in scheduled if name == "send_sms"}
@@ -87,34 +89,51 @@ async def test_the_breach_and_its_first_pages_are_one_record_write() -> None:
         assert len([n for n in status.sent if n.breach_id == "response-1"]) == 2
 
 
-async def test_the_escalation_reports_nothing_the_ticket_sent_itself() -> None:
+async def test_no_escalation_runs_while_the_first_step_may_still_be_acknowledged() -> None:
     async with harness() as h:
         await h.advance_to(TUESDAY_0800)
         handle = await h.open("prokuria", "BP-2", severity="critical", opened_at=TUESDAY_0800)
+        await h.advance_to(BREACHED)
+        status = await h.status(handle)
+        # Paged from the breach task, level 1, and no child execution yet: before, one started
+        # with every breach, though most ladders end with the first acknowledgement.
+        assert status.escalation_level == 1 and len(status.sent) >= 2
+        assert not await workflow_exists(h.client, status.breaches[0].escalation_workflow_id)
+        kinds = [e.WhichOneof("attributes") for e in await events_of(h, handle.id)]
+        assert "start_child_workflow_execution_initiated_event_attributes" not in kinds
+
+
+async def test_the_escalation_starts_when_the_first_window_ends_and_echoes_nothing() -> None:
+    async with harness() as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.open("prokuria", "BP-3", severity="critical", opened_at=TUESDAY_0800)
         ticket, child = await breach(h, handle)
-        # Before: the escalation signalled `escalation_progress` with the level the ticket had
-        # already set, a task in each workflow. Now its first task after the pages is the ack
-        # window's timer.
+        # Step 2 follows five minutes after step 1, as it always did; its report reaches the
+        # ticket. The escalation got step 1's pages in its input, so it neither waits a
+        # window again nor signals the ticket before step 2's pages: no timer, no signal.
+        assert (await h.status(handle)).escalation_level == 2
         kinds = [e.WhichOneof("attributes") for e in child]
-        assert "signal_external_workflow_execution_initiated_event_attributes" not in kinds
-        assert kinds[-1] == "timer_started_event_attributes"
+        first_page = kinds.index("activity_task_scheduled_event_attributes")
+        assert "timer_started_event_attributes" not in kinds[:first_page]
+        assert (
+            "signal_external_workflow_execution_initiated_event_attributes"
+            not in kinds[:first_page]
+        )
+        assert activities(child)[0][1] == "place_call"
+        call = next(n for n in h.notifier.sent if n.channel == "voice")
+        assert round((call.at - TUESDAY_0800).total_seconds()) == 65 * 60
         signals = [
             e.workflow_execution_signaled_event_attributes.signal_name
             for e in ticket
             if e.HasField("workflow_execution_signaled_event_attributes")
         ]
-        assert "escalation_progress" not in signals
-        status = await h.status(handle)
-        assert status.escalation_level == 1
-        # Step 2 still follows five minutes after step 1, and its report reaches the ticket.
-        await h.advance_to(TUESDAY_0800 + timedelta(minutes=66))
-        assert (await h.status(handle)).escalation_level == 2
+        assert signals.count("escalation_progress") == 1  # step 2's pages, not step 1's
 
 
 async def test_a_ticket_opened_by_this_code_writes_no_patch_markers() -> None:
     async with harness() as h:
         await h.advance_to(TUESDAY_0800)
-        handle = await h.open("prokuria", "BP-3", severity="critical", opened_at=TUESDAY_0800)
+        handle = await h.open("prokuria", "BP-5", severity="critical", opened_at=TUESDAY_0800)
         ticket, child = await breach(h, handle)
         # Each marker was an event and a TemporalChangeVersion upsert (a visibility write).
         assert patch_markers(ticket) == [] and patch_markers(child) == []
@@ -138,15 +157,17 @@ async def test_a_ticket_without_a_revision_still_asks_each_patch() -> None:
         ticket, child = await breach(h, handle)
         asked = {m.split('"')[3] for m in patch_markers(ticket)}
         assert {"sla-records", "first-page-from-ticket", "record-with-first-pages"} <= asked
+        assert "ladder-after-first-window" in asked
         # Its escalation has the ticket's revision (the breach task sends with its input).
         assert "delivery-assurance" in {m.split('"')[3] for m in patch_markers(child)}
-        assert [name for _, name in activities(ticket)][-1] == "record_milestone"
+        assert "record_milestone" in [name for _, name in activities(ticket)]
 
 
 def test_each_revision_takes_its_own_and_every_earlier_patch() -> None:
     assert taken(0) == frozenset()
     assert taken(REVISION) == frozenset().union(*ADDED.values())
     assert "quiet-first-step" in taken(1) and "sla-records" in taken(1)
+    assert ticket.LADDER_AFTER_FIRST_WINDOW in taken(2) - taken(1)
     # The constants the workflows ask by are the ids the revision lists.
     for patch_id in (
         dispatch.DELIVERY_ASSURANCE,
@@ -170,19 +191,24 @@ def test_each_revision_takes_its_own_and_every_earlier_patch() -> None:
 
 
 def test_the_committed_histories_show_the_leaner_path() -> None:
-    """critical_ladder (this code) against v4_critical_ladder (recorded before it)."""
+    """critical_ladder (this code) against v5_ (before `ladder-after-first-window`) and v4_
+    (before `quiet-first-step` and `record-with-first-pages`)."""
 
     def cost(name: str) -> dict[str, int]:
         [ticket_file] = HISTORIES.glob(f"{name}--ticket+prokuria+H-ladder.json")
         [child_file] = HISTORIES.glob(f"{name}--ticket+prokuria+H-ladder-escalation-*.json")
         return breach_path(load(ticket_file), load(child_file))
 
-    new, old = cost("critical_ladder"), cost("v4_critical_ladder")
-    assert (new["signals"], old["signals"]) == (1, 2)
-    assert (new["activities"], old["activities"]) == (3, 4)
-    assert new["escalation_tasks"] < old["escalation_tasks"]
-    assert new["ticket_tasks"] < old["ticket_tasks"]
-    assert new["events"] < old["events"] * 0.7
-    for name in ("critical_ladder", "v4_critical_ladder"):
+    new, v5, v4 = cost("critical_ladder"), cost("v5_critical_ladder"), cost("v4_critical_ladder")
+    assert [c["signals"] for c in (new, v5, v4)] == [0, 1, 2]
+    assert [c["activities"] for c in (new, v5, v4)] == [3, 3, 4]
+    # No escalation task before the first ack window ends: the ladder has not started.
+    assert new["escalation_tasks"] == 0 < v5["escalation_tasks"] < v4["escalation_tasks"]
+    assert new["ticket_tasks"] <= v5["ticket_tasks"] < v4["ticket_tasks"]
+    assert new["events"] < v5["events"] * 0.7 and v5["events"] < v4["events"] * 0.7
+    for name in ("critical_ladder", "v5_critical_ladder", "v4_critical_ladder"):
         text = (HISTORIES / f"{name}--ticket+prokuria+H-ladder.json").read_text()
         assert ("EVENT_TYPE_MARKER_RECORDED" in text) is (name == "v4_critical_ladder")
+    # Nor in the escalation it started when the window ended (revision 2: no marker to ask).
+    child = HISTORIES / "critical_ladder--ticket+prokuria+H-ladder-escalation-response-1.json"
+    assert "EVENT_TYPE_MARKER_RECORDED" not in child.read_text()

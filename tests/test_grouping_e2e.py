@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from twilio.request_validator import RequestValidator
@@ -29,10 +30,14 @@ def test_twenty_breaches_page_each_number_twice_and_one_reply_stops_them_all(
         batch = uuid.uuid4().hex[:6]
         ids = [f"OUT-{batch}-{n:02d}" for n in range(TICKETS)]
         started = time.monotonic()
+        # All opened at one instant, so all breach 3 s after it, or as they open if the
+        # opening takes longer: a busy machine cannot spread them past the 12 s window.
+        at = datetime.now(UTC).isoformat()
         for ticket_id in ids:
-            opened = api.post("/v1/tickets", json={"tenant": TENANT, "ticket_id": ticket_id})
+            body = {"tenant": TENANT, "ticket_id": ticket_id, "opened_at": at}
+            opened = api.post("/v1/tickets", json=body)
             assert opened.status_code == 201, opened.text
-        # "Breaching within 10 s": they open within that span, and breach 3 s after opening.
+        # "Breaching within 10 s": they open within that span.
         assert time.monotonic() - started < 10
 
         def sms_to(number: str) -> list[Any]:

@@ -209,38 +209,44 @@ async def test_a_new_ticket_has_its_state_from_its_first_task() -> None:
 
 async def test_the_breach_task_sends_the_first_pages_itself() -> None:
     # Prokuria critical: step 1 is an SMS to the emergency line and the primary (ana). The
-    # pages leave in the task that starts the escalation, not in the escalation's first task.
+    # pages leave in the breach task, not in the escalation's first task.
     async with harness() as h:
         await h.advance_to(TUESDAY_0800)
         handle = await h.open("prokuria", "P-1", severity="critical", opened_at=TUESDAY_0800)
         await h.advance_to(TUESDAY_0800 + timedelta(minutes=62))
         events = [e async for e in handle.fetch_history_events()]
-        child_task = next(
-            e.start_child_workflow_execution_initiated_event_attributes
-            for e in events
-            if e.HasField("start_child_workflow_execution_initiated_event_attributes")
-        ).workflow_task_completed_event_id
         sms = [
             e.activity_task_scheduled_event_attributes
             for e in events
             if e.HasField("activity_task_scheduled_event_attributes")
             and e.activity_task_scheduled_event_attributes.activity_type.name == "send_sms"
         ]
-        assert [a.workflow_task_completed_event_id for a in sms] == [child_task, child_task]
+        # Both in one task, the one the deadline's timer woke: the breach task.
+        [breach_task] = {a.workflow_task_completed_event_id for a in sms}
+        before = max(
+            e.event_id
+            for e in events
+            if e.HasField("workflow_task_completed_event_attributes") and e.event_id < breach_task
+        )
+        woke = [e for e in events if before < e.event_id < breach_task]
+        assert len(sms) == 2 and any(e.HasField("timer_fired_event_attributes") for e in woke)
         status = await h.status(handle)
         pages = [n for n in status.sent if n.breach_id == "response-1"]
         assert sorted(n.to for n in pages) == ["+40721555101", "+40724011885"]
         assert all(n.code and n.ok for n in pages)
         assert status.escalation_level == 1
-        # The escalation took the step from the ticket: it scheduled no page of its own yet.
-        child = h.client.get_workflow_handle(status.breaches[0].escalation_workflow_id)
-        kinds = [e.WhichOneof("attributes") async for e in child.fetch_history_events()]
-        assert "activity_task_scheduled_event_attributes" not in kinds
-        assert "workflow_execution_signaled_event_attributes" in kinds
-        # Step 2 (a call) follows 5 minutes after step 1, from the escalation as before.
+        # Step 2 (a call) follows 5 minutes after step 1, from the escalation as before; the
+        # escalation took step 1 from the ticket and scheduled no page of it.
         await h.advance_to(TUESDAY_0800 + timedelta(minutes=66))
         calls = [s for s in h.notifier.sent if s.channel == "voice"]
         assert len(calls) == 2 and all("/response-1/r1s2/" in c.key for c in calls)
+        child = h.client.get_workflow_handle(status.breaches[0].escalation_workflow_id)
+        names = [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            async for e in child.fetch_history_events()
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        assert names and "send_sms" not in names
 
 
 async def test_unknown_class_from_intake_falls_back_to_default_and_says_so() -> None:

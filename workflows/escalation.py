@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import FailureError
@@ -103,6 +103,10 @@ class EscalationWorkflow:
         self.input = input
         if input.first_step_codes is not None:
             self.codes = dict(input.first_step_codes)
+        if input.first_step is not None:
+            # Started after the ticket paged round 1, step 1 (patch `ladder-after-first-window`
+            # in workflows/ticket.py): those pages come in the input, not by signal.
+            self.first_step_sent(input.first_step)
         policy = input.policy
         cls: ServiceClass = policy.classes[input.severity]
         ladder: Ladder = policy.ladders[cls.ladder]
@@ -114,7 +118,12 @@ class EscalationWorkflow:
                 self.level += 1
                 label = f"r{round_no + 1}s{step_no + 1}"
                 sent = await self._run_step(input, cls, step, label)
+                ends_at = None
                 if self._by_ticket(input, label):
+                    ends_at = input.first_window_ends_at
+                    # Failures Twilio reported while the ticket held the ladder.
+                    for status in input.statuses:
+                        self.delivery_status(status)
                     # The ticket has these pages already: tell it only what it does not know.
                     emails = [n for n in sent if n.channel is Channel.EMAIL]
                     if self._news(emails) or not patched(QUIET_FIRST_STEP, input.revision):
@@ -123,7 +132,7 @@ class EscalationWorkflow:
                     await self._report(input, sent)
                 if self.stopped is not None:
                     break
-                await self._wait_for_ack(step, sent, f"ack window, step {self.level}")
+                await self._wait_for_ack(step, sent, f"ack window, step {self.level}", ends_at)
         self.finished = True
         if self.stopped is not None:
             outcome = self.stopped.reason.outcome()
@@ -236,7 +245,16 @@ class EscalationWorkflow:
             return True
         return False
 
-    async def _wait_for_ack(self, step: LadderStep, sent: list[SentNotification], why: str) -> None:
+    async def _wait_for_ack(
+        self,
+        step: LadderStep,
+        sent: list[SentNotification],
+        why: str,
+        ends_at: datetime | None = None,
+    ) -> None:
+        """Wait out the step's ack window, or until it ends at `ends_at` (a window that began
+        when the ticket paged the step, before this escalation started)."""
+        window = wait_of(step)
         if sent and not any(n.ok for n in sent):
             if not any(n.failure == "account" for n in sent):
                 # Nothing reached anyone (all rejected): waiting out the window would only delay.
@@ -250,12 +268,17 @@ class EscalationWorkflow:
             )
             if self.stopped is not None:
                 return
+            ends_at = None  # the window starts now that a page got through
+        if ends_at is not None:
+            window = ends_at - workflow.now()
+            if window <= timedelta(0):
+                return
         await wait_until(
             lambda: (
                 self.stopped is not None
                 or (bool(self.step_keys) and self.step_keys <= self.failed_keys)
             ),
-            wait_of(step),
+            window,
             why,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import FailureError
@@ -41,11 +42,18 @@ with workflow.unsafe.imports_passed_through():
         TicketState,
         TicketStatus,
         TicketWorkflowInput,
+        WaitingLadder,
     )
     from slawatch.telemetry import record_acknowledgement, record_breach, record_withdrawal
     from workflows import notices, sla
     from workflows.dispatch import FIRST_STEP_LABEL, send_step
-    from workflows.escalation import PHONE_CHANNELS, EscalationWorkflow, draw_codes
+    from workflows.escalation import (
+        FAILED_DELIVERY,
+        PHONE_CHANNELS,
+        EscalationWorkflow,
+        draw_codes,
+        wait_of,
+    )
     from workflows.oncall import ONCALL_AT_PAGE_TIME, recipients, resolve, scheduled_roles
     from workflows.outbound import Outbox
     from workflows.records_sink import RecordSink
@@ -81,6 +89,11 @@ EVENT_TIMES = "event-times"
 # Patch: an event that arrives while the ticket is about to continue as new is evaluated first;
 # before, its update waited for an evaluation that never came, and the run for the update.
 EVENTS_BEFORE_CONTINUE = "events-before-continue-as-new"
+# Patch: when the ticket pages round 1, step 1 itself and the step has no email, the escalation
+# starts only if that step's ack window ends unacknowledged (or a page of it fails). Before, it
+# started with every breach: a child execution, two tasks and a signal, mostly for a ladder
+# that the first acknowledgement stopped.
+LADDER_AFTER_FIRST_WINDOW = "ladder-after-first-window"
 
 
 @workflow.defn
@@ -106,6 +119,8 @@ class TicketSlaWorkflow:
         # How many of those are still sending (the record write waits for their pages).
         self.paging = 0
         self.started_children: set[str] = set()
+        # Escalations whose start command is out: a signal to one waits until it has started.
+        self.starting: set[str] = set()
         # The SLA record, written beside the clock at each milestone (workflows/records_sink.py).
         self.records = RecordSink(lambda: self.state, self._status, self._wake, input.revision)
         # Webhooks, write-back and customer notices, beside the clock (workflows/outbound.py).
@@ -214,6 +229,9 @@ class TicketSlaWorkflow:
             deadline = sla.due(s, kind, now)
             if deadline is not None:
                 candidates.append((deadline, f"{kind.value} due ({s.severity})"))
+        for waiting in s.waiting:
+            if waiting.due_at is not None:
+                candidates.append((waiting.due_at, f"escalation of {waiting.breach_id} due"))
         if not candidates:
             return None, "waiting for ticket events"
         return min(candidates)
@@ -223,6 +241,7 @@ class TicketSlaWorkflow:
         s, now = self.state, workflow.now()
         for kind in TargetKind:
             await self._evaluate_target(kind, now)
+        await self._start_waiting(now)
         auto_close = s.resolved_at is not None and now >= s.resolved_at + AUTO_CLOSE_AFTER
         if s.phase is TicketPhase.RESOLVED and auto_close:
             self._close(now, "auto-closed after resolution")
@@ -267,7 +286,7 @@ class TicketSlaWorkflow:
             await sending
 
     async def _breach(self, kind: TargetKind, now: datetime) -> None:
-        s, ticket_id = self.state, self.input.ticket.ticket_id
+        s = self.state
         s.breached_at[kind] = now
         breach_id = f"{kind.value}-{sum(1 for b in s.breaches if b.kind is kind) + 1}"
         wf_id = workflow.info().workflow_id
@@ -284,61 +303,85 @@ class TicketSlaWorkflow:
         self._note("breached", f"{kind.value} target of class {s.severity} ({breach_id})")
         # The workflow meter skips replays, so each breach is counted once.
         record_breach(workflow.metric_meter(), s.policy.tenant, s.severity, kind.value)
-        child = EscalationInput(
+        child = self._child_input(s.breaches[-1])
+        if self._send_first_step(child, child_id, now):
+            return  # the ladder waits for the first ack window (`_start_waiting`)
+        await self._start_escalation(child, child_id)
+
+    def _child_input(self, breach: Breach) -> EscalationInput:
+        s = self.state
+        return EscalationInput(
             tenant=s.policy.tenant,
-            ticket_id=ticket_id,
-            ticket_workflow_id=wf_id,
-            breach_id=breach_id,
-            kind=kind,
-            severity=s.severity,
+            ticket_id=self.input.ticket.ticket_id,
+            ticket_workflow_id=workflow.info().workflow_id,
+            breach_id=breach.breach_id,
+            kind=breach.kind,
+            severity=breach.severity,
             # Only what this ladder needs. The input is not part of the command that replay
             # compares (type and id), so older histories replay unchanged.
-            policy=ladder_snapshot(s.policy, s.severity),
-            breached_at=now,
+            policy=ladder_snapshot(s.policy, breach.severity),
+            breached_at=breach.at,
             # The ticket's own: the breach task sends the first pages with this input, and in a
             # ticket recorded without a revision those sends ask each patch as they did then.
             revision=self.input.revision,
         )
-        self._send_first_step(child, child_id, now)
-        await workflow.start_child_workflow(
-            EscalationWorkflow.run,
-            child,
-            id=child_id,
-            # Escalations outlive a continue-as-new of the ticket; they report back by signal.
-            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=(
-                f"{s.policy.tenant} {ticket_id}: {kind.value} breach, class {s.severity}"
-            ),
-        )
+
+    async def _start_escalation(
+        self, child: EscalationInput, child_id: str, waited: bool = False
+    ) -> None:
+        if waited:
+            # Events may name it before it exists (a status callback, an acknowledgement);
+            # the escalations started with their breach keep their recorded command order.
+            self.starting.add(child_id)
+        try:
+            await workflow.start_child_workflow(
+                EscalationWorkflow.run,
+                child,
+                id=child_id,
+                # Escalations outlive a continue-as-new of the ticket; they report by signal.
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=(
+                    f"{child.tenant} {child.ticket_id}: {child.kind.value} breach, "
+                    f"class {child.severity}"
+                ),
+            )
+        finally:
+            self.starting.discard(child_id)
         self.started_children.add(child_id)
 
-    def _send_first_step(self, child: EscalationInput, child_id: str, now: datetime) -> None:
+    def _send_first_step(self, child: EscalationInput, child_id: str, now: datetime) -> bool:
         """Page round 1, step 1 from this task when its phones may ring now (the escalation
-        does the step's email, the ack window and everything after)."""
+        does the step's email, the ack window and everything after). True when the ladder
+        waits: the escalation starts only if the step's ack window ends unacknowledged."""
         policy, severity = child.policy, child.severity
         step = policy.ladders[policy.classes[severity].ladder].steps[0]
         phones = [c for c in step.via if c in PHONE_CHANNELS]
         if not phones:
-            return
+            return False
         # Phones of a non-emergency class ring only inside its support hours.
         emergency = policy.classes[severity].emergency
         if not emergency and clock_for(policy.calendar_for(severity)).next_open(now) > now:
-            return
+            return False
         if not self._patched(FIRST_PAGE_FROM_TICKET):
-            return
+            return False
+        # A step with email leaves it to the escalation, which starts at once to send it.
+        waits = len(phones) == len(step.via) and self._patched(LADDER_AFTER_FIRST_WINDOW)
+        if waits:
+            self.state.waiting.append(WaitingLadder(breach_id=child.breach_id))
         if scheduled_roles(policy, step) and self._patched(ONCALL_AT_PAGE_TIME):
             # Who is on call is asked as the page goes (an activity); the codes follow.
             child.first_step_codes, child.first_step_resolved = {}, True
-            task = self._first_step_resolved(child, child_id, phones)
+            task = self._first_step_resolved(child, child_id, phones, waits)
         else:
             people = recipients(policy, step, now)
             child.first_step_codes = draw_codes({}, people)
-            task = self._first_step(child, child_id, people, phones)
+            task = self._first_step(child, child_id, people, phones, waits)
         self.paging += 1
         self.first_pages.append(asyncio.create_task(task))
+        return waits
 
     async def _first_step_resolved(
-        self, child: EscalationInput, child_id: str, phones: list[Channel]
+        self, child: EscalationInput, child_id: str, phones: list[Channel], waits: bool
     ) -> None:
         policy = child.policy
         step = policy.ladders[policy.classes[child.severity].ladder].steps[0]
@@ -346,18 +389,26 @@ class TicketSlaWorkflow:
             people, notes = await resolve(child.tenant, policy, step, self.input.revision)
         except BaseException:
             self.paging -= 1  # no pages will go: the record write must not wait for them
+            if waits:
+                self._escalate_now(child.breach_id)  # the escalation pages the step itself
             raise
         for note in notes:
             self._note("on_call", f"{child.breach_id} {FIRST_STEP_LABEL} {note}")
         child.first_step_codes = draw_codes({}, people)
-        await self._first_step(child, child_id, people, phones)
+        await self._first_step(child, child_id, people, phones, waits)
 
     async def _first_step(
-        self, child: EscalationInput, child_id: str, people: list[Recipient], phones: list[Channel]
+        self,
+        child: EscalationInput,
+        child_id: str,
+        people: list[Recipient],
+        phones: list[Channel],
+        waits: bool,
     ) -> None:
-        assert child.first_step_codes is not None
+        codes = child.first_step_codes
+        assert codes is not None
         try:
-            sent = await send_step(child, people, phones, FIRST_STEP_LABEL, child.first_step_codes)
+            sent = await send_step(child, people, phones, FIRST_STEP_LABEL, codes)
         finally:
             self.paging -= 1
         s = self.state
@@ -366,6 +417,18 @@ class TicketSlaWorkflow:
             if breach.breach_id == child.breach_id:
                 breach.level = max(breach.level, 1)
         self.dirty = True
+        if waits:
+            waiting = self._waiting(child.breach_id)
+            if waiting is not None:  # else acknowledged (or stopped) while the pages went
+                now = workflow.now()
+                step = child.policy.ladders[child.policy.classes[child.severity].ladder].steps[0]
+                waiting.first_step = FirstStepSent(sent=sent, people=people, codes=codes)
+                waiting.window_ends_at = now + wait_of(step)
+                # A page that did not go needs the escalation now: its retries, its fallback
+                # channel, or the next step at once when nothing reached anyone.
+                failed = any(not n.ok for n in sent)
+                waiting.due_at = now if failed else waiting.window_ends_at
+            return
         # Signal only a started escalation (the pages may be back before its start is). Started,
         # it is signalled at once, before this task yields: the signal's command then always
         # comes before the clock loop's, woken by `dirty`. Had both waited on a condition,
@@ -405,8 +468,44 @@ class TicketSlaWorkflow:
             breach.outcome = StopReason(reason).outcome()
             # Its pages are no longer wanted: a failing delivery for it is no longer news.
             self.state.delivery_failing.pop(breach.breach_id, None)
-            handle = workflow.get_external_workflow_handle(breach.escalation_workflow_id)
+            waiting = self._waiting(breach.breach_id)
+            if waiting is not None:
+                self.state.waiting.remove(waiting)  # its escalation never starts
+                continue
+            handle = await self._escalation(breach)
             await handle.signal(EscalationWorkflow.stop, StopEscalationInput(reason=reason, **who))
+
+    async def _escalation(self, breach: Breach) -> workflow.ExternalWorkflowHandle[Any]:
+        """The breach's escalation, once its start (if still on the way) is done."""
+        child_id = breach.escalation_workflow_id
+        if child_id in self.starting:
+            await workflow.wait_condition(lambda: child_id not in self.starting)
+        return workflow.get_external_workflow_handle(child_id)
+
+    def _waiting(self, breach_id: str) -> WaitingLadder | None:
+        return next((w for w in self.state.waiting if w.breach_id == breach_id), None)
+
+    def _escalate_now(self, breach_id: str) -> None:
+        waiting = self._waiting(breach_id)
+        if waiting is not None:
+            waiting.due_at = workflow.now()
+            self.dirty = True
+
+    async def _start_waiting(self, now: datetime) -> None:
+        """Start the escalations whose breach's first ack window ended unacknowledged (or
+        whose first step needs them now), with what the ticket sent in round 1, step 1."""
+        s = self.state
+        for waiting in [w for w in s.waiting if w.due_at is not None and w.due_at <= now]:
+            s.waiting.remove(waiting)
+            breach = next(b for b in s.breaches if b.breach_id == waiting.breach_id)
+            if not breach.live:
+                continue
+            child = self._child_input(breach)
+            if waiting.first_step is not None:
+                child.first_step, child.statuses = waiting.first_step, waiting.statuses
+                child.first_step_codes, child.first_step_resolved = waiting.first_step.codes, True
+                child.first_window_ends_at = waiting.window_ends_at
+            await self._start_escalation(child, breach.escalation_workflow_id, waited=True)
 
     # -- events: updates whose validators decide, and whose answer is the new status ------------
 
@@ -621,10 +720,15 @@ class TicketSlaWorkflow:
                 sent.outcome = input.status
                 for breach in self.state.breaches:
                     if breach.breach_id == sent.breach_id and breach.live:
-                        handle = workflow.get_external_workflow_handle(
-                            breach.escalation_workflow_id
-                        )
-                        await handle.signal(EscalationWorkflow.delivery_status, input)
+                        waiting = self._waiting(breach.breach_id)
+                        if waiting is None:
+                            handle = await self._escalation(breach)
+                            await handle.signal(EscalationWorkflow.delivery_status, input)
+                        elif input.status in FAILED_DELIVERY:
+                            # Its escalation starts now and acts on the failure (a call
+                            # instead of the SMS, or the next step when all pages failed).
+                            waiting.statuses.append(input)
+                            self._escalate_now(breach.breach_id)
                 return
 
     # -- reading ------------------------------------------------------------------------------
