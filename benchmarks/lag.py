@@ -16,6 +16,11 @@ curves and the highest rate at which slawatch's p99 stays within 2x the floor's 
 rate with no page missing. `--processes N` runs `slawatch worker --processes N` (worker RSS is
 then the sum over its processes). Smallest sustained run (tests/test_benchmarks_smoke.py):
 `--tickets 4 --sustained 1,2 --window 1 --gap 1 --lead 3 --drain 20 --probe 5`.
+
+`--ack-window S` sets the ladder's ack windows (default an hour). Escalations start only when
+step 1's window ends unacknowledged, so by default none starts within the run, as when every
+breach is answered in time; a window shorter than the drain starts every breach's escalation
+and its call while later breaches page, as when nobody answers.
 """
 
 from __future__ import annotations
@@ -149,14 +154,16 @@ async def probe_standin(url: str, count: int = 300, concurrency: int = 6) -> dic
     return {"requests_per_s": round(count / elapsed, 1), "latency_s": percentiles(latencies)}
 
 
-def first_sms(outbox: Path) -> dict[int, datetime]:
-    """Each ticket's first SMS record at the stand-in, by ticket number."""
+def first_sms(outbox: Path, channel: str = "sms") -> dict[int, datetime]:
+    """Each ticket's first SMS (or call) record at the stand-in, by ticket number."""
     first: dict[int, datetime] = {}
     for line in read_jsonl(outbox):
         callback = line.get("form", {}).get("StatusCallback", "")
         query = parse_qs(urlsplit(callback).query)
         key, wf = query.get("key", [""])[0], query.get("wf", [""])[0]
-        if not wf.startswith(f"ticket/{TENANT}/B") or not key.endswith("/sms/emergency_line"):
+        if not wf.startswith(f"ticket/{TENANT}/B") or not key.endswith(
+            f"/{channel}/emergency_line"
+        ):
             continue
         i, at = int(wf.rsplit("B", 1)[1]), datetime.fromisoformat(line["at"])
         first[i] = min(first.get(i, at), at)
@@ -168,12 +175,14 @@ def sms_lags(outbox: Path, deadlines: list[datetime]) -> dict[int, float]:
     return {i: (at - deadlines[i]).total_seconds() for i, at in first_sms(outbox).items()}
 
 
-# Everything after the breach task, in the benchmark's policy (ack windows of an hour).
-BREACH_RUN = timedelta(hours=1)
+# The ack windows of the benchmark's ladder unless `--ack-window` says otherwise: an hour, so
+# the breach path is everything the server does after the breach task (nobody acknowledges,
+# and no escalation starts within the run).
+ACK_WINDOW_S = 3600
 
 
 async def decompose(
-    client: Client, outbox: Path, deadlines: list[datetime], sample: int
+    client: Client, outbox: Path, deadlines: list[datetime], sample: int, window: timedelta
 ) -> dict[str, Any]:
     """Where a page's lag goes, from the histories of `sample` breached tickets."""
     sent = first_sms(outbox)
@@ -187,7 +196,7 @@ async def decompose(
         child = await history_if_started(client, f"{handle.id}-escalation-response-1")
         # The ladder's ack windows are an hour: all the server did after the breach is its path
         # (an escalation starts only when its first window ends, so normally there is none).
-        for name, n in breach_path(history, child, BREACH_RUN).items():
+        for name, n in breach_path(history, child, window).items():
             costs.setdefault(name, []).append(n)
         first: dict[int, datetime] = {}
         for e in events:
@@ -227,7 +236,7 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
         result["standin_probe"] = await probe_standin(standins.twilio.url, args.probe)
         policies = b.root / "policies"
         policies.mkdir()
-        (policies / f"{TENANT}.yaml").write_text(policy_yaml(TARGET_S, 3600))
+        (policies / f"{TENANT}.yaml").write_text(policy_yaml(TARGET_S, args.ack_window))
         env = b.slawatch_env(policies, max_cached)
         worker_pid = b.start_slawatch_worker(env, args.processes)
         policy: Policy | None = load_policy(TENANT, policies)
@@ -255,13 +264,19 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
     if slawatch:
         assert b.standins is not None
         outbox = b.standins.twilio.standin.outbox.path
-        # Polling a file the stand-in appends to; stop early once every page has arrived.
+        # Polling a file the stand-in appends to; stop early once every page has arrived (and,
+        # with an ack window shorter than the drain, every escalation's call: nobody answers).
+        calls_due = args.ack_window < args.drain
         for _ in range(int((end - datetime.now(UTC)).total_seconds() / 2) + 1):
-            if len(sms_lags(outbox, deadlines)) >= args.breaching:
+            paged = len(sms_lags(outbox, deadlines)) >= args.breaching
+            if paged and (not calls_due or len(first_sms(outbox, "voice")) >= args.breaching):
                 break
             await asyncio.sleep(2)
         lags = sms_lags(outbox, deadlines)
-        result["breakdown"] = await decompose(client, outbox, deadlines, 100)
+        # Step 2's calls: each from an escalation, started when step 1's window ended.
+        result["escalation_calls"] = len(first_sms(outbox, "voice"))
+        window = timedelta(seconds=args.ack_window)
+        result["breakdown"] = await decompose(client, outbox, deadlines, 100, window)
     else:
         lags = await bare_lags(client, deadlines[: args.breaching], end)
     result["lag_s"] = percentiles(list(lags.values()))
@@ -409,6 +424,14 @@ def cli() -> None:
     )
     parser.add_argument("--max-cached", type=int, help="worker cache size (default N+M+100)")
     parser.add_argument(
+        "--ack-window",
+        type=int,
+        default=ACK_WINDOW_S,
+        help="seconds each ladder step waits for an acknowledgement (default 3600: no "
+        "escalation starts within the run; a short one starts each breach's escalation "
+        "and its calls while later breaches page, as when nobody answers)",
+    )
+    parser.add_argument(
         "--probe", type=int, default=300, help="SMS requests that probe the Twilio stand-in first"
     )
     parser.add_argument(
@@ -424,6 +447,8 @@ def cli() -> None:
     args = parser.parse_args()
     if args.processes < 1:
         parser.error("--processes: must be at least 1")
+    if args.ack_window < 1:
+        parser.error("--ack-window: must be at least 1 second")
     if args.sustained:
         try:
             args.sustained = [float(r) for r in args.sustained.split(",") if r.strip()]

@@ -133,6 +133,7 @@ def test_lag_smoke(tmp_path: Path) -> None:
     # escalation: it would start only when the first ack window (an hour here) ends.
     cost = parts["per_breach_mean"]
     assert cost["ticket_tasks"] >= 1 and cost["escalation_tasks"] == 0, cost
+    assert ours["escalation_calls"] == 0
     assert cost["activities"] >= 1 and cost["events"] > cost["ticket_tasks"], cost
     assert all(is_number(v) and v > 0 for v in figures["ratio"].values()), figures["ratio"]
     check_logs_in(figures, tmp_path)
@@ -186,11 +187,13 @@ def test_footprint_smoke(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(LIMIT_S + 60)
 def test_lag_sustained_with_two_worker_processes_smoke(tmp_path: Path) -> None:
-    # Both new modes in one run (each lag run starts two servers and Prism: ~30 s).
+    # Three modes in one run (each lag run starts two servers and Prism: ~30 s): nobody
+    # answers within a 2 s ack window, so every breach's escalation starts and calls.
     args = ["--tickets", "4", "--sustained", "1,2", "--window", "1", "--gap", "1"]
     args += ["--lead", "3", "--drain", "20", "--probe", "5", "--processes", "2"]
-    out, [figures] = run_benchmark("lag", args, tmp_path)
+    out, [figures] = run_benchmark("lag", [*args, "--ack-window", "2"], tmp_path)
     assert "2 worker processes" in figures["benchmark"]
+    assert figures["slawatch"]["escalation_calls"] == 3
     steps = figures["sustained"]["steps"]
     assert [s["rate"] for s in steps] == [1.0, 2.0]
     for s, count in zip(steps, (1, 2), strict=True):
