@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # Threads that run workflow tasks in each worker process. Workflow code holds the GIL, so
     # more threads only take turns with the event loop that runs the notification activities.
     worker_workflow_threads: int | None = Field(default=None, ge=1)
+    # Workflow tasks each worker process runs at once (Temporal's default is 100). A task's
+    # clock (`workflow.now()`) is the instant it started, so time a started task spends waiting
+    # for the GIL makes the timers it sets late by as much; a task still queued on the server
+    # does not. 8 measured best of 2, 8 and 100 (docs/benchmarks.md, "The ladder after the
+    # first window").
+    worker_workflow_tasks: int = Field(default=8, ge=1)
 
     # Policies: the built-in seeds unless a directory of tenant files is given.
     policy_dir: Path | None = None

@@ -191,6 +191,7 @@ async def run_worker(
             overrides=open_override_store(settings),
             max_cached_workflows=cached,
             workflow_task_executor=executor,
+            max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
         report_worker(client, settings.ticket_task_queue, report_activities(settings)),
