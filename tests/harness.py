@@ -209,12 +209,18 @@ class Harness:
                 raise TimeoutError(f"workflows still busy {SETTLE_TIMEOUT} after the clock moved")
             await asyncio.sleep(0.01)
 
-    async def open(self, tenant: str, ticket_id: str, **fields: Any) -> WorkflowHandle[Any, Any]:
+    async def open(
+        self, tenant: str, ticket_id: str, continue_as_new_after: int | None = None, **fields: Any
+    ) -> WorkflowHandle[Any, Any]:
+        """Open a ticket as intake does; `continue_as_new_after` shortens its runs."""
         ticket = OpenTicketInput(tenant=tenant, ticket_id=ticket_id, **fields)
         policy = load_policy(tenant, self.policy_dir)
+        input = ticket_input(ticket, policy, await self.now())
+        if continue_as_new_after is not None:
+            input.continue_as_new_after = continue_as_new_after
         handle = await self.client.start_workflow(
             TicketSlaWorkflow.run,
-            ticket_input(ticket, policy, await self.now()),
+            input,
             id=ticket_workflow_id(tenant, ticket_id),
             task_queue=self.task_queue,
         )

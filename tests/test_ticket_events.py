@@ -351,18 +351,9 @@ async def test_an_event_while_the_ticket_is_about_to_continue_as_new_is_answered
     # forever (found when a ticket's history got shorter and a test's close fell there).
     async with harness() as h:
         await h.advance_to(TUESDAY_0800)
-        opened = OpenTicketInput(
-            tenant="prokuria", ticket_id="CAN-1", severity="major", opened_at=TUESDAY_0800
+        handle = await h.open(
+            "prokuria", "CAN-1", severity="major", opened_at=TUESDAY_0800, continue_as_new_after=20
         )
-        input = ticket_input(opened, load_policy("prokuria", BUILTIN_DIR), TUESDAY_0800)
-        handle = await h.client.start_workflow(
-            TicketSlaWorkflow.run,
-            input.model_copy(update={"continue_as_new_after": 20}),
-            id="ticket/prokuria/CAN-1",
-            task_queue=h.task_queue,
-        )
-        h.tickets.append(handle.id)
-        await h.started(handle)
         first_run = (await handle.describe()).run_id
 
         async def about_to_continue() -> bool:

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from intake.gateway import ticket_input
-from policies.loader import BUILTIN_DIR, load_policy
 from policies.schema import Channel
-from slawatch.models import AcknowledgeInput, FirstResponseInput, OpenTicketInput
+from slawatch.models import AcknowledgeInput, FirstResponseInput
 from tests.harness import harness, workflow_exists
 from tests.ladder_scenarios import ANA, NIGHT, open_critical
-from workflows.ticket import TicketSlaWorkflow
 
 BREACH = timedelta(minutes=60)  # Prokuria critical: 60 min response, 24x7
 WINDOW = timedelta(minutes=5)
@@ -51,19 +48,10 @@ async def test_a_late_first_response_in_the_first_window_stops_the_ladder_unstar
 async def test_a_ladder_waiting_across_continue_as_new_starts_in_the_next_run() -> None:
     async with harness() as h:
         await h.advance_to(NIGHT)
-        opened = OpenTicketInput(
-            tenant="prokuria", ticket_id="W-3", severity="critical", opened_at=NIGHT
+        # Short enough that the run continues as new right after the breach's pages.
+        handle = await h.open(
+            "prokuria", "W-3", severity="critical", opened_at=NIGHT, continue_as_new_after=20
         )
-        input = ticket_input(opened, load_policy("prokuria", BUILTIN_DIR), NIGHT)
-        handle = await h.client.start_workflow(
-            TicketSlaWorkflow.run,
-            # Short enough that the run continues as new right after the breach's pages.
-            input.model_copy(update={"continue_as_new_after": 20}),
-            id="ticket/prokuria/W-3",
-            task_queue=h.task_queue,
-        )
-        h.tickets.append(handle.id)
-        await h.started(handle)
         first_run = (await handle.describe()).run_id
         await h.advance_to(NIGHT + BREACH + timedelta(minutes=2))
         latest = h.client.get_workflow_handle(handle.id)
