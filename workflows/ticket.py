@@ -12,7 +12,7 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
     from policies.clock import clock_for
-    from policies.schema import Channel
+    from policies.schema import Channel, LadderStep, Policy
     from policies.snapshot import ladder_snapshot
     from slawatch.models import (
         AcknowledgeInput,
@@ -94,6 +94,11 @@ EVENTS_BEFORE_CONTINUE = "events-before-continue-as-new"
 # started with every breach: a child execution, two tasks and a signal, mostly for a ladder
 # that the first acknowledgement stopped.
 LADDER_AFTER_FIRST_WINDOW = "ladder-after-first-window"
+
+
+def first_step_of(policy: Policy, severity: str) -> LadderStep:
+    """Round 1, step 1 of the class's ladder: the step the ticket's breach task pages."""
+    return policy.ladders[policy.classes[severity].ladder].steps[0]
 
 
 @workflow.defn
@@ -354,7 +359,7 @@ class TicketSlaWorkflow:
         does the step's email, the ack window and everything after). True when the ladder
         waits: the escalation starts only if the step's ack window ends unacknowledged."""
         policy, severity = child.policy, child.severity
-        step = policy.ladders[policy.classes[severity].ladder].steps[0]
+        step = first_step_of(policy, severity)
         phones = [c for c in step.via if c in PHONE_CHANNELS]
         if not phones:
             return False
@@ -384,7 +389,7 @@ class TicketSlaWorkflow:
         self, child: EscalationInput, child_id: str, phones: list[Channel], waits: bool
     ) -> None:
         policy = child.policy
-        step = policy.ladders[policy.classes[child.severity].ladder].steps[0]
+        step = first_step_of(policy, child.severity)
         try:
             people, notes = await resolve(child.tenant, policy, step, self.input.revision)
         except BaseException:
@@ -421,8 +426,8 @@ class TicketSlaWorkflow:
             waiting = self._waiting(child.breach_id)
             if waiting is not None:  # else acknowledged (or stopped) while the pages went
                 now = workflow.now()
-                step = child.policy.ladders[child.policy.classes[child.severity].ladder].steps[0]
                 waiting.first_step = FirstStepSent(sent=sent, people=people, codes=codes)
+                step = first_step_of(child.policy, child.severity)
                 waiting.window_ends_at = now + wait_of(step)
                 # A page that did not go needs the escalation now: its retries, its fallback
                 # channel, or the next step at once when nothing reached anyone.
