@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     # does not. 8 measured best of 2, 8 and 100 (docs/benchmarks.md, "The ladder after the
     # first window").
     worker_workflow_tasks: int = Field(default=8, ge=1)
+    # Garbage collection in the worker: "frozen" freezes the survivors of each full collection
+    # so that the next walks only what changed, and walks everything again after a quarter of
+    # the cache has been evicted; "python" is CPython's default (workers/collector.py).
+    worker_gc: Literal["frozen", "python"] = "frozen"
+    # How long a ticket's next workflow task waits for the worker that has the ticket cached
+    # before any worker takes it and replays the ticket's history. After a crash, timers due
+    # meanwhile fire up to this late; under load, a shorter wait turns a queue into replays,
+    # which cost more CPU and lengthen the queue (2 s did that at 10,000 open tickets:
+    # docs/benchmarks.md, "Full collections and replays at 10,000 open"). 10 is Temporal's own.
+    worker_sticky_timeout_seconds: float = Field(default=10, gt=0)
 
     # Policies: the built-in seeds unless a directory of tenant files is given.
     policy_dir: Path | None = None

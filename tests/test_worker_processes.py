@@ -94,6 +94,7 @@ async def test_processes_share_the_cache_and_stop_together(
     workers = started(log)
     assert sorted(w["process"] for w in workers) == [0, 1]  # type: ignore[type-var]
     assert {w["max_cached_workflows"] for w in workers} == {max_cached_workflows(800, 2)}
+    assert {w["gc"] for w in workers} == {"frozen"}  # workers/collector.py, installed
     [supervisor] = [json.loads(x) for x in text(log).splitlines() if "pids" in x]
     pids = supervisor["pids"]
     assert len(set(pids)) == 2 and proc.pid not in pids
@@ -110,6 +111,8 @@ async def test_processes_share_the_cache_and_stop_together(
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 60) == 0, text(log2)[-3000:]
     assert text(log2).count("worker_stopped") == 2
+    stopped = [json.loads(x) for x in text(log2).splitlines() if '"worker_stopped"' in x]
+    assert all("full_collections" in x and "unfreezes" in x for x in stopped), stopped
 
 
 async def test_a_bad_cache_size_is_one_line_naming_the_setting(tmp_path: Path) -> None:

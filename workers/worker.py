@@ -31,6 +31,7 @@ from slawatch.settings import Settings, notify_queue_for, outbound_queue_for, re
 from slawatch.telemetry import runtime_for
 from slawatch.temporal import connect
 from workers.cache import max_cached_workflows
+from workers.collector import Collector, EvictionCountingRunner, evictions_per_full
 from workers.sandbox import workflow_runner as workflow_runner  # re-exported: replayers use it
 from workflows.escalation import EscalationWorkflow
 from workflows.report import MonthlyReportWorkflow
@@ -48,6 +49,7 @@ def ticket_worker(
     policy_dir: Any,
     records: RecordActivities | None = None,
     overrides: OverrideStore | None = None,
+    on_evicted: Callable[[], None] | None = None,
     **options: Any,
 ) -> Worker:
     """Runs ticket and escalation workflows, the tickets' SLA record writes, the activity that
@@ -55,7 +57,8 @@ def ticket_worker(
     the one that snapshots policies for tickets opened before intake passed the snapshot
     (docs/design.md, "State at start"). Without `records` (tests that don't read them) the
     records go to a SQLite file in a new temporary directory; `run_worker` passes the settings'
-    store."""
+    store. `on_evicted` is called for every workflow that leaves the worker's cache
+    (workers/collector.py)."""
     if records is None:
         # In memory-backed /dev/shm where there is one: tests time pages to the second, and a
         # loaded disk must not make a record write hold the time-skipping server.
@@ -63,6 +66,7 @@ def ticket_worker(
         scratch = Path(tempfile.mkdtemp(prefix="slawatch-records-", dir=shm)) / "records.sqlite3"
         records = RecordActivities(lambda: RecordStore(scratch))
     oncall = OnCallActivities(policy_dir, overrides if overrides is not None else NoOverrides())
+    runner = workflow_runner()
     return Worker(
         client,
         task_queue=task_queue,
@@ -72,9 +76,7 @@ def ticket_worker(
             records.record_milestone,
             oncall.resolve_roles,
         ],
-        workflow_runner=workflow_runner(),
-        # After a worker restart, timers due while it was down fire ~2 s late, not ~10 s.
-        sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        workflow_runner=EvictionCountingRunner(runner, on_evicted) if on_evicted else runner,
         **options,
     )
 
@@ -179,6 +181,8 @@ async def run_worker(
     cached = max_cached_workflows(
         settings.worker_memory_mb, processes, settings.worker_max_cached_workflows
     )
+    # Full collections that walk only what changed since the last (workers/collector.py).
+    collector = Collector(evictions_per_full(cached)) if settings.worker_gc == "frozen" else None
     threads = settings.worker_workflow_threads
     executor = ThreadPoolExecutor(threads, "slawatch_workflow_") if threads else None
     workers = [
@@ -192,6 +196,10 @@ async def run_worker(
             max_cached_workflows=cached,
             workflow_task_executor=executor,
             max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+            on_evicted=collector.evicted if collector else None,
+            sticky_queue_schedule_to_start_timeout=timedelta(
+                seconds=settings.worker_sticky_timeout_seconds
+            ),
         ),
         notify_worker(client, settings.ticket_task_queue, notify, settings.notify_rate_per_second),
         report_worker(client, settings.ticket_task_queue, report_activities(settings)),
@@ -203,7 +211,10 @@ async def run_worker(
         namespace=settings.temporal_namespace,
         task_queue=settings.ticket_task_queue,
         max_cached_workflows=cached,
+        gc=settings.worker_gc,
     )
+    if collector:
+        collector.install()
     tasks = [asyncio.create_task(w.run()) for w in workers]
     await stop.wait()
     log.info("worker_stopping")
@@ -211,7 +222,15 @@ async def run_worker(
     await asyncio.gather(*tasks, return_exceptions=True)
     if executor is not None:
         executor.shutdown()
-    log.info("worker_stopped")
+    if collector:
+        collector.uninstall()
+        log.info(
+            "worker_stopped",
+            full_collections=collector.full_collections,
+            unfreezes=collector.unfreezes,
+        )
+    else:
+        log.info("worker_stopped")
 
 
 def _stop_on_signals() -> asyncio.Event:
