@@ -154,25 +154,30 @@ async def probe_standin(url: str, count: int = 300, concurrency: int = 6) -> dic
     return {"requests_per_s": round(count / elapsed, 1), "latency_s": percentiles(latencies)}
 
 
-def first_sms(outbox: Path, channel: str = "sms") -> dict[int, datetime]:
-    """Each ticket's first SMS (or call) record at the stand-in, by ticket number."""
-    first: dict[int, datetime] = {}
+def first_records(outbox: Path) -> dict[str, dict[int, datetime]]:
+    """Each ticket's first SMS and first call record at the stand-in, by ticket number, from
+    one read of the outbox."""
+    first: dict[str, dict[int, datetime]] = {"sms": {}, "voice": {}}
     for line in read_jsonl(outbox):
         callback = line.get("form", {}).get("StatusCallback", "")
         query = parse_qs(urlsplit(callback).query)
         key, wf = query.get("key", [""])[0], query.get("wf", [""])[0]
-        if not wf.startswith(f"ticket/{TENANT}/B") or not key.endswith(
-            f"/{channel}/emergency_line"
-        ):
+        channel = key.rsplit("/", 2)[-2] if key.endswith("/emergency_line") else ""
+        if not wf.startswith(f"ticket/{TENANT}/B") or channel not in first:
             continue
         i, at = int(wf.rsplit("B", 1)[1]), datetime.fromisoformat(line["at"])
-        first[i] = min(first.get(i, at), at)
+        first[channel][i] = min(first[channel].get(i, at), at)
     return first
 
 
-def sms_lags(outbox: Path, deadlines: list[datetime]) -> dict[int, float]:
-    """Seconds from each ticket's deadline to its first SMS record at the stand-in."""
-    return {i: (at - deadlines[i]).total_seconds() for i, at in first_sms(outbox).items()}
+def first_sms(outbox: Path, channel: str = "sms") -> dict[int, datetime]:
+    """Each ticket's first SMS (or call) record at the stand-in, by ticket number."""
+    return first_records(outbox)[channel]
+
+
+def lags_of(sent: dict[int, datetime], deadlines: list[datetime]) -> dict[int, float]:
+    """Seconds from each ticket's deadline to its first record at the stand-in."""
+    return {i: (at - deadlines[i]).total_seconds() for i, at in sent.items()}
 
 
 # The ack windows of the benchmark's ladder unless `--ack-window` says otherwise: an hour, so
@@ -188,7 +193,7 @@ async def decompose(
     sent = first_sms(outbox)
     parts: dict[str, list[float]] = {"first_task_s": [], "timer_late_s": [], "timer_to_sms_s": []}
     costs: dict[str, list[float]] = {}
-    untimed = 0
+    untimed = timed_out = 0
     for i in sorted(sent)[:: max(1, len(sent) // sample)]:
         handle = client.get_workflow_handle(ticket_workflow_id(TENANT, f"B{i:06d}"))
         history = await handle.fetch_history()
@@ -201,6 +206,8 @@ async def decompose(
         first: dict[int, datetime] = {}
         for e in events:
             first.setdefault(e.event_type, e.event_time.ToDatetime(UTC))
+        # A task that waited past the sticky timeout went to any worker and replayed the ticket.
+        timed_out += EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT in first
         task_started = first.get(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
         timer_set = first.get(EventType.EVENT_TYPE_TIMER_STARTED)
         fired = first.get(EventType.EVENT_TYPE_TIMER_FIRED)
@@ -219,6 +226,7 @@ async def decompose(
     return {
         **{k: percentiles(v) for k, v in parts.items()},
         "no_deadline_timer": untimed,
+        "tickets_with_a_task_timed_out": timed_out,
         "per_breach_mean": per_breach,
     }
 
@@ -268,13 +276,15 @@ async def phase(b: Bench, args: argparse.Namespace, slawatch: bool) -> dict[str,
         # with an ack window shorter than the drain, every escalation's call: nobody answers).
         calls_due = args.ack_window < args.drain
         for _ in range(int((end - datetime.now(UTC)).total_seconds() / 2) + 1):
-            paged = len(sms_lags(outbox, deadlines)) >= args.breaching
-            if paged and (not calls_due or len(first_sms(outbox, "voice")) >= args.breaching):
+            first = first_records(outbox)
+            paged = len(first["sms"]) >= args.breaching
+            if paged and (not calls_due or len(first["voice"]) >= args.breaching):
                 break
             await asyncio.sleep(2)
-        lags = sms_lags(outbox, deadlines)
+        first = first_records(outbox)
+        lags = lags_of(first["sms"], deadlines)
         # Step 2's calls: each from an escalation, started when step 1's window ended.
-        result["escalation_calls"] = len(first_sms(outbox, "voice"))
+        result["escalation_calls"] = len(first["voice"])
         window = timedelta(seconds=args.ack_window)
         result["breakdown"] = await decompose(client, outbox, deadlines, 100, window)
     else:

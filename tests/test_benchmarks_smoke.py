@@ -129,6 +129,8 @@ def test_lag_smoke(tmp_path: Path) -> None:
     assert timed >= 1, parts
     for part in ("first_task_s", "timer_late_s", "timer_to_sms_s"):
         assert parts[part]["count"] == timed, parts
+    # Three tickets on an idle worker: none waited past the sticky timeout.
+    assert parts["tickets_with_a_task_timed_out"] == 0, parts
     # What a breach cost the server: the ticket's breach task at least and its SMS. No
     # escalation: it would start only when the first ack window (an hour here) ends.
     cost = parts["per_breach_mean"]

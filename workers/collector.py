@@ -7,7 +7,7 @@ most of them the sandbox's per-run module namespaces and functions), so a full c
 stops the event loop and every workflow task for ~3 s, and each cached ticket that opens or
 grows its state brings the next one nearer. Measured in the 10,000-ticket lag benchmark, one
 landed in the breach window and made every page behind it seconds late (docs/benchmarks.md,
-"Full collections at 10,000 cached").
+"Full collections and replays at 10,000 open").
 
 Nearly all of that walk is wasted: a cached ticket's objects live until the ticket leaves the
 cache, and until then no collection can free them. So `Collector` freezes the survivors of
