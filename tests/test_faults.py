@@ -141,7 +141,12 @@ async def test_flaky_twilio_loses_no_notification_and_repeats_none_it_saw_answer
             3,
             [
                 step("sms", 3, "emergency_line: true, roles: [primary]"),
-                step("voice", 2),
+                # Long enough for a redelivery. A page throttled three times running counts as
+                # refused for the account; it is tried again 5 s after the escalation starts,
+                # but only while the ladder runs (docs/design.md, "Delivery assurance"). With a
+                # 2 s window here the ladder ended at the breach + 5 s, before that retry, and
+                # the page was never sent (seen once in a full run on a fresh clone).
+                step("voice", 30),
             ],
         )
     )
