@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from slawatch.sqlite import connection
+from slawatch.sqlite import connection, hold_open
 
 
 class SqliteStore:
@@ -33,6 +33,8 @@ class SqliteStore:
             db.execute("PRAGMA journal_mode=WAL")
             for statement in self.SCHEMA:
                 db.execute(statement)
+        # Held for the store's life: closing a per-operation connection skips the checkpoint.
+        self._anchor = hold_open(path)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> Self:

@@ -135,7 +135,8 @@ class SqliteOverrideStore(SqliteStore):
         return [_row(r) for r in rows]
 
     def close(self) -> None:
-        """Nothing to close: every operation opens and closes its own connection."""
+        """Every operation closes its own connection; only the one held open is left."""
+        self._anchor.close()
 
 
 _PG_TABLE = "slawatch_oncall_overrides"

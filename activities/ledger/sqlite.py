@@ -14,7 +14,7 @@ from pathlib import Path
 
 from activities.ledger import LEASE, InFlight
 from slawatch.models import SendResult
-from slawatch.sqlite import connection
+from slawatch.sqlite import connection, hold_open
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
@@ -44,6 +44,8 @@ class SqliteLedger:
             columns = {row[1] for row in db.execute("PRAGMA table_info(sends)")}
             if "lease_until" not in columns:
                 db.execute("ALTER TABLE sends ADD COLUMN lease_until REAL")
+        # Held for the ledger's life: closing a per-operation connection skips the checkpoint.
+        self._anchor = hold_open(path)
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return connection(self.path)
@@ -105,7 +107,8 @@ class SqliteLedger:
         return None if row is None else (str(row[0]), int(row[1]))
 
     def close(self) -> None:
-        """Nothing to close: every operation opens and closes its own connection."""
+        """Every operation closes its own connection; only the one held open is left."""
+        self._anchor.close()
 
 
 def _iso(epoch: float) -> str:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from activities.ledger import redact, scrub
 from activities.records.migrations import MIGRATIONS, statements
 from activities.records.rows import BreachRow, EventRow, PageRow, Row, TicketRecord, TicketRow
-from slawatch.sqlite import connection
+from slawatch.sqlite import connection, hold_open
 
 R = TypeVar("R", bound=Row)
 
@@ -65,11 +65,14 @@ class RecordStore:
     def __init__(self, url: str | Path) -> None:
         self.where = str(url)
         self._pool: Any = None
+        self._anchor: sqlite3.Connection | None = None
         if isinstance(url, Path):
             self.path: Path | None = url
             url.parent.mkdir(parents=True, exist_ok=True)
             with self._sqlite() as db:
                 db.execute("PRAGMA journal_mode=WAL")
+            # Held for the store's life: closing a per-write connection skips the checkpoint.
+            self._anchor = hold_open(url)
         else:
             self.path = None
             self.where = redact(url)
@@ -192,6 +195,8 @@ class RecordStore:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
+        if self._anchor is not None:
+            self._anchor.close()
 
     def __repr__(self) -> str:
         return f"RecordStore({self.where!r})"

@@ -1,0 +1,71 @@
+"""The SQLite files the worker writes on every page and milestone (send ledger, SLA records, the
+API's stores) keep one connection open (slawatch/sqlite.py, `hold_open`): closing a
+per-operation connection must not checkpoint the log, and the held connection must never stop a
+checkpoint."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from activities.ledger.sqlite import SqliteLedger
+from activities.overrides import SqliteOverrideStore
+from activities.records.store import RecordStore
+from slawatch.models import SendResult
+
+SENT = SendResult(ok=True, provider_id="SM1", detail="sms accepted")
+
+
+def send(ledger: SqliteLedger, n: int, size: int = 200) -> None:
+    """n pages through the ledger as the notify activity makes them: begin, then sent."""
+    for i in range(n):
+        key = f"ticket/t/K-{i}/response-1/r1s1/sms/{'x' * size}"
+        assert ledger.begin(key, "sms") is None
+        ledger.mark_sent(key, SENT)
+
+
+def wal(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
+Opener = Callable[[Path], object]
+STORES: dict[str, Opener] = {
+    "ledger": SqliteLedger,
+    "records": RecordStore,
+    "overrides": SqliteOverrideStore,
+}
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_the_log_outlives_each_operation(tmp_path: Path, kind: str) -> None:
+    """Before: every operation's connection was the last to close, so each checkpointed the
+    log into the file and deleted it. Now the store's held connection keeps the log."""
+    path = tmp_path / f"{kind}.db"
+    store = STORES[kind](path)
+    assert wal(path).exists()
+    store.close()  # type: ignore[attr-defined]
+    # The held connection closed: the next connection to close is the last, and checkpoints.
+    with sqlite3.connect(path) as db:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    db.close()
+    assert not wal(path).exists()
+
+
+def test_pages_keep_the_log_and_it_is_checkpointed_as_it_grows(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = SqliteLedger(path)
+    send(ledger, 5)
+    assert wal(path).exists()
+    # Past SQLite's 1,000-page threshold the commit that crosses it checkpoints: the held
+    # connection holds no snapshot that would pin the log, so it never grows without bound.
+    send(ledger, 3000, size=1500)
+    with sqlite3.connect(path) as db:
+        busy, log, done = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    db.close()
+    assert busy == 0 and log == done
+    assert wal(path).stat().st_size < 8 * 1024 * 1024
+    assert ledger.state(f"ticket/t/K-2999/response-1/r1s1/sms/{'x' * 1500}") == ("sent", 1)
+    ledger.close()
