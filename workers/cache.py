@@ -10,10 +10,14 @@ SLAWATCH_WORKER_MAX_CACHED_WORKFLOWS to override the result.
 from __future__ import annotations
 
 # Resident memory of an idle `slawatch worker` process (Python, temporalio, pydantic, the
-# vendor clients, the Temporal core's buffers), and what each cached open ticket adds, with
-# headroom for escalations, histories in flight and the allocator's fragmentation.
-IDLE_MB = 120
-KB_PER_CACHED_TICKET = 140
+# vendor clients, the Temporal core's buffers): 142 MB measured at 3f4d953.
+IDLE_MB = 145
+# What each cached open ticket adds while tickets breach, page, are evicted and replayed: a
+# worker capped at 2,048 cached tickets reached 573 MB in the 10,000-ticket lag run at 3f4d953,
+# (573 - 142) MB / 2,048 = 210 KB. A cache that only fills, never churning, costs less (157 KB a
+# ticket in `make bench-footprint`), but the budget must hold under the churn: the replays'
+# histories in flight, escalations, and the allocator's fragmentation.
+KB_PER_CACHED_TICKET = 210
 # Below this a worker replays on nearly every timer: never size the cache smaller.
 MIN_CACHED = 100
 
