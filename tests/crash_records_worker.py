@@ -27,6 +27,7 @@ from activities.records.activities import (
     RecordMilestoneResult,
 )
 from activities.records.store import RecordStore
+from policies.schema import Policy
 from workers.worker import ticket_worker
 
 real_write = activities.record_milestone
@@ -34,9 +35,11 @@ real_write = activities.record_milestone
 
 def dies_after_commit(
     marker: str, event: str
-) -> Callable[[RecordStore, RecordMilestoneInput], RecordMilestoneResult]:
-    def write(store: RecordStore, input: RecordMilestoneInput) -> RecordMilestoneResult:
-        result = real_write(store, input)  # committed
+) -> Callable[[RecordStore, RecordMilestoneInput, Policy | None], RecordMilestoneResult]:
+    def write(
+        store: RecordStore, input: RecordMilestoneInput, policy: Policy | None = None
+    ) -> RecordMilestoneResult:
+        result = real_write(store, input, policy)  # committed
         if any(e.event == event for e in input.status.history):
             try:
                 fd = os.open(Path(marker), os.O_CREAT | os.O_EXCL | os.O_WRONLY)

@@ -168,6 +168,7 @@ def test_each_revision_takes_its_own_and_every_earlier_patch() -> None:
     assert taken(REVISION) == frozenset().union(*ADDED.values())
     assert "quiet-first-step" in taken(1) and "sla-records" in taken(1)
     assert ticket.LADDER_AFTER_FIRST_WINDOW in taken(2) - taken(1)
+    assert records_sink.RECORD_POLICY_ONCE in taken(3) - taken(2)
     # The constants the workflows ask by are the ids the revision lists.
     for patch_id in (
         dispatch.DELIVERY_ASSURANCE,

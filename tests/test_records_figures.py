@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 from pydantic import SecretStr, ValidationError
+from temporalio.exceptions import ApplicationError
 
 from activities.records import records_target
-from activities.records.build import build_record, policy_hash
+from activities.records.activities import POLICY_MISSING, RecordMilestoneInput, record_milestone
+from activities.records.build import build_record, policy_hash, snapshot_key
 from activities.records.charts import charts
 from activities.records.figures import compute_report, percentile
 from activities.records.render import to_csv, to_html
@@ -20,6 +22,7 @@ from activities.records.report import PeriodError, parse_period
 from activities.records.rows import BREACHED, MET, PENDING, BreachRow, TicketRecord, TicketRow
 from activities.records.store import RecordStore
 from policies.loader import load_policy, snapshot
+from policies.schema import Policy
 from slawatch.models import (
     Acknowledgement,
     Breach,
@@ -251,7 +254,7 @@ def test_a_stale_write_never_overwrites_a_newer_one_and_migrations_run_once(
     tmp_path: Path,
 ) -> None:
     store = RecordStore(tmp_path / "r.sqlite3")
-    assert store.migrate() == [] and store.schema_version() == 1
+    assert store.migrate() == [] and store.schema_version() == 2
     newer = _row("A", "critical", MET, 600, version=5)
     older = _row("A", "critical", PENDING, None, version=3)
     for row in (newer, older, newer):
@@ -261,6 +264,40 @@ def test_a_stale_write_never_overwrites_a_newer_one_and_migrations_run_once(
     )
     assert kept == newer
     assert store.counts()["sla_ticket"] == 1
+
+
+def test_a_policy_snapshot_is_kept_once_and_named_by_its_key(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "r.sqlite3")
+    opened = _berlin(4, 9)
+    status = _status(
+        "major",
+        opened,
+        [(opened, "opened", "class major")],
+        TargetStatus(kind=TargetKind.RESPONSE, state=TargetState.ON_TRACK),
+        TargetStatus(kind=TargetKind.RESOLUTION, state=TargetState.ON_TRACK),
+    )
+    snap = snapshot(PROKURIA, status.opened_at)
+    key = snapshot_key(snap)
+    assert key == snapshot_key(Policy.model_validate_json(snap.model_dump_json()))
+    # Another year's snapshot of the same terms: the same policy_hash, another key.
+    later = snapshot(PROKURIA, status.opened_at + timedelta(days=800))
+    assert policy_hash(later) == policy_hash(snap) and snapshot_key(later) != key
+
+    carried = RecordMilestoneInput(milestone="opened", status=status, policy=snap, policy_key=key)
+    record_milestone(store, carried)
+    assert store.policy(key) == snap.model_dump_json()
+    assert store.policy("other") is None
+    # A later write names it; the caller passes what the store holds.
+    named = RecordMilestoneInput(milestone="closed", status=status, policy_key=key)
+    record_milestone(store, named, Policy.model_validate_json(store.policy(key) or ""))
+    assert record_milestone(store, carried).ticket_id == status.ticket_id  # kept once: no error
+
+    with pytest.raises(ApplicationError) as missing:
+        record_milestone(store, named.model_copy(update={"policy_key": "gone"}))
+    assert missing.value.type == POLICY_MISSING and missing.value.non_retryable
+    assert "policy_key" in str(missing.value)
+    with pytest.raises(ValidationError, match="policy or the policy's key"):
+        RecordMilestoneInput(milestone="opened", status=status)
 
 
 def build_only(row: TicketRow) -> TicketRecord:

@@ -4,12 +4,17 @@ written while the ticket runs, and a record store that is down delays no page.""
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from activities.records.activities import RecordActivities
+from temporalio.api.history.v1 import HistoryEvent
+
+from activities.records.activities import POLICY_MISSING, RecordActivities
 from activities.records.store import RecordStore
 from intake.gateway import ticket_input
 from policies.loader import load_policy
@@ -162,5 +167,78 @@ async def test_a_ticket_that_continues_as_new_keeps_every_row(tmp_path: Path) ->
         await h.update(handle, "close", CloseInput())
         final: TicketStatus = await handle.result()
         assert (await handle.describe()).run_id != first_run  # it did continue as new
+        last_run = [e async for e in handle.fetch_history_events()]
 
+    assert dump(store) == expected(final)
+    # The new run's first write carries the snapshot again: its history stands on its own.
+    first, *later = record_inputs(last_run)
+    assert first["policy"] is not None and all(w["policy"] is None for w in later)
+
+
+def record_inputs(events: list[HistoryEvent]) -> list[dict[str, Any]]:
+    """The inputs of the run's `record_milestone` writes, in order, as JSON."""
+    return [
+        json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data)
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "record_milestone"
+    ]
+
+
+async def test_a_run_sends_its_policy_snapshot_in_its_first_write_only(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "records.sqlite3")
+    async with harness(records=RecordActivities(store)) as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.open("prokuria", "L-4", severity="major", opened_at=TUESDAY_0800)
+        await until_recorded(store, "opened")
+        await h.update(handle, "first_response", FirstResponseInput(by="agent"))
+        await until_recorded(store, "first_response")
+        await h.update(handle, "resolve", ResolveInput())
+        await h.update(handle, "close", CloseInput())
+        final: TicketStatus = await handle.result()
+        events = [e async for e in handle.fetch_history_events()]
+
+    writes = record_inputs(events)
+    assert len(writes) >= 3
+    first, *later = writes
+    key = first["policy_key"]
+    assert first["policy"]["tenant"] == "prokuria" and key
+    # Later writes name the snapshot: no policy in them, only its key.
+    assert all(w["policy"] is None and w["policy_key"] == key for w in later)
+    assert len(json.dumps(later[-1])) < len(json.dumps(first)) / 2
+    # The store kept the snapshot once, and built every later row from it.
+    assert store.policy(key) is not None
+    assert dump(store) == expected(final)
+
+
+async def test_a_store_without_the_snapshot_is_sent_it_again(tmp_path: Path) -> None:
+    """A key-only write to a store that lacks the snapshot (restored from an older backup, and
+    a worker process that never read it) fails at once; the ticket's next write carries the
+    snapshot, and the record is complete."""
+    path = tmp_path / "records.sqlite3"
+    store = RecordStore(path)
+    records = RecordActivities(store)
+    async with harness(records=records) as h:
+        await h.advance_to(TUESDAY_0800)
+        handle = await h.open("prokuria", "L-5", severity="major", opened_at=TUESDAY_0800)
+        await until_recorded(store, "opened")
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("DELETE FROM sla_policy")
+        records._policies.clear()  # a process that has not read it yet
+        await h.update(handle, "first_response", FirstResponseInput(by="agent"))
+        await until_recorded(store, "first_response")
+        await h.update(handle, "close", CloseInput())
+        final: TicketStatus = await handle.result()
+        events = [e async for e in handle.fetch_history_events()]
+
+    failed = [
+        e.activity_task_failed_event_attributes.failure
+        for e in events
+        if e.HasField("activity_task_failed_event_attributes")
+    ]
+    assert [f.application_failure_info.type for f in failed] == [POLICY_MISSING]
+    assert "policy_key" in failed[0].message and failed[0].application_failure_info.non_retryable
+    writes = record_inputs(events)
+    assert [w["policy"] is not None for w in writes][:3] == [True, False, True]
+    assert store.policy(writes[0]["policy_key"]) is not None
     assert dump(store) == expected(final)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
@@ -17,7 +19,8 @@ from benchmarks.page_tasks import task_of, task_starts, tasks_per_page
 from slawatch.models import EscalationInput, StopEscalationInput
 from workers.worker import WORKFLOWS, workflow_runner
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES_DIR = Path(__file__).parent / "histories"
+HISTORIES = sorted(HISTORIES_DIR.glob("*.json"))
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -35,7 +38,8 @@ def test_histories_are_committed() -> None:
 
 def test_the_late_events_history_takes_the_event_times_branch() -> None:
     """Replay guards the patched path: the history holds the patch's marker."""
-    path = next(p for p in HISTORIES if p.stem == "late_events--ticket+prokuria+H-late")
+    # Recorded before revisions (revision 0): later ones take the patch without a marker.
+    path = next(p for p in HISTORIES if p.stem == "v6_late_events--ticket+prokuria+H-late")
     # The marker's payload starts with the patch id, so its base64 starts aligned.
     assert base64.b64encode(b'{"id":"event-times').decode() in path.read_text()
 
@@ -115,3 +119,31 @@ def test_a_schedule_costs_the_first_page_one_activity_round_trip_in_the_ticket()
     )
     page_task = task(sms.activity_task_scheduled_event_attributes.workflow_task_completed_event_id)
     assert page_task == min(i for i in starts if i > answered)
+
+
+def record_writes(name: str) -> list[dict[str, Any]]:
+    """The `record_milestone` inputs of a committed ticket history, in order."""
+    events = json.loads((HISTORIES_DIR / f"{name}.json").read_text())["events"]
+    return [
+        json.loads(
+            base64.b64decode(
+                e["activityTaskScheduledEventAttributes"]["input"]["payloads"][0]["data"]
+            )
+        )
+        for e in events
+        if e.get("activityTaskScheduledEventAttributes", {}).get("activityType", {}).get("name")
+        == "record_milestone"
+    ]
+
+
+def test_the_current_histories_carry_the_policy_snapshot_once() -> None:
+    """`record-policy-once`: the typical ticket's first write carries the snapshot, the later
+    ones its key; before (v6_), every write carried it."""
+    before = record_writes("v6_typical--ticket+prokuria+H-typical")
+    now = record_writes("typical--ticket+prokuria+H-typical")
+    assert len(now) == len(before) >= 3
+    assert all(w["policy"] is not None and "policy_key" not in w for w in before)
+    assert now[0]["policy"]["tenant"] == "prokuria" and now[0]["policy_key"]
+    assert all(w["policy"] is None and w["policy_key"] == now[0]["policy_key"] for w in now[1:])
+    size = [len(json.dumps(writes)) for writes in (before, now)]
+    assert size[1] < size[0] / 2, size

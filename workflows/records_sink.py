@@ -8,7 +8,9 @@ during a write is written when that write ends, as one newer picture. The run aw
 write before it completes. A continue-as-new does not wait (in an outage that would hold the
 clock): the next run starts with nothing written and writes its carried state first. Each write
 carries the whole status, and the store's upserts on natural keys with a version guard make a
-retried, replayed or late write change nothing.
+retried, replayed or late write change nothing. The policy snapshot goes in a run's first write
+only, with its key; later writes name it by the key (patch `record-policy-once`), and a write
+that fails sends it again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.records.activities import RecordActivities, RecordMilestoneInput
+    from activities.records.build import snapshot_key
+    from policies.schema import Policy
     from slawatch.models import TicketState, TicketStatus
     from workflows.versions import patched
 
@@ -32,6 +36,9 @@ SLA_RECORDS = "sla-records"
 # and its pages are one write (before: the breach's write, then the pages' write, each an
 # activity and a workflow task on the path every page takes).
 RECORD_WITH_FIRST_PAGES = "record-with-first-pages"
+# Patch: a run's first write carries the policy snapshot and its key, the later ones only the
+# key (before: every write carried the ~4 KB snapshot, most of a quiet ticket's history).
+RECORD_POLICY_ONCE = "record-policy-once"
 # A write is one short transaction; a worker killed mid-write is retried after this.
 WRITE_TIMEOUT = timedelta(seconds=10)
 # A store outage: retry soon, then every 5 minutes, never giving up (a lost write is a lost
@@ -79,6 +86,10 @@ class RecordSink:
         self.written: tuple[int, ...] | None = None
         self._seen = (0, 0)  # timeline entries and sends already named in a write
         self.writing: workflow.ActivityHandle[Any] | None = None
+        # The snapshot's key, once computed; whether a write of this run stored it (the write
+        # in flight carrying it counts: one write at a time, and a failed one clears it).
+        self._key: tuple[Policy, str] | None = None
+        self._policy_sent = False
 
     def changed(self, paging: bool = False) -> None:
         """After an evaluation: start a write if the record changed and none is in flight.
@@ -97,14 +108,27 @@ class RecordSink:
         milestone = self._milestone(s)
         self.writing = workflow.start_activity_method(
             RecordActivities.record_milestone,
-            RecordMilestoneInput(
-                milestone=milestone, status=_for_record(self._status()), policy=s.policy
-            ),
+            self._input(milestone, s),
             start_to_close_timeout=WRITE_TIMEOUT,
             retry_policy=WRITE_RETRY,
             summary=f"record {milestone}",
         )
         self.writing.add_done_callback(self._done)
+
+    def _input(self, milestone: str, s: TicketState) -> RecordMilestoneInput:
+        status = _for_record(self._status())
+        if not patched(RECORD_POLICY_ONCE, self.revision):
+            return RecordMilestoneInput(milestone=milestone, status=status, policy=s.policy)
+        if self._key is None or self._key[0] is not s.policy:
+            self._key = (s.policy, snapshot_key(s.policy))
+            self._policy_sent = False
+        key = self._key[1]
+        if self._policy_sent:
+            return RecordMilestoneInput(milestone=milestone, status=status, policy_key=key)
+        self._policy_sent = True
+        return RecordMilestoneInput(
+            milestone=milestone, status=status, policy=s.policy, policy_key=key
+        )
 
     def _milestone(self, s: TicketState) -> str:
         """What happened since the last write, for the activity's logs and summary."""
@@ -123,7 +147,8 @@ class RecordSink:
             return
         if handle.exception() is not None:
             workflow.logger.warning("SLA record write failed: %s", handle.exception())
-            self.written = None  # the next change writes everything again
+            self.written = None  # the next change writes everything again,
+            self._policy_sent = False  # with the snapshot, which the store may lack
         if fingerprint(self._state()) != self.written:
             self._wake()  # the clock loop evaluates and writes the newer picture
 

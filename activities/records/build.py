@@ -56,6 +56,12 @@ def policy_hash(policy: Policy) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def snapshot_key(policy: Policy) -> str:
+    """The key a ticket's record writes name its whole policy snapshot by: every byte of it,
+    resolved holidays included (two tickets on the same terms may hold different years)."""
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:32]
+
+
 def verdict(status: TargetStatus) -> str:
     if status.state is TargetState.NONE:
         return NO_TARGET

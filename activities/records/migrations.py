@@ -98,6 +98,18 @@ CREATE TABLE sla_page (
 )
 """
 
+# The policy snapshots tickets run on, each stored once under the key its tickets' writes name
+# (workflows/records_sink.py): a ticket's first write of a run carries its snapshot, the later
+# ones only the key. The whole snapshot is the body (its resolved holidays too), so the key is
+# not `sla_ticket.policy_hash`, which names only the policy's terms.
+_POLICIES = """
+CREATE TABLE sla_policy (
+    policy_key TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    body TEXT NOT NULL
+)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -105,6 +117,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_TABLES.format(ts="TEXT", real="REAL", date="TEXT"),
         postgres=_TABLES.format(ts="TIMESTAMPTZ", real="DOUBLE PRECISION", date="DATE"),
     ),
+    Migration(2, "policy snapshots named by key", sqlite=_POLICIES, postgres=_POLICIES),
 )
 
 

@@ -148,12 +148,26 @@ class RecordStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def write(self, record: TicketRecord) -> None:
-        """Upsert every row of one ticket in one transaction (idempotent)."""
+    def write(self, record: TicketRecord, policy: tuple[str, str] | None = None) -> None:
+        """Upsert every row of one ticket in one transaction (idempotent); with `policy`, a
+        (key, body) pair, keep that snapshot too if the store does not hold its key yet."""
         rows: list[Row] = [record.ticket, *record.events, *record.breaches, *record.pages]
         with self._transaction() as db:
+            if policy is not None:
+                key, body = policy
+                db.execute(
+                    "INSERT INTO sla_policy (policy_key, tenant, body)"
+                    " VALUES (:key, :tenant, :body) ON CONFLICT (policy_key) DO NOTHING",
+                    {"key": key, "tenant": record.ticket.policy_tenant, "body": body},
+                )
             for row in rows:
                 db.execute(_upsert(type(row)), row.model_dump())
+
+    def policy(self, key: str) -> str | None:
+        """The policy snapshot stored under `key` (JSON), or None."""
+        with self._transaction() as db:
+            rows = db.execute("SELECT body FROM sla_policy WHERE policy_key = :key", {"key": key})
+        return str(rows[0][0]) if rows else None
 
     # -- reading ------------------------------------------------------------------------------
 
