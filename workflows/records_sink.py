@@ -26,7 +26,6 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.records.activities import RecordActivities, RecordMilestoneInput
     from activities.records.build import snapshot_key
-    from policies.schema import Policy
     from slawatch.models import TicketState, TicketStatus
     from workflows.versions import patched
 
@@ -86,9 +85,10 @@ class RecordSink:
         self.written: tuple[int, ...] | None = None
         self._seen = (0, 0)  # timeline entries and sends already named in a write
         self.writing: workflow.ActivityHandle[Any] | None = None
-        # The snapshot's key, once computed; whether a write of this run stored it (the write
-        # in flight carrying it counts: one write at a time, and a failed one clears it).
-        self._key: tuple[Policy, str] | None = None
+        # The snapshot's key (a run's policy never changes), once computed; whether a write of
+        # this run stored it (the write in flight carrying it counts: one write at a time, and
+        # a failed one clears it).
+        self._key: str | None = None
         self._policy_sent = False
 
     def changed(self, paging: bool = False) -> None:
@@ -119,15 +119,13 @@ class RecordSink:
         status = _for_record(self._status())
         if not patched(RECORD_POLICY_ONCE, self.revision):
             return RecordMilestoneInput(milestone=milestone, status=status, policy=s.policy)
-        if self._key is None or self._key[0] is not s.policy:
-            self._key = (s.policy, snapshot_key(s.policy))
-            self._policy_sent = False
-        key = self._key[1]
+        if self._key is None:
+            self._key = snapshot_key(s.policy)
         if self._policy_sent:
-            return RecordMilestoneInput(milestone=milestone, status=status, policy_key=key)
+            return RecordMilestoneInput(milestone=milestone, status=status, policy_key=self._key)
         self._policy_sent = True
         return RecordMilestoneInput(
-            milestone=milestone, status=status, policy=s.policy, policy_key=key
+            milestone=milestone, status=status, policy=s.policy, policy_key=self._key
         )
 
     def _milestone(self, s: TicketState) -> str:
