@@ -104,6 +104,15 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) one process has used so far (Linux /proc); 0 once it ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentiles(values: Sequence[float]) -> dict[str, float]:
     """p50/p95/p99 (statistics.quantiles, inclusive: interpolated between the samples, never
     beyond the largest) and max, rounded to the millisecond."""
@@ -172,6 +181,7 @@ class Bench:
     standins: Standins | None = None
     address: str = ""
     server_pid: int = 0
+    api_pid: int = 0
 
     def spawn(self, argv: list[str], name: str, env: dict[str, str] | None = None) -> Any:
         log = self.root / f"{name}.log"
@@ -262,6 +272,7 @@ class Bench:
         )
         wait_for_line(log, "api_listening", proc, 60)
         url = f"http://127.0.0.1:{port}"
+        self.api_pid = int(proc.pid)
         wait_until(
             f"slawatch api to answer on {url}",
             lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,

@@ -3,7 +3,10 @@
 Run: `python -m benchmarks.intake [--tickets 1000] [--stores sqlite,memory]`. Prints a table,
 then one JSON line.
 
-For each dev-server store, three paths on a fresh server each, 32 requests in flight:
+For each dev-server store, three paths on a fresh server each, 32 requests in flight. Besides
+the rates, each row gives the CPU each process used per ticket, from the first request until
+every ticket was ready (ms of user + system time, /proc): the dev server, the worker, and for
+the API path the API process. That is where the time goes: on 2 cores the processes share.
 - bare: `start_workflow` of an empty workflow (a plain sandboxed worker runs them), the floor;
 - client: `start_workflow` of TicketSlaWorkflow, as `intake.gateway` does (`slawatch worker`);
   "ready/s" counts until every ticket has run its first task (policy snapshot, timers set);
@@ -34,6 +37,7 @@ from benchmarks.common import (
     TICKET_QUEUE,
     Bench,
     bench,
+    cpu_s,
     emit,
     policy_yaml,
 )
@@ -76,26 +80,47 @@ async def wait_ready(
     raise RuntimeError(f"{n} tickets were not ready after {limit} s")
 
 
+class CpuPerTicket:
+    """CPU each named process uses from `start()` to `per_ticket(n)`, in ms per ticket."""
+
+    def __init__(self) -> None:
+        self.pids: dict[str, int] = {}
+        self.before: dict[str, float] = {}
+
+    def start(self, **pids: int) -> None:
+        self.pids.update(pids)
+        self.before.update({name: cpu_s(pid) for name, pid in pids.items()})
+
+    def per_ticket(self, n: int) -> dict[str, float]:
+        return {
+            f"{name}_cpu_ms_per_ticket": round((cpu_s(pid) - self.before[name]) * 1000 / n, 1)
+            for name, pid in self.pids.items()
+        }
+
+
 async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
     client = await b.start_server(store)
     row: dict[str, Any] = {"store": store, "path": path}
+    cpu = CpuPerTicket()
     if path == "bare":
-        b.start_bare_worker(1000)
+        worker = b.start_bare_worker(1000)
 
         async def bare(i: int) -> None:
             await client.start_workflow("Empty", "x", id=f"empty-{i}", task_queue=BARE_QUEUE)
 
+        cpu.start(server=b.server_pid, worker=worker)
         began = time.monotonic()
         row["open_per_s"] = round(await drive(n, bare), 1)
         row["ready_per_s"] = round(await wait_ready(client, n, began, "Empty"), 1)
-        return row
+        return row | cpu.per_ticket(n)
     policies = b.root / "policies"
     policies.mkdir(exist_ok=True)
     (policies / f"{TENANT}.yaml").write_text(policy_yaml(7200, 3600))
     env = b.slawatch_env(policies, max_cached=n + 100)
-    b.start_slawatch_worker(env)
+    worker = b.start_slawatch_worker(env)
     began = time.monotonic()
     if path == "client":
+        cpu.start(server=b.server_pid, worker=worker)
         # As the API does: the policy is resolved once and its snapshot goes in every input.
         policy = load_policy(TENANT, policies)
 
@@ -113,6 +138,7 @@ async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
         row["open_per_s"] = round(await drive(n, direct), 1)
     else:
         url = b.start_api(env)
+        cpu.start(server=b.server_pid, worker=worker, api=b.api_pid)
         began = time.monotonic()
         headers = {"Authorization": f"Bearer {API_TOKEN}"}
         limits = httpx.Limits(max_connections=IN_FLIGHT)
@@ -135,7 +161,15 @@ async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
             row["open_per_s"] = round(await drive(n, api), 1)
         row["retried_503"] = retried
     row["ready_per_s"] = round(await wait_ready(client, n, began), 1)
-    return row
+    return row | cpu.per_ticket(n)
+
+
+def cpu_column(row: dict[str, Any]) -> str:
+    """ "server 18.2 worker 7.4 (api 5.6)": the row's CPU per ticket, process by process."""
+    parts = [f"{name} {row[f'{name}_cpu_ms_per_ticket']}" for name in ("server", "worker")]
+    if "api_cpu_ms_per_ticket" in row:
+        parts.append(f"(api {row['api_cpu_ms_per_ticket']})")
+    return " ".join(parts)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -150,10 +184,11 @@ async def main(args: argparse.Namespace) -> None:
                 rows[-1][f"{k}_of_bare"] = round(rows[-1][k] / bare[k], 2)
     emit(
         f"intake throughput: {args.tickets} tickets per path, {IN_FLIGHT} in flight",
-        ["store", "path", "open/s", "ready/s", "open/bare", "ready/bare"],
+        ["store", "path", "open/s", "ready/s", "open/bare", "ready/bare", "cpu ms/ticket"],
         [
             [r[k] for k in ("store", "path", "open_per_s", "ready_per_s")]
             + [r[k] for k in ("open_per_s_of_bare", "ready_per_s_of_bare")]
+            + [cpu_column(r)]
             for r in rows
         ],
         {"args": vars(args), "rows": rows, "logs": str(root)},

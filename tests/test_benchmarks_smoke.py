@@ -158,6 +158,15 @@ def test_intake_smoke(tmp_path: Path) -> None:
         assert any(line.startswith(f"memory  {r['path']} ") for line in out.splitlines()), out
     assert bare["open_per_s_of_bare"] == bare["ready_per_s_of_bare"] == 1.0
     assert isinstance(rows[2]["retried_503"], int) and rows[2]["retried_503"] >= 0
+    # CPU per ticket, process by process: the server always works; the API only on its path.
+    for r in rows:
+        measured = sorted(k.removesuffix("_cpu_ms_per_ticket") for k in r if "_cpu_ms_" in k)
+        assert measured == (
+            ["api", "server", "worker"] if r["path"] == "api" else ["server", "worker"]
+        )
+        assert r["server_cpu_ms_per_ticket"] > 0 and r["worker_cpu_ms_per_ticket"] >= 0, r
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"memory  {r['path']} "))
+        assert f"server {r['server_cpu_ms_per_ticket']} worker" in line, line
     check_logs_in(figures, tmp_path)
 
 
