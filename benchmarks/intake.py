@@ -165,7 +165,7 @@ async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
 
 
 def cpu_column(row: dict[str, Any]) -> str:
-    """ "server 18.2 worker 7.4 (api 5.6)": the row's CPU per ticket, process by process."""
+    """The row's CPU per ticket, process by process: `server 18.2 worker 7.4 (api 5.6)`."""
     parts = [f"{name} {row[f'{name}_cpu_ms_per_ticket']}" for name in ("server", "worker")]
     if "api_cpu_ms_per_ticket" in row:
         parts.append(f"(api {row['api_cpu_ms_per_ticket']})")
