@@ -255,11 +255,16 @@ class Bench:
             "SLAWATCH_LOG_FORMAT": "json",
         }
 
-    def start_slawatch_worker(self, env: dict[str, str], processes: int = 1) -> int:
+    def start_slawatch_worker(
+        self, env: dict[str, str], processes: int = 1, variant: str | None = None
+    ) -> int:
         """`slawatch worker [--processes N]`, the production entry point, in its own process
-        (a supervisor of N when N > 1); returns when every worker process polls."""
+        (a supervisor of N when N > 1); returns when every worker process polls. A `variant`
+        runs `benchmarks/diagnostic_worker.py` instead: the worker with one piece taken out."""
         argv = [binary("slawatch"), "worker"]
         argv += ["--processes", str(processes)] if processes > 1 else []
+        if variant is not None:
+            argv = [sys.executable, "-m", "benchmarks.diagnostic_worker", variant]
         proc, log = self.spawn(argv, "slawatch-worker", env)
         wait_for_line(log, "worker_started", proc, 60, processes)
         return int(proc.pid)

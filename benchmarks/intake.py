@@ -13,6 +13,10 @@ the API path the API process. That is where the time goes: on 2 cores the proces
 - api: `POST /v1/tickets` to `slawatch api`, which answers with the new ticket's SLA status,
   so each request also waits for that first task. A 503 ("retry") is retried, as a client
   would, and counted in the JSON (`retried_503`).
+
+`--diagnose` adds, per store, the client path again with `benchmarks/diagnostic_worker.py`'s
+variants ("client:unsandboxed", "client:no-record-write"): the same worker with the sandbox, or
+the record store write, taken out. The CPU per ticket they save is what that piece costs.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from benchmarks.common import (
     emit,
     policy_yaml,
 )
+from benchmarks.diagnostic_worker import VARIANTS
 from intake.gateway import ticket_input
 from policies.loader import load_policy
 from slawatch.models import TICKET_WORKFLOW_TYPE, OpenTicketInput, ticket_workflow_id
@@ -117,9 +122,10 @@ async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
     policies.mkdir(exist_ok=True)
     (policies / f"{TENANT}.yaml").write_text(policy_yaml(7200, 3600))
     env = b.slawatch_env(policies, max_cached=n + 100)
-    worker = b.start_slawatch_worker(env)
+    variant = path.split(":", 1)[1] if ":" in path else None
+    worker = b.start_slawatch_worker(env, variant=variant)
     began = time.monotonic()
-    if path == "client":
+    if path.startswith("client"):
         cpu.start(server=b.server_pid, worker=worker)
         # As the API does: the policy is resolved once and its snapshot goes in every input.
         policy = load_policy(TENANT, policies)
@@ -175,8 +181,9 @@ def cpu_column(row: dict[str, Any]) -> str:
 async def main(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="slawatch-bench-intake-"))
     rows = []
+    paths = PATHS + tuple(f"client:{v}" for v in VARIANTS) * args.diagnose
     for store in args.stores:
-        for path in PATHS:
+        for path in paths:
             with bench(root / f"{store}-{path}") as b:
                 rows.append(await run_path(b, store, path, args.tickets))
             bare = next(r for r in rows if r["store"] == store)
@@ -199,6 +206,11 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1000, help="tickets per path and store")
     parser.add_argument("--stores", default="sqlite,memory", help=f"of {', '.join(STORES)}")
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also the client path with the sandbox, then the record write, taken out",
+    )
     args = parser.parse_args()
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     unknown = [s for s in args.stores if s not in STORES]

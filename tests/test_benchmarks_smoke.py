@@ -143,12 +143,15 @@ def test_lag_smoke(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(LIMIT_S + 60)
 def test_intake_smoke(tmp_path: Path) -> None:
-    out, [figures] = run_benchmark("intake", ["--tickets", "3", "--stores", "memory"], tmp_path)
+    args = ["--tickets", "3", "--stores", "memory", "--diagnose"]
+    out, [figures] = run_benchmark("intake", args, tmp_path)
     rows = figures["rows"]
     assert [(r["store"], r["path"]) for r in rows] == [
         ("memory", "bare"),
         ("memory", "client"),
         ("memory", "api"),
+        ("memory", "client:unsandboxed"),
+        ("memory", "client:no-record-write"),
     ]
     bare = rows[0]
     for r in rows:
