@@ -261,10 +261,11 @@ class Bench:
         """`slawatch worker [--processes N]`, the production entry point, in its own process
         (a supervisor of N when N > 1); returns when every worker process polls. A `variant`
         runs `benchmarks/diagnostic_worker.py` instead: the worker with one piece taken out."""
-        argv = [binary("slawatch"), "worker"]
-        argv += ["--processes", str(processes)] if processes > 1 else []
         if variant is not None:
             argv = [sys.executable, "-m", "benchmarks.diagnostic_worker", variant]
+        else:
+            argv = [binary("slawatch"), "worker"]
+            argv += ["--processes", str(processes)] if processes > 1 else []
         proc, log = self.spawn(argv, "slawatch-worker", env)
         wait_for_line(log, "worker_started", proc, 60, processes)
         return int(proc.pid)

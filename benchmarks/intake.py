@@ -122,10 +122,10 @@ async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
     policies.mkdir(exist_ok=True)
     (policies / f"{TENANT}.yaml").write_text(policy_yaml(7200, 3600))
     env = b.slawatch_env(policies, max_cached=n + 100)
-    variant = path.split(":", 1)[1] if ":" in path else None
-    worker = b.start_slawatch_worker(env, variant=variant)
+    kind, _, variant = path.partition(":")  # "client:unsandboxed": a diagnostic worker
+    worker = b.start_slawatch_worker(env, variant=variant or None)
     began = time.monotonic()
-    if path.startswith("client"):
+    if kind == "client":
         cpu.start(server=b.server_pid, worker=worker)
         # As the API does: the policy is resolved once and its snapshot goes in every input.
         policy = load_policy(TENANT, policies)
