@@ -7,6 +7,7 @@ The stand-ins are registered under the real activity names and record what was s
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable
@@ -139,6 +140,18 @@ async def workflow_exists(client: Client, workflow_id: str) -> bool:
             raise
         return False
     return True
+
+
+def local_activities(events: list[Any]) -> list[str]:
+    """The activity types of a history's local activity markers, in order."""
+    return [
+        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)[
+            "activity_type"
+        ]
+        for e in events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
 
 
 async def _busy(handle: WorkflowHandle[Any, Any]) -> tuple[bool, list[str]]:

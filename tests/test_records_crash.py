@@ -34,7 +34,7 @@ from slawatch.models import (
     ticket_workflow_id,
 )
 from slawatch.tools.process import stop_async
-from tests.harness import StandInNotifier
+from tests.harness import StandInNotifier, local_activities
 from tests.records_rows import dump, expected
 from workers.worker import notify_worker
 from workflows.ticket import TicketSlaWorkflow
@@ -124,12 +124,79 @@ async def test_a_worker_killed_after_a_record_commit_leaves_each_row_once(
         if e.HasField("activity_task_started_event_attributes")
     ]
     assert max(attempts) == 2, attempts
-    store = RecordStore(tmp_path / "records.sqlite3")
+    assert_each_row_once(RecordStore(tmp_path / "records.sqlite3"), final, "first_response")
+
+
+def assert_each_row_once(store: RecordStore, final: TicketStatus, event: str) -> None:
+    """The store holds exactly the rows of the ticket's final status, `event`'s among them."""
     rows = dump(store)
     assert rows == expected(final)
     keys = [(e["event"], e["at"], e["n"]) for e in rows["events"]]
-    assert len(keys) == len(set(keys)) and "first_response" in {k[0] for k in keys}
+    assert len(keys) == len(set(keys)) and event in {k[0] for k in keys}
     assert store.counts()["sla_ticket"] == 1
     assert store.counts()["sla_event"] == len(final.history) + len(
         [s for s in final.sent if s.breach_id.startswith("warning-")]
     )
+
+
+async def test_a_first_task_killed_after_the_opening_write_leaves_each_row_once(
+    fresh_dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The opening write is a local activity in the ticket's first task (`opening-write-local`):
+    it commits before Temporal has the task's outcome. The worker dies right there; the task
+    times out and runs again on another worker, which writes the opening again. Its rows are
+    what the server committed at the start (the input, the acceptance instant), so the second
+    write is the same rows, not a second "opened" event at a later instant."""
+    client, queue = fresh_dev_env.client, f"crash-{uuid.uuid4().hex[:8]}"
+    address = client.service_client.config.target_host
+    url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    marker = tmp_path / "crashed"
+    doomed = await start_worker(tmp_path / "w1.log", address, queue, url, str(marker), "opened")
+    survivor: asyncio.subprocess.Process | None = None
+    try:
+        # No `opened_at`: the ticket opens at the instant the server accepted it.
+        ticket = OpenTicketInput(tenant="prokuria", ticket_id="K-2", severity="major")
+        handle = await client.start_workflow(
+            TicketSlaWorkflow.run,
+            ticket_input(ticket, load_policy("prokuria")),
+            id=ticket_workflow_id("prokuria", "K-2"),
+            task_queue=queue,
+            task_timeout=timedelta(seconds=2),
+        )
+        assert await asyncio.wait_for(doomed.wait(), 30) == -9
+        assert marker.read_text() == "opened"
+        survivor = await start_worker(tmp_path / "w2.log", address, queue, url)
+        # The survivor runs the first task again alone (an event now would be in that task).
+        for _ in range(600):
+            done = [
+                e
+                async for e in handle.fetch_history_events()
+                if e.HasField("workflow_task_completed_event_attributes")
+            ]
+            if done:
+                break
+            await asyncio.sleep(0.05)
+        for name, arg in [
+            ("first_response", FirstResponseInput(by="agent")),
+            ("resolve", ResolveInput()),
+            ("close", CloseInput()),
+        ]:
+            await handle.execute_update(name, arg, result_type=TicketStatus)
+        final = await asyncio.wait_for(handle.result(), 60)
+    finally:
+        for proc in (doomed, survivor):
+            if proc is not None:
+                await stop_async(proc, first=signal.SIGKILL)
+
+    events = [e async for e in handle.fetch_history_events()]
+    kinds = [e.WhichOneof("attributes") for e in events]
+    # The first task never completed on the killed worker: it timed out, and its second
+    # attempt wrote the opening as the first task's local activity.
+    assert kinds.index("workflow_task_timed_out_event_attributes") < kinds.index(
+        "workflow_task_completed_event_attributes"
+    )
+    assert local_activities(events) == ["record_milestone"]
+    # Opened at the start event: the instant the server accepted the ticket.
+    assert final.history[0].event == "opened"
+    assert final.history[0].at == events[0].event_time.ToDatetime(tzinfo=UTC)
+    assert_each_row_once(RecordStore(tmp_path / "records.sqlite3"), final, "opened")

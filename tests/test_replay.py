@@ -136,14 +136,42 @@ def record_writes(name: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_the_current_histories_carry_the_policy_snapshot_once() -> None:
+def test_the_histories_since_revision_3_carry_the_policy_snapshot_once() -> None:
     """`record-policy-once`: the typical ticket's first write carries the snapshot, the later
-    ones its key; before (v6_), every write carried it."""
+    ones its key; before (v6_), every write carried it. (v7_: since revision 4 the first write
+    is a local activity, whose input history does not hold.)"""
     before = record_writes("v6_typical--ticket+prokuria+H-typical")
-    now = record_writes("typical--ticket+prokuria+H-typical")
+    now = record_writes("v7_typical--ticket+prokuria+H-typical")
     assert len(now) == len(before) >= 3
     assert all(w["policy"] is not None and "policy_key" not in w for w in before)
     assert now[0]["policy"]["tenant"] == "prokuria" and now[0]["policy_key"]
     assert all(w["policy"] is None and w["policy_key"] == now[0]["policy_key"] for w in now[1:])
     size = [len(json.dumps(writes)) for writes in (before, now)]
     assert size[1] < size[0] / 2, size
+
+
+def kinds(name: str) -> list[str]:
+    """The event types of a committed history, in order."""
+    events = json.loads((HISTORIES_DIR / f"{name}.json").read_text())["events"]
+    return [next(k for k in e if k.endswith("EventAttributes")) for e in events]
+
+
+@pytest.mark.parametrize(
+    "scenario", ["typical--ticket+prokuria+H-typical", "critical_ladder--ticket+prokuria+H-ladder"]
+)
+def test_the_current_histories_write_the_opening_in_the_first_task(scenario: str) -> None:
+    """`opening-write-local`: the opening record is a local activity's marker in the ticket's
+    first task; before (v7_), an activity whose completion was a second task."""
+    before, now = kinds(f"v7_{scenario}"), kinds(scenario)
+
+    def first_task(events: list[str]) -> list[str]:
+        done = events.index("workflowTaskCompletedEventAttributes")
+        later = events[done + 1 :]
+        return later[: later.index("workflowTaskScheduledEventAttributes")]
+
+    assert "markerRecordedEventAttributes" in first_task(now)
+    assert "activityTaskScheduledEventAttributes" not in first_task(now)
+    assert "activityTaskScheduledEventAttributes" in first_task(before)
+    assert len(record_writes(scenario)) == len(record_writes(f"v7_{scenario}")) - 1
+    for counted in ("workflowTaskCompletedEventAttributes", "activityTaskScheduledEventAttributes"):
+        assert now.count(counted) == before.count(counted) - 1, counted

@@ -28,7 +28,7 @@ from slawatch.models import (
     ResumeInput,
     TicketWorkflowInput,
 )
-from tests.harness import harness
+from tests.harness import harness, local_activities
 from workflows.search import CLASS, ESCALATION_LEVEL, RESOLUTION_DUE, RESPONSE_DUE, STATE, TENANT
 from workflows.ticket import TicketSlaWorkflow
 
@@ -191,14 +191,17 @@ async def test_a_new_ticket_has_its_state_from_its_first_task() -> None:
         handle = await h.open("prokuria", "O-2", severity="critical")
         events = [e async for e in handle.fetch_history_events()]
         kinds = [e.WhichOneof("attributes") for e in events]
-        # No policy snapshot activity before the clock: the first task set the response timer
-        # (and started the SLA record's first write beside it).
+        # No policy snapshot activity before the clock: the first task set the response timer,
+        # and wrote the SLA record's opening itself, as a local activity (no activity, no
+        # second task: `opening-write-local`).
         scheduled = [
             e.activity_task_scheduled_event_attributes.activity_type.name
             for e in events
             if e.HasField("activity_task_scheduled_event_attributes")
         ]
-        assert scheduled == ["record_milestone"]
+        assert scheduled == []
+        assert local_activities(events) == ["record_milestone"]
+        assert kinds.count("workflow_task_completed_event_attributes") == 1
         done = kinds.index("workflow_task_completed_event_attributes")
         after = kinds[done + 1 :]
         task = "workflow_task_scheduled_event_attributes"

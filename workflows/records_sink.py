@@ -38,8 +38,18 @@ RECORD_WITH_FIRST_PAGES = "record-with-first-pages"
 # Patch: a run's first write carries the policy snapshot and its key, the later ones only the
 # key (before: every write carried the ~4 KB snapshot, most of a quiet ticket's history).
 RECORD_POLICY_ONCE = "record-policy-once"
+# Patch: a new ticket's opening write (its record as intake opened it, nothing since) is a
+# local activity in the ticket's first task, not an activity and a second task. Safe because
+# everything it writes comes from what the server committed when it accepted the ticket (the
+# input and that instant, patch `opened-at-acceptance` in workflows/ticket.py): a first task
+# that dies after the write and before its commit is retried, and writes the same rows again.
+# One try; a failed or slow one is written again as an activity, retried until it lands.
+OPENING_WRITE_LOCAL = "opening-write-local"
 # A write is one short transaction; a worker killed mid-write is retried after this.
 WRITE_TIMEOUT = timedelta(seconds=10)
+# The opening write's one try: well inside the first task's heartbeat (80 % of the 10 s task
+# timeout), so the task's commands are never held past it.
+OPENING_WRITE_TIMEOUT = timedelta(seconds=5)
 # A store outage: retry soon, then every 5 minutes, never giving up (a lost write is a lost
 # milestone; the run's last write holds its completion until the store is back).
 WRITE_RETRY = RetryPolicy(
@@ -77,9 +87,15 @@ class RecordSink:
         status: Callable[[], TicketStatus],
         wake: Callable[[], None],
         revision: int,
+        opening: bool = False,
     ) -> None:
+        """`opening`: this run opened the ticket from its input (not a continued run), at the
+        instant the server accepted it; its first write may then be local
+        (`OPENING_WRITE_LOCAL`)."""
         self._state, self._status, self._wake = state, status, wake
         self.revision = revision
+        # The opening's fingerprint while the run's first write may still be local.
+        self._opening = fingerprint(state()) if opening else None
         # What the write in flight (or the last one) carries; None: nothing written this run,
         # so a continued run writes its carried state first.
         self.written: tuple[int, ...] | None = None
@@ -106,13 +122,24 @@ class RecordSink:
             return
         self.written = mark
         milestone = self._milestone(s)
-        self.writing = workflow.start_activity_method(
-            RecordActivities.record_milestone,
-            self._input(milestone, s),
-            start_to_close_timeout=WRITE_TIMEOUT,
-            retry_policy=WRITE_RETRY,
-            summary=f"record {milestone}",
-        )
+        local = mark == self._opening and patched(OPENING_WRITE_LOCAL, self.revision)
+        self._opening = None  # only a run's first write, and only once
+        if local:
+            self.writing = workflow.start_local_activity_method(
+                RecordActivities.record_milestone,
+                self._input(milestone, s),
+                schedule_to_close_timeout=OPENING_WRITE_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                summary=f"record {milestone}",
+            )
+        else:
+            self.writing = workflow.start_activity_method(
+                RecordActivities.record_milestone,
+                self._input(milestone, s),
+                start_to_close_timeout=WRITE_TIMEOUT,
+                retry_policy=WRITE_RETRY,
+                summary=f"record {milestone}",
+            )
         self.writing.add_done_callback(self._done)
 
     def _input(self, milestone: str, s: TicketState) -> RecordMilestoneInput:

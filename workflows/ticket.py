@@ -89,6 +89,10 @@ EVENT_TIMES = "event-times"
 # Patch: an event that arrives while the ticket is about to continue as new is evaluated first;
 # before, its update waited for an evaluation that never came, and the run for the update.
 EVENTS_BEFORE_CONTINUE = "events-before-continue-as-new"
+# Patch: a new ticket opens at the instant the server accepted it (its `opened` entry, and its
+# clock when intake gave no `opened_at`); before, at its first task's start, which a task that
+# was retried moved later and a loaded worker moved seconds later.
+OPENED_AT_ACCEPTANCE = "opened-at-acceptance"
 # Patch: when the ticket pages round 1, step 1 itself and the step has no email, the escalation
 # starts only if that step's ack window ends unacknowledged (or a page of it fails). Before, it
 # started with every breach: a child execution, two tasks and a signal, mostly for a ladder
@@ -111,8 +115,13 @@ class TicketSlaWorkflow:
         # Intake passes the policy snapshot, so the state exists before any handler or query
         # runs. Only a ticket opened before that (its input has neither) starts without it.
         self.s: TicketState | None = input.state
+        opening = False
         if self.s is None and input.policy is not None:
             now = workflow.now()
+            if patched(OPENED_AT_ACCEPTANCE, input.revision):
+                # The instant the server accepted the ticket, the same in every attempt of
+                # this first task (workflow.now() is that attempt's start).
+                now, opening = workflow.info().workflow_start_time, True
             self.s = opening_state(input.ticket, input.policy, input.ticket.opened_at or now, now)
         self.dirty = False
         self.evaluations = 0
@@ -127,7 +136,9 @@ class TicketSlaWorkflow:
         # Escalations whose start command is out: a signal to one waits until it has started.
         self.starting: set[str] = set()
         # The SLA record, written beside the clock at each milestone (workflows/records_sink.py).
-        self.records = RecordSink(lambda: self.state, self._status, self._wake, input.revision)
+        self.records = RecordSink(
+            lambda: self.state, self._status, self._wake, input.revision, opening
+        )
         # Webhooks, write-back and customer notices, beside the clock (workflows/outbound.py).
         self.outbox = Outbox(input.outbound, input.ticket.ticket_id, input.revision)
 

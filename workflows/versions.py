@@ -26,7 +26,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 # The revision this code starts runs at: it has every patch id of revisions 1..REVISION.
-REVISION = 3
+REVISION = 4
 # The patch ids each revision added (their constants live beside the code they guard).
 ADDED: dict[int, frozenset[str]] = {
     1: frozenset(
@@ -50,6 +50,7 @@ ADDED: dict[int, frozenset[str]] = {
     ),
     2: frozenset({"ladder-after-first-window"}),
     3: frozenset({"record-policy-once"}),
+    4: frozenset({"opened-at-acceptance", "opening-write-local"}),
 }
 
 
