@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     # does not. 8 measured best of 2, 8 and 100 (docs/benchmarks.md, "The ladder after the
     # first window").
     worker_workflow_tasks: int = Field(default=8, ge=1)
+    # Workflow task polls each worker process keeps open (Temporal's default, 5). A fifth of
+    # them (at least one) poll for tasks of tickets the process has not cached, which is how
+    # every new ticket's first task arrives; the rest poll the process's own sticky queue.
+    # Each open poll holds one of the `worker_workflow_tasks` slots.
+    worker_workflow_polls: int = Field(default=5, ge=2)
     # Garbage collection in the worker: "frozen" freezes the survivors of each full collection
     # so that the next walks only what changed, and walks everything again after a quarter of
     # the cache has been evicted; "python" is CPython's default (workers/collector.py).

@@ -16,7 +16,7 @@ import structlog
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.notify import notification_activities
 from activities.oncall import NoOverrides, OnCallActivities
@@ -196,6 +196,9 @@ async def run_worker(
             max_cached_workflows=cached,
             workflow_task_executor=executor,
             max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+            workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(
+                maximum=settings.worker_workflow_polls
+            ),
             on_evicted=collector.evicted if collector else None,
             sticky_queue_schedule_to_start_timeout=timedelta(
                 seconds=settings.worker_sticky_timeout_seconds
