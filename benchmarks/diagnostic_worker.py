@@ -9,7 +9,7 @@ breaks a promise the product keeps.
   costs an opening.
 - `no-record-write`: the SLA record activity returns at once without touching the store. Its
   CPU per ticket against the real worker's is what the store write itself costs; the activity
-  and the workflow task when it returns are still there.
+  around it is still there (for a new ticket's opening, the local activity in its first task).
 """
 
 from __future__ import annotations
