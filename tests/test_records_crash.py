@@ -15,7 +15,9 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.records.store import RecordStore
@@ -61,6 +63,19 @@ async def start_worker(log: Path, *args: str) -> asyncio.subprocess.Process:
     raise AssertionError(f"worker did not start: {_said(log)}")
 
 
+async def finish(handle: WorkflowHandle[Any, Any], events: list[tuple[str, Any]]) -> TicketStatus:
+    """Sends the ticket `events` (update name, input) in order; its final status."""
+    for name, arg in events:
+        await handle.execute_update(name, arg, result_type=TicketStatus)
+    return await asyncio.wait_for(handle.result(), 60)
+
+
+async def kill(*procs: asyncio.subprocess.Process | None) -> None:
+    for proc in procs:
+        if proc is not None:
+            await stop_async(proc, first=signal.SIGKILL)
+
+
 async def test_a_worker_killed_after_a_record_commit_leaves_each_row_once(
     fresh_dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
@@ -102,20 +117,19 @@ async def test_a_worker_killed_after_a_record_commit_leaves_each_row_once(
             assert await asyncio.wait_for(doomed.wait(), 30) == -9
             assert marker.exists()
             survivor = await start_worker(tmp_path / "w2.log", address, queue, url)
-            for name, arg in [
-                ("pause", PauseInput(reason="logs")),
-                ("resume", ResumeInput()),
-                ("resolve", ResolveInput()),
-                ("reopen", ReopenInput(reason="again")),
-                ("resolve", ResolveInput()),
-                ("close", CloseInput()),
-            ]:
-                await handle.execute_update(name, arg, result_type=TicketStatus)
-            final = await asyncio.wait_for(handle.result(), 60)
+            final = await finish(
+                handle,
+                [
+                    ("pause", PauseInput(reason="logs")),
+                    ("resume", ResumeInput()),
+                    ("resolve", ResolveInput()),
+                    ("reopen", ReopenInput(reason="again")),
+                    ("resolve", ResolveInput()),
+                    ("close", CloseInput()),
+                ],
+            )
     finally:
-        for proc in (doomed, survivor):
-            if proc is not None:
-                await stop_async(proc, first=signal.SIGKILL)
+        await kill(doomed, survivor)
 
     # Temporal did retry the write whose worker died (the second attempt ran on the survivor).
     attempts = [
@@ -176,17 +190,16 @@ async def test_a_first_task_killed_after_the_opening_write_leaves_each_row_once(
             if done:
                 break
             await asyncio.sleep(0.05)
-        for name, arg in [
-            ("first_response", FirstResponseInput(by="agent")),
-            ("resolve", ResolveInput()),
-            ("close", CloseInput()),
-        ]:
-            await handle.execute_update(name, arg, result_type=TicketStatus)
-        final = await asyncio.wait_for(handle.result(), 60)
+        final = await finish(
+            handle,
+            [
+                ("first_response", FirstResponseInput(by="agent")),
+                ("resolve", ResolveInput()),
+                ("close", CloseInput()),
+            ],
+        )
     finally:
-        for proc in (doomed, survivor):
-            if proc is not None:
-                await stop_async(proc, first=signal.SIGKILL)
+        await kill(doomed, survivor)
 
     events = [e async for e in handle.fetch_history_events()]
     kinds = [e.WhichOneof("attributes") for e in events]
