@@ -50,6 +50,7 @@ WRITE_TIMEOUT = timedelta(seconds=10)
 # The opening write's one try: well inside the first task's heartbeat (80 % of the 10 s task
 # timeout), so the task's commands are never held past it.
 OPENING_WRITE_TIMEOUT = timedelta(seconds=5)
+OPENING_WRITE_RETRY = RetryPolicy(maximum_attempts=1)
 # A store outage: retry soon, then every 5 minutes, never giving up (a lost write is a lost
 # milestone; the run's last write holds its completion until the store is back).
 WRITE_RETRY = RetryPolicy(
@@ -124,21 +125,22 @@ class RecordSink:
         milestone = self._milestone(s)
         local = mark == self._opening and patched(OPENING_WRITE_LOCAL, self.revision)
         self._opening = None  # only a run's first write, and only once
+        write, summary = self._input(milestone, s), f"record {milestone}"
         if local:
             self.writing = workflow.start_local_activity_method(
                 RecordActivities.record_milestone,
-                self._input(milestone, s),
+                write,
                 schedule_to_close_timeout=OPENING_WRITE_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_attempts=1),
-                summary=f"record {milestone}",
+                retry_policy=OPENING_WRITE_RETRY,
+                summary=summary,
             )
         else:
             self.writing = workflow.start_activity_method(
                 RecordActivities.record_milestone,
-                self._input(milestone, s),
+                write,
                 start_to_close_timeout=WRITE_TIMEOUT,
                 retry_policy=WRITE_RETRY,
-                summary=f"record {milestone}",
+                summary=summary,
             )
         self.writing.add_done_callback(self._done)
 
