@@ -249,3 +249,17 @@ def test_page_tasks_runs_as_documented(tmp_path: Path) -> None:
     assert rows["v2_critical_ladder"][:2] == ["escalation", 2], rows
     assert rows["critical_ladder"][-1] < rows["v4_critical_ladder"][-1], rows
     assert any(line.startswith("critical_ladder ") for line in out.splitlines()), out
+
+
+@pytest.mark.timeout(LIMIT_S + 60)
+def test_first_task_smoke(tmp_path: Path) -> None:
+    out, [figures] = run_benchmark("first_task", ["--tickets", "5", "--rounds", "1"], tmp_path)
+    sandbox = figures["runners"]["sandbox (slawatch)"]["median"]
+    bare = figures["runners"]["no sandbox"]["median"]
+    assert all(is_number(v) and v > 0 for v in sandbox.values()), sandbox
+    # The split is of the sandbox's time: its parts cannot add up to more than its total.
+    assert {"create instance", "activations", "serialization context"} <= set(sandbox), sandbox
+    assert sum(v for k, v in sandbox.items() if k != "total") <= sandbox["total"], sandbox
+    assert list(bare) == ["total"] and is_number(bare["total"]), bare
+    assert figures["sandbox_ms"] == round(sandbox["total"] - bare["total"], 2), figures
+    assert any(line.startswith("sandbox (slawatch) ") for line in out.splitlines()), out
