@@ -14,6 +14,10 @@ the API path the API process. That is where the time goes: on 2 cores the proces
   so each request also waits for that first task. A 503 ("retry") is retried, as a client
   would, and counted in the JSON (`retried_503`).
 
+`--rounds R` runs every path R times, in turns (bare, client, api, bare, ...), and adds per
+path the median of its ratios to the same round's bare: on a shared machine a single round's
+ratio moves by 0.15-0.25 with the machine's speed between one path and the next.
+
 `--diagnose` adds, per store, the client path again with `benchmarks/diagnostic_worker.py`'s
 variants ("client:unsandboxed", "client:no-record-write"): the same worker with the sandbox, or
 the record store write, taken out. The CPU per ticket they save is what that piece costs.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -180,26 +185,60 @@ def cpu_column(row: dict[str, Any]) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="slawatch-bench-intake-"))
-    rows = []
+    rows: list[dict[str, Any]] = []
     paths = PATHS + tuple(f"client:{v}" for v in VARIANTS) * args.diagnose
-    for store in args.stores:
-        for path in paths:
-            with bench(root / f"{store}-{path}") as b:
-                rows.append(await run_path(b, store, path, args.tickets))
-            bare = next(r for r in rows if r["store"] == store)
-            for k in ("open_per_s", "ready_per_s"):
-                rows[-1][f"{k}_of_bare"] = round(rows[-1][k] / bare[k], 2)
+    for round_ in range(1, args.rounds + 1):
+        for store in args.stores:
+            bare: dict[str, Any] = {}
+            for path in paths:
+                with bench(root / f"{store}-{path}-{round_}") as b:
+                    row = {"round": round_} | await run_path(b, store, path, args.tickets)
+                bare = bare or row
+                for k in ("open_per_s", "ready_per_s"):
+                    row[f"{k}_of_bare"] = round(row[k] / bare[k], 2)
+                rows.append(row)
+    table = [
+        [r[k] for k in ("round", "store", "path", "open_per_s", "ready_per_s")]
+        + [r[k] for k in ("open_per_s_of_bare", "ready_per_s_of_bare")]
+        + [cpu_column(r)]
+        for r in rows
+    ]
+    medians = median_ratios(rows) if args.rounds > 1 else []
+    table += [
+        ["median", m["store"], m["path"], "", "", m["open_per_s_of_bare"], m["ready_per_s_of_bare"],
+         f"ready/bare {m['ready_low']}-{m['ready_high']}"]
+        for m in medians
+    ]  # fmt: skip
     emit(
-        f"intake throughput: {args.tickets} tickets per path, {IN_FLIGHT} in flight",
-        ["store", "path", "open/s", "ready/s", "open/bare", "ready/bare", "cpu ms/ticket"],
-        [
-            [r[k] for k in ("store", "path", "open_per_s", "ready_per_s")]
-            + [r[k] for k in ("open_per_s_of_bare", "ready_per_s_of_bare")]
-            + [cpu_column(r)]
-            for r in rows
-        ],
-        {"args": vars(args), "rows": rows, "logs": str(root)},
+        f"intake throughput: {args.tickets} tickets per path, {IN_FLIGHT} in flight, "
+        f"{args.rounds} round(s)",
+        ["round", "store", "path", "open/s", "ready/s", "open/bare", "ready/bare", "cpu ms/ticket"],
+        table,
+        {"args": vars(args), "rows": rows, "medians": medians, "logs": str(root)},
     )
+
+
+def median_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per store and path, the median over rounds of each ratio to the same round's bare, and
+    the range of ready/bare. Each round runs every path once, so drift in the machine's speed
+    between rounds moves both sides of a ratio; the median keeps one slow round from deciding."""
+    out = []
+    for store, path in dict.fromkeys((r["store"], r["path"]) for r in rows):
+        mine = [r for r in rows if (r["store"], r["path"]) == (store, path)]
+        ready = sorted(r["ready_per_s_of_bare"] for r in mine)
+        out.append(
+            {
+                "store": store,
+                "path": path,
+                "open_per_s_of_bare": round(
+                    statistics.median(r["open_per_s_of_bare"] for r in mine), 2
+                ),
+                "ready_per_s_of_bare": round(statistics.median(ready), 2),
+                "ready_low": ready[0],
+                "ready_high": ready[-1],
+            }
+        )
+    return out
 
 
 def cli() -> None:
@@ -211,6 +250,9 @@ def cli() -> None:
         action="store_true",
         help="also the client path with the sandbox, then the record write, taken out",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every path this many times, in turns"
+    )
     args = parser.parse_args()
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     unknown = [s for s in args.stores if s not in STORES]
@@ -218,6 +260,8 @@ def cli() -> None:
         parser.error(f"--stores: {unknown or 'none'} not among {', '.join(STORES)}")
     if args.tickets < 1:
         parser.error("--tickets: must be at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds: must be at least 1")
     asyncio.run(main(args))
 
 
