@@ -17,22 +17,21 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from slawatch.sqlite import connection, hold_open
+from slawatch.sqlite import connection, create_schema, hold_open
 
 
 class SqliteStore:
     """A store's tables in one SQLite file; `SCHEMA` is created on open."""
 
     SCHEMA: ClassVar[tuple[str, ...]] = ()
+    # Columns added after SCHEMA's tables shipped: (table, column, type), added where missing.
+    COLUMNS: ClassVar[tuple[tuple[str, str, str], ...]] = ()
     FILE: ClassVar[str]  # the file's name under settings.data_dir
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            for statement in self.SCHEMA:
-                db.execute(statement)
+        create_schema(path, self.SCHEMA, self.COLUMNS)
         # Held for the store's life: closing a per-operation connection skips the checkpoint.
         self._anchor = hold_open(path)
 

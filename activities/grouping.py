@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 from activities.durable import PostgresStore, SqliteStore
@@ -222,15 +221,8 @@ class SqliteGroupStore(SqliteStore):
 
     FILE = SQLITE_FILE
     SCHEMA = _Sql().schema()
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        with self._connect() as db:
-            # SQLite has no ADD COLUMN IF NOT EXISTS: look first. A file from before the
-            # column gains it; its rows read NULL, English.
-            columns = {r[1] for r in db.execute(f"PRAGMA table_info({_Sql.groups})")}
-            if "language" not in columns:
-                db.execute(_Sql.language_column.format(table=_Sql.groups))
+    # A file from before the column gains it; its rows read NULL, English.
+    COLUMNS = ((_Sql.groups, "language", "TEXT"),)
 
     @contextmanager
     def _locked(self) -> Iterator[Any]:

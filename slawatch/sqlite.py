@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+# How long a store's first open waits for other processes opening the same file.
+OPEN_WAIT_S = 10.0
 
 
 @contextmanager
@@ -41,3 +46,42 @@ def hold_open(path: Path) -> sqlite3.Connection:
     cursor.fetchall()
     cursor.close()
     return db
+
+
+def use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it persists in the file). On a new file the switch takes a lock
+    that SQLite does not wait for: a process switching it while another does gets "database is
+    locked" at once. That is every worker process of `slawatch worker --processes N` starting on
+    a new data directory, so the switch is tried again, for up to OPEN_WAIT_S."""
+    deadline = time.monotonic() + OPEN_WAIT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
+
+
+def create_schema(
+    path: Path, statements: Iterable[str], columns: Iterable[tuple[str, str, str]] = ()
+) -> None:
+    """Open `path` in WAL mode and make its tables (`statements`, each idempotent) and the
+    columns added since they shipped (`columns`: table, column, type), all in one transaction
+    that holds the write lock from its start. Several processes opening a new file at once
+    then make it one after the other: each sees what the one before made, and no column is
+    added twice (SQLite has no ADD COLUMN IF NOT EXISTS)."""
+    with connection(path) as db:
+        use_wal(db)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                db.execute(statement)
+            for table, column, kind in columns:
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise

@@ -69,3 +69,39 @@ def test_pages_keep_the_log_and_it_is_checkpointed_as_it_grows(tmp_path: Path) -
     assert wal(path).stat().st_size < 8 * 1024 * 1024
     assert ledger.state(f"ticket/t/K-2999/response-1/r1s1/sms/{'x' * 1500}") == ("sent", 1)
     ledger.close()
+
+
+def open_at(opener: str, path: str, start_at: float) -> str:
+    """One worker process's start: wait for the common instant, open the store (a fresh file)."""
+    import time
+
+    from activities.grouping import SqliteGroupStore
+
+    openers: dict[str, Opener] = {**STORES, "groups": SqliteGroupStore}
+    time.sleep(max(0.0, start_at - time.time()))
+    try:
+        openers[opener](Path(path))
+    except sqlite3.Error as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "opened"
+
+
+@pytest.mark.parametrize("opener", ["ledger", "groups", "records", "overrides"])
+def test_worker_processes_opening_a_new_file_together_all_start(
+    opener: str, tmp_path: Path
+) -> None:
+    """`slawatch worker --processes N` on a fresh data directory: every process opens the send
+    ledger's file at once, and each adds the columns newer than the file's first schema. Before,
+    two could both see a column missing and the second ALTER failed ("duplicate column name"):
+    that worker process exited at start."""
+    import multiprocessing
+    import time
+
+    # spawn: a clean interpreter per process, as the supervisor's workers are.
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        for attempt in range(8):
+            path = str(tmp_path / f"{attempt}" / "slawatch.sqlite3")
+            # The first round waits for every process to import; the pool keeps them after.
+            start_at = time.time() + (2.0 if attempt == 0 else 0.3)
+            outcomes = pool.starmap(open_at, [(opener, path, start_at)] * 6)
+            assert outcomes == ["opened"] * 6, outcomes

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from activities.ledger import LEASE, InFlight
 from slawatch.models import SendResult
-from slawatch.sqlite import connection, hold_open
+from slawatch.sqlite import connection, create_schema, hold_open
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
@@ -36,14 +36,9 @@ class SqliteLedger:
         self.path = path
         self._lease = lease.total_seconds()
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            # WAL lets several worker processes read while one writes; it persists in the file.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
-            # Files written before leases existed lack the column; NULL reads as "expired".
-            columns = {row[1] for row in db.execute("PRAGMA table_info(sends)")}
-            if "lease_until" not in columns:
-                db.execute("ALTER TABLE sends ADD COLUMN lease_until REAL")
+        # WAL lets several worker processes read while one writes. Files written before leases
+        # existed lack the column; NULL reads as "expired".
+        create_schema(path, [_SCHEMA], [("sends", "lease_until", "REAL")])
         # Held for the ledger's life: closing a per-operation connection skips the checkpoint.
         self._anchor = hold_open(path)
 

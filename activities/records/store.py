@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from activities.ledger import redact, scrub
 from activities.records.migrations import MIGRATIONS, statements
 from activities.records.rows import BreachRow, EventRow, PageRow, Row, TicketRecord, TicketRow
-from slawatch.sqlite import connection, hold_open
+from slawatch.sqlite import connection, hold_open, use_wal
 
 R = TypeVar("R", bound=Row)
 
@@ -70,7 +70,7 @@ class RecordStore:
             self.path: Path | None = url
             url.parent.mkdir(parents=True, exist_ok=True)
             with self._sqlite() as db:
-                db.execute("PRAGMA journal_mode=WAL")
+                use_wal(db)
             # Held for the store's life: closing a per-write connection skips the checkpoint.
             self._anchor = hold_open(url)
         else:
