@@ -83,9 +83,9 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants in MB (`slawatch worker
-    --processes N` is a supervisor and N workers)."""
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants (`slawatch worker --processes N` is a supervisor and N
+    workers)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -93,14 +93,22 @@ def tree_rss_mb(pid: int) -> float:
         except OSError:
             continue  # the process ended while we looked
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0.0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants in MB."""
+    total = 0.0
+    for current in tree(pid):
         try:
             total += rss_mb(current)
         except (OSError, RuntimeError):
             continue
-        todo += children.get(current, [])
     return total
 
 
@@ -111,6 +119,11 @@ def cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds a process and its living descendants have used so far."""
+    return sum(cpu_s(p) for p in tree(pid))
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:

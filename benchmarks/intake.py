@@ -18,6 +18,9 @@ the API path the API process. That is where the time goes: on 2 cores the proces
 path the median of its ratios to the same round's bare: on a shared machine a single round's
 ratio moves by 0.15-0.25 with the machine's speed between one path and the next.
 
+`--processes N` runs the slawatch paths' worker as `slawatch worker --processes N`: N processes,
+each with its own polls. The worker's CPU per ticket is then its whole process tree's.
+
 `--diagnose` adds, per store, the client path again with `benchmarks/diagnostic_worker.py`'s
 variants ("client:unsandboxed", "client:no-record-write"): the same worker with the sandbox, or
 the record store write, taken out. The CPU per ticket they save is what that piece costs.
@@ -46,9 +49,9 @@ from benchmarks.common import (
     TICKET_QUEUE,
     Bench,
     bench,
-    cpu_s,
     emit,
     policy_yaml,
+    tree_cpu_s,
 )
 from benchmarks.diagnostic_worker import VARIANTS
 from intake.gateway import ticket_input
@@ -99,16 +102,16 @@ class CpuPerTicket:
 
     def start(self, **pids: int) -> None:
         self.pids.update(pids)
-        self.before.update({name: cpu_s(pid) for name, pid in pids.items()})
+        self.before.update({name: tree_cpu_s(pid) for name, pid in pids.items()})
 
     def per_ticket(self, n: int) -> dict[str, float]:
         return {
-            f"{name}_cpu_ms_per_ticket": round((cpu_s(pid) - self.before[name]) * 1000 / n, 1)
+            f"{name}_cpu_ms_per_ticket": round((tree_cpu_s(pid) - self.before[name]) * 1000 / n, 1)
             for name, pid in self.pids.items()
         }
 
 
-async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
+async def run_path(b: Bench, store: str, path: str, n: int, processes: int = 1) -> dict[str, Any]:
     client = await b.start_server(store)
     row: dict[str, Any] = {"store": store, "path": path}
     cpu = CpuPerTicket()
@@ -128,7 +131,7 @@ async def run_path(b: Bench, store: str, path: str, n: int) -> dict[str, Any]:
     (policies / f"{TENANT}.yaml").write_text(policy_yaml(7200, 3600))
     env = b.slawatch_env(policies, max_cached=n + 100)
     kind, _, variant = path.partition(":")  # "client:unsandboxed": a diagnostic worker
-    worker = b.start_slawatch_worker(env, variant=variant or None)
+    worker = b.start_slawatch_worker(env, processes, variant=variant or None)
     began = time.monotonic()
     if kind == "client":
         cpu.start(server=b.server_pid, worker=worker)
@@ -192,7 +195,9 @@ async def main(args: argparse.Namespace) -> None:
             bare: dict[str, Any] = {}
             for path in paths:
                 with bench(root / f"{store}-{path}-{round_}") as b:
-                    row = {"round": round_} | await run_path(b, store, path, args.tickets)
+                    row = {"round": round_} | await run_path(
+                        b, store, path, args.tickets, args.processes
+                    )
                 bare = bare or row
                 for k in ("open_per_s", "ready_per_s"):
                     row[f"{k}_of_bare"] = round(row[k] / bare[k], 2)
@@ -211,7 +216,7 @@ async def main(args: argparse.Namespace) -> None:
     ]  # fmt: skip
     emit(
         f"intake throughput: {args.tickets} tickets per path, {IN_FLIGHT} in flight, "
-        f"{args.rounds} round(s)",
+        f"{args.rounds} round(s), {args.processes} worker process(es)",
         ["round", "store", "path", "open/s", "ready/s", "open/bare", "ready/bare", "cpu ms/ticket"],
         table,
         {"args": vars(args), "rows": rows, "medians": medians, "logs": str(root)},
@@ -253,6 +258,9 @@ def cli() -> None:
     parser.add_argument(
         "--rounds", type=int, default=1, help="run every path this many times, in turns"
     )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="`slawatch worker --processes N` (default 1)"
+    )
     args = parser.parse_args()
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     unknown = [s for s in args.stores if s not in STORES]
@@ -262,6 +270,10 @@ def cli() -> None:
         parser.error("--tickets: must be at least 1")
     if args.rounds < 1:
         parser.error("--rounds: must be at least 1")
+    if args.processes < 1:
+        parser.error("--processes: must be at least 1")
+    if args.processes > 1 and args.diagnose:
+        parser.error("--diagnose: its workers are single processes; leave out --processes")
     asyncio.run(main(args))
 
 
