@@ -66,6 +66,7 @@ async def _histories(text: str, n: int) -> AsyncIterator[WorkflowHistory]:
 def split(spent: dict[str, float]) -> Iterator[None]:
     """Adds the CPU spent in each of PARTS to `spent` while it is open (if the SDK has them)."""
     try:
+        # Imported here: a private module of the SDK, which may not have it; the split is optional.
         from temporalio.worker.workflow_sandbox._runner import _Instance
     except ImportError:
         yield

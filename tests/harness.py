@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
@@ -140,6 +140,17 @@ async def workflow_exists(client: Client, workflow_id: str) -> bool:
             raise
         return False
     return True
+
+
+# The committed replay histories (tests/record_histories.py writes them).
+HISTORIES_DIR = Path(__file__).parent / "histories"
+
+
+def load(path: Path) -> WorkflowHistory:
+    """A committed history file as a WorkflowHistory with its workflow id."""
+    # "+" stands for "/" (tests/record_histories.py): ids are "ticket/{tenant}/{id}".
+    workflow_id = path.stem.split("--", 1)[1].replace("+", "/")
+    return WorkflowHistory.from_json(workflow_id, path.read_text())
 
 
 def local_activities(events: list[Any]) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from benchmarks.common import binary
+from benchmarks.intake import median_ratios
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = os.path.normpath(Path(sys.executable).parent)
@@ -147,8 +148,6 @@ def row_line(out: str, path: str, first: str = "1") -> str:
 
 
 def test_intake_medians_take_each_ratio_over_rounds() -> None:
-    from benchmarks.intake import median_ratios
-
     def row(n: int, path: str, ready: float) -> dict[str, Any]:
         return {"round": n, "store": "sqlite", "path": path, "open_per_s_of_bare": 1.0,
                 "ready_per_s_of_bare": ready}  # fmt: skip

@@ -10,23 +10,16 @@ from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from benchmarks.page_tasks import task_of, task_starts, tasks_per_page
 from slawatch.models import EscalationInput, StopEscalationInput
+from tests.harness import HISTORIES_DIR, load
 from workers.worker import WORKFLOWS, workflow_runner
 
-HISTORIES_DIR = Path(__file__).parent / "histories"
 HISTORIES = sorted(HISTORIES_DIR.glob("*.json"))
-
-
-def load(path: Path) -> WorkflowHistory:
-    # "+" stands for "/" (tests/record_histories.py): ids are "ticket/{tenant}/{id}".
-    workflow_id = path.stem.split("--", 1)[1].replace("+", "/")
-    return WorkflowHistory.from_json(workflow_id, path.read_text())
 
 
 def test_histories_are_committed() -> None:

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 import tests.sandbox_probe as probe
-from tests.test_replay import HISTORIES_DIR, load
+from tests.harness import HISTORIES_DIR, load
 from workers.sandbox import (
     PASSTHROUGH,
     SANDBOXED,

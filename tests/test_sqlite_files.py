@@ -5,12 +5,15 @@ checkpoint."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from activities.grouping import SqliteGroupStore
 from activities.ledger.sqlite import SqliteLedger
 from activities.overrides import SqliteOverrideStore
 from activities.records.store import RecordStore
@@ -73,10 +76,6 @@ def test_pages_keep_the_log_and_it_is_checkpointed_as_it_grows(tmp_path: Path) -
 
 def open_at(opener: str, path: str, start_at: float) -> str:
     """One worker process's start: wait for the common instant, open the store (a fresh file)."""
-    import time
-
-    from activities.grouping import SqliteGroupStore
-
     openers: dict[str, Opener] = {**STORES, "groups": SqliteGroupStore}
     time.sleep(max(0.0, start_at - time.time()))
     try:
@@ -94,9 +93,6 @@ def test_worker_processes_opening_a_new_file_together_all_start(
     ledger's file at once, and each adds the columns newer than the file's first schema. Before,
     two could both see a column missing and the second ALTER failed ("duplicate column name"):
     that worker process exited at start."""
-    import multiprocessing
-    import time
-
     # spawn: a clean interpreter per process, as the supervisor's workers are.
     with multiprocessing.get_context("spawn").Pool(6) as pool:
         for attempt in range(8):
