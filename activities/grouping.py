@@ -27,6 +27,7 @@ from activities.durable import PostgresStore, SqliteStore
 from activities.ledger import SQLITE_FILE
 from slawatch.models import PageGroup
 from slawatch.settings import Settings
+from slawatch.sqlite import immediate
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -135,9 +136,9 @@ class _Sql:
             f"CREATE INDEX IF NOT EXISTS {self.members}_by_group ON {self.members} (group_id)",
         )
 
-    # Added after the table shipped: a new nullable column, so rows of groups opened before
-    # it (and their digests) read as English; `migrate` adds it where it is missing.
-    language_column = "ALTER TABLE {table} ADD COLUMN language TEXT"
+    # Added to the groups table after it shipped, (column, type): nullable, so rows of groups
+    # opened before (and their digests) read as English. Each store adds them where missing.
+    added_columns = (("language", "TEXT"),)
 
     def place(
         self,
@@ -221,20 +222,13 @@ class SqliteGroupStore(SqliteStore):
 
     FILE = SQLITE_FILE
     SCHEMA = _Sql().schema()
-    # A file from before the column gains it; its rows read NULL, English.
-    COLUMNS = ((_Sql.groups, "language", "TEXT"),)
+    COLUMNS = tuple((_Sql.groups, column, kind) for column, kind in _Sql.added_columns)
 
     @contextmanager
     def _locked(self) -> Iterator[Any]:
-        with self._connect() as db:
-            # IMMEDIATE takes the write lock first: place and close never interleave.
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        # The write lock first: place and close never interleave.
+        with self._connect() as db, immediate(db):
+            yield db
 
     def place(
         self, key: str, address: str, channel: str, page: PageGroup, language: str | None = None
@@ -261,8 +255,9 @@ class PostgresGroupStore(PostgresStore):
     # PostgreSQL has ADD COLUMN IF NOT EXISTS: run on every open, under the schema lock.
     SCHEMA = (
         *_PgSql().schema(),
-        _Sql.language_column.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS").format(
-            table=_PgSql.groups
+        *(
+            f"ALTER TABLE {_PgSql.groups} ADD COLUMN IF NOT EXISTS {column} {kind}"
+            for column, kind in _Sql.added_columns
         ),
     )
     NAME = "slawatch-grouping"

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from intake.durable import PostgresStore, SqliteStore
 from slawatch.settings import Settings
+from slawatch.sqlite import immediate
 
 KEY_TTL = timedelta(hours=48)  # the issue asks for at least 24 h; retries come within minutes
 # A claim whose request never finished (the API process died) is taken over after this: longer
@@ -85,26 +86,20 @@ class SqliteIdempotencyStore(SqliteStore):
 
     def claim(self, scope: str, key: str, fingerprint: str, now: datetime | None = None) -> Claim:
         at = (now or datetime.now(UTC)).timestamp()
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")  # read and write the key under one lock
-            try:
-                db.execute("DELETE FROM idempotency WHERE at < ?", (at - KEY_TTL.total_seconds(),))
-                row = db.execute(
-                    "SELECT fingerprint, status, body, content_type, at FROM idempotency"
-                    " WHERE scope = ? AND key = ?",
-                    (scope, key),
-                ).fetchone()
-                found = _decide(row, fingerprint, at)
-                if found is None:
-                    db.execute(
-                        "INSERT OR REPLACE INTO idempotency (scope, key, fingerprint, at)"
-                        " VALUES (?, ?, ?, ?)",
-                        (scope, key, fingerprint, at),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._connect() as db, immediate(db):  # read and write the key under one lock
+            db.execute("DELETE FROM idempotency WHERE at < ?", (at - KEY_TTL.total_seconds(),))
+            row = db.execute(
+                "SELECT fingerprint, status, body, content_type, at FROM idempotency"
+                " WHERE scope = ? AND key = ?",
+                (scope, key),
+            ).fetchone()
+            found = _decide(row, fingerprint, at)
+            if found is None:
+                db.execute(
+                    "INSERT OR REPLACE INTO idempotency (scope, key, fingerprint, at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (scope, key, fingerprint, at),
+                )
         return found or Claim("new")
 
     def complete(self, scope: str, key: str, answer: Stored, now: datetime | None = None) -> None:

@@ -64,6 +64,20 @@ def use_wal(db: sqlite3.Connection) -> None:
             time.sleep(random.uniform(0.005, 0.05))
 
 
+@contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One transaction on `db` that takes the write lock at its start (BEGIN IMMEDIATE): a read
+    then a write inside it are atomic across processes, and no reader's upgrade to a writer can
+    deadlock. Commits when the block ends (a `return` inside it too), rolls back if it raises."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 def create_schema(
     path: Path, statements: Iterable[str], columns: Iterable[tuple[str, str, str]] = ()
 ) -> None:
@@ -74,14 +88,9 @@ def create_schema(
     added twice (SQLite has no ADD COLUMN IF NOT EXISTS)."""
     with connection(path) as db:
         use_wal(db)
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db):
             for statement in statements:
                 db.execute(statement)
             for table, column, kind in columns:
                 if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise

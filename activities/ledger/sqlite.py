@@ -14,7 +14,7 @@ from pathlib import Path
 
 from activities.ledger import LEASE, InFlight
 from slawatch.models import SendResult
-from slawatch.sqlite import connection, create_schema, hold_open
+from slawatch.sqlite import connection, create_schema, hold_open, immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
@@ -47,31 +47,24 @@ class SqliteLedger:
 
     def begin(self, key: str, channel: str) -> SendResult | None:
         now = time.time()
-        with self._connect() as db:
-            # IMMEDIATE takes the write lock up front so check-then-mark is atomic across processes.
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute(
-                    "SELECT state, result, lease_until FROM sends WHERE key = ?", (key,)
-                ).fetchone()
-                if row is not None and row[0] == "sent":
-                    db.execute("COMMIT")
-                    stored = SendResult.model_validate_json(row[1])
-                    return stored.model_copy(update={"duplicate": True})
-                if row is not None and row[0] == "sending" and (row[2] or 0) > now:
-                    raise InFlight(key)
-                db.execute(
-                    "INSERT INTO sends (key, channel, state, attempts, updated_at, lease_until)"
-                    " VALUES (?, ?, 'sending', 1, ?, ?)"
-                    " ON CONFLICT (key) DO UPDATE SET state = 'sending',"
-                    " attempts = attempts + 1, updated_at = excluded.updated_at,"
-                    " lease_until = excluded.lease_until",
-                    (key, channel, _iso(now), now + self._lease),
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        # The write lock up front, so check-then-mark is atomic across processes.
+        with self._connect() as db, immediate(db):
+            row = db.execute(
+                "SELECT state, result, lease_until FROM sends WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None and row[0] == "sent":
+                stored = SendResult.model_validate_json(row[1])
+                return stored.model_copy(update={"duplicate": True})
+            if row is not None and row[0] == "sending" and (row[2] or 0) > now:
+                raise InFlight(key)
+            db.execute(
+                "INSERT INTO sends (key, channel, state, attempts, updated_at, lease_until)"
+                " VALUES (?, ?, 'sending', 1, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET state = 'sending',"
+                " attempts = attempts + 1, updated_at = excluded.updated_at,"
+                " lease_until = excluded.lease_until",
+                (key, channel, _iso(now), now + self._lease),
+            )
         return None
 
     def release(self, key: str) -> None:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from activities.ledger import redact, scrub
 from activities.records.migrations import MIGRATIONS, statements
 from activities.records.rows import BreachRow, EventRow, PageRow, Row, TicketRecord, TicketRow
-from slawatch.sqlite import connection, hold_open, use_wal
+from slawatch.sqlite import connection, hold_open, immediate, use_wal
 
 R = TypeVar("R", bound=Row)
 
@@ -103,14 +103,8 @@ class RecordStore:
     def _transaction(self) -> Iterator[Any]:
         """A cursor-like object with execute(sql, params) inside one transaction."""
         if self.path is not None:
-            with self._sqlite() as db:
-                db.execute("BEGIN IMMEDIATE")  # the write lock up front: no upgrade deadlocks
-                try:
-                    yield _Sqlite(db)
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
+            with self._sqlite() as db, immediate(db):  # the write lock up front
+                yield _Sqlite(db)
         else:
             with self._pool.connection() as db, db.transaction():
                 yield _Postgres(db)
